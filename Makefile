@@ -1,0 +1,24 @@
+# HiRes Studio: the two commands of the README, plus `serve` for the graph editor.
+#   make demo   set up everything, then upscale a real photo through a real ComfyUI with real weights
+#   make test   set up everything, then run the whole test suite
+#   make serve  set up everything, then start ComfyUI with the pack on http://127.0.0.1:8188
+PY := .hires/venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test serve bench lint
+
+setup:
+	@bash scripts/bootstrap.sh
+
+demo: setup
+	@PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes $(PY) scripts/demo.py
+
+test: setup
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+serve: setup
+	@cd .hires/ComfyUI && ../venv/bin/python main.py --cpu --listen 127.0.0.1 --port 8188 \
+		--base-directory ../base --database-url sqlite:///:memory: --disable-api-nodes
+
+lint:
+	@$(PY) -m ruff check .

@@ -1,0 +1,56 @@
+"""Shared fixtures: the tiny-model cache, a ComfyUI base directory with the pack and the models, a real
+in-process ComfyUI, and a real ComfyUI server on loopback (see scripts/comfy_host.py).
+
+The host itself (.hires/venv, .hires/ComfyUI, the converted real weights) comes from scripts/bootstrap.sh,
+which the README's test command runs first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from comfy_host import COMFY, HIRES, ROOT, ComfyServer, InProcessComfy, make_base
+
+REAL_MODELS = HIRES / "base" / "models"
+TINY_MODELS = HIRES / "cache" / "tiny_models"
+TINY_VERSION = "v2"  # bump when tests/fixtures/make_tiny_models.py changes
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not (COMFY / "main.py").is_file() or not REAL_MODELS.is_dir():
+        raise pytest.UsageError("the host is missing: run `make test` (it runs scripts/bootstrap.sh first)")
+
+
+@pytest.fixture(scope="session")
+def tiny_models() -> Path:
+    """Tiny random-weight models, made once into a cache by tests/fixtures/make_tiny_models.py."""
+    stamp = TINY_MODELS / f".complete-{TINY_VERSION}"
+    if not stamp.exists():
+        shutil.rmtree(TINY_MODELS, ignore_errors=True)
+        env = {**os.environ, "PYTHONPATH": str(COMFY)}
+        script = ROOT / "tests" / "fixtures" / "make_tiny_models.py"
+        subprocess.run([sys.executable, str(script), str(TINY_MODELS)], env=env, check=True, cwd=COMFY)
+        stamp.touch()
+    return TINY_MODELS
+
+
+@pytest.fixture(scope="session")
+def comfy_base(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_base(tmp_path_factory.mktemp("comfy-base"), [tiny_models, REAL_MODELS])
+
+
+@pytest.fixture(scope="session")
+def comfy(comfy_base: Path) -> InProcessComfy:
+    return InProcessComfy(comfy_base)
+
+
+@pytest.fixture(scope="session")
+def comfy_server(comfy_base: Path):
+    server = ComfyServer(comfy_base)
+    yield server
+    server.stop()
