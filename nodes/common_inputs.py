@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import comfy.samplers
 from comfy_api.latest import io
 
+from .core.color_fix import COLOR_FIXES
 from .core.errors import HiResInputError
 from .core.sizing import FITS, MAX_SIDE, plan_size
+from .core.strength import DEFAULT_STRENGTH, EFFECT_DENOISE, StrengthPreset
+from .runtime.generative import DiffusionSettings
+from .runtime.lora import NO_LORA, lora_choices
 
 CLEANUP_CHOICES = ("auto", "off", "light", "medium", "strong", "strongest")
 """BicubicClean's cleanup strength: auto measures the damage; the others are waifu2x denoise levels 0..3."""
@@ -45,3 +50,48 @@ def check_size_inputs(width: int, height: int, fit: str, scale_by: float) -> boo
     except HiResInputError as error:
         return str(error)
     return True
+
+
+def strength_input() -> io.Int.Input:
+    return io.Int.Input(
+        "upscale_strength", default=DEFAULT_STRENGTH, min=1, max=9, step=1,
+        tooltip="deep-image's dial. 1-3 strong, 4-6 medium, 7-9 no diffusion; within each band: upscale model "
+        "(upscale_4), bicubic, bicubic + cleanup. Lower is more creative; 5 is the default.",
+    )
+
+
+def diffusion_inputs() -> list[io.Input]:
+    """The generative pass's settings; the defaults suit SD-family checkpoints."""
+    return [
+        io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                     tooltip="Noise seed; the noise is drawn once for the whole canvas."),
+        io.Combo.Input("lora_name", options=lora_choices(), default=NO_LORA,
+                       tooltip="A LoRA applied during the diffusion pass at the strength table's scale "
+                       "(1.0 strong, 0.5 medium) times lora_strength."),
+        io.Float.Input("lora_strength", default=1.0, min=-4.0, max=4.0, step=0.05,
+                       tooltip="Multiplies the table's LoRA scale."),
+        io.Int.Input("steps", default=20, min=1, max=200,
+                     tooltip="Model evaluations of the diffusion pass (ComfyUI runs this many whatever the denoise)."),
+        io.Float.Input("cfg", default=7.0, min=0.0, max=30.0, step=0.1, tooltip="Classifier-free guidance."),
+        io.Combo.Input("sampler_name", options=list(comfy.samplers.KSampler.SAMPLERS), default="euler"),
+        io.Combo.Input("scheduler", options=list(comfy.samplers.KSampler.SCHEDULERS), default="normal"),
+        io.Float.Input("denoise_override", default=0.0, min=0.0, max=1.0, step=0.01,
+                       tooltip=f"0 = from upscale_strength (strong {EFFECT_DENOISE['strong']}, medium "
+                       f"{EFFECT_DENOISE['medium']}); otherwise the denoise of the diffusion pass."),
+        io.Int.Input("tile_size", default=0, min=0, max=MAX_SIDE, step=8,
+                     tooltip="Largest diffusion tile side in pixels; 0 = the model's native resolution."),
+        io.Int.Input("tile_batch", default=0, min=0, max=256,
+                     tooltip="Tiles per model call; 0 = as many as fit in free memory."),
+        io.Combo.Input("color_fix", options=list(COLOR_FIXES), default="wavelet",
+                       tooltip="Keep the base image's colours: wavelet (low band from the base), adain (mean and "
+                       "deviation) or none."),
+    ]
+
+
+def diffusion_settings(preset: StrengthPreset, seed: int, steps: int, cfg: float, sampler_name: str,
+                       scheduler: str, denoise_override: float, tile_size: int, tile_batch: int,
+                       color_fix: str) -> DiffusionSettings:
+    return DiffusionSettings(
+        seed=seed, steps=steps, cfg=cfg, sampler_name=sampler_name, scheduler=scheduler,
+        denoise=denoise_override or preset.denoise, tile_size=tile_size, tile_batch=tile_batch, color_fix=color_fix,
+    )

@@ -5,14 +5,16 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 from typing_extensions import override
 
+from .adapter_select import AdapterSelect
 from .bicubic_clean import BicubicClean
+from .generative_upscale import GenerativeUpscale
 from .runtime.cleanup_model import register_cleanup_folder
 
 
 class HiResStudioExtension(ComfyExtension):
     @override
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return [BicubicClean]
+        return [AdapterSelect, BicubicClean, GenerativeUpscale]
 
 
 def create_extension() -> HiResStudioExtension:

@@ -7,6 +7,7 @@ Needs the ComfyUI folder importable (`PYTHONPATH=.hires/ComfyUI`, as pytest's co
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import socket
 import subprocess
@@ -77,14 +78,12 @@ class InProcessComfy:
         import comfy.options
 
         comfy.options.enable_args_parsing()
-        import execution
-        import server  # noqa: F401
-
-        # main.py imports these before `nodes`: nodes.py puts comfy/ first on sys.path.
-        import utils.extra_config  # noqa: F401
-        from comfy.cli_args import args  # noqa: F401  (parses sys.argv)
-
-        import nodes
+        # The order main.py uses: `utils.*` and `server` before `nodes`, because nodes.py puts comfy/ first on
+        # sys.path, after which `utils` would resolve to comfy/utils.py.
+        for name in ("comfy.cli_args", "utils.extra_config", "utils.install_util", "server"):
+            importlib.import_module(name)
+        execution = importlib.import_module("execution")
+        nodes = importlib.import_module("nodes")
 
         asyncio.run(nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False))
         self.execution = execution

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Callable, Literal, Union
+from collections.abc import Callable
+from typing import Literal, Union
 
 import comfy.utils
 import folder_paths
@@ -70,14 +71,14 @@ def run_cleanup(net: UpConv7, image: torch.Tensor) -> torch.Tensor:
     tile = DEFAULT_TILE
     model_management.free_memory(256 * (tile + 16) ** 2 * 4 * 3 + image.nelement() * image.element_size() * 2, device)
     net.to(device)
+    pbar = comfy.utils.ProgressBar(1)
+
+    def on_tile(done: int, total: int) -> None:
+        model_management.throw_exception_if_processing_interrupted()
+        pbar.update_absolute(done, total)
+
     try:
         while True:
-            pbar = comfy.utils.ProgressBar(1)
-
-            def on_tile(done: int, total: int) -> None:
-                model_management.throw_exception_if_processing_interrupted()
-                pbar.update_absolute(done, total)
-
             try:
                 return clean(net, image, tile=tile, on_tile=on_tile).to(model_management.intermediate_device())
             except model_management.OOM_EXCEPTION:

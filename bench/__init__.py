@@ -1,0 +1,1 @@
+"""Benchmarks and quality checks of the pack (run from the repository root; not imported by ComfyUI)."""

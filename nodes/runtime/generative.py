@@ -1,0 +1,168 @@
+"""The generative pass of GenerativeUpscale (and of HiResGenerate's upscale step): encode the base image,
+re-noise and denoise it with tiled diffusion on the whole canvas, decode, colour-fix, crop to the size.
+
+Sizes are never squashed to a multiple of 8: the base image is padded inside to the VAE's multiple and the
+padding is cropped away at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import comfy.sample
+import torch
+import torch.nn.functional as F
+from comfy import model_management
+
+from ..core.color_fix import ColorFix, color_fix
+from ..core.native import native_side
+from ..core.resize import bchw_to_bhwc, bhwc_to_bchw
+from .tiled_diffusion import (
+    EvaluationProgress,
+    TileBatchTooLarge,
+    TiledModelWrapper,
+    TileSettings,
+    auto_batch_size,
+    wrap_controls,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_TILE_LATENT = 16
+
+
+@dataclass(frozen=True)
+class DiffusionSettings:
+    seed: int
+    steps: int
+    cfg: float
+    sampler_name: str
+    scheduler: str
+    denoise: float
+    tile_size: int = 0
+    """Largest tile side in pixels; 0 = the model's native resolution."""
+    tile_batch: int = 0
+    """Tiles per model call; 0 = as many as fit in free memory."""
+    color_fix: ColorFix = "wavelet"
+
+
+@dataclass
+class PassReport:
+    """What the pass did, for the log and the benchmarks."""
+
+    tiles: int = 0
+    tile_latent: tuple[int, int] = (0, 0)
+    overlap_ratio: float = 1.0
+    batch_size: int = 0
+    model_calls: int = 0
+    vae_tiled: bool = False
+
+
+def model_family(model_patcher) -> str:
+    """The name of ComfyUI's model-config class (SD15, SDXL, Flux, ...)."""
+    return type(model_patcher.model.model_config).__name__
+
+
+def default_tile_pixels(model_patcher) -> int:
+    return native_side(model_family(model_patcher))
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Replicate-pad a BCHW image at the right and bottom to a multiple of `multiple`."""
+    ph = -x.shape[-2] % multiple
+    pw = -x.shape[-1] % multiple
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
+def _vae_needs_tiles(vae, shape, decode: bool) -> bool:
+    used = (vae.memory_used_decode if decode else vae.memory_used_encode)(shape, vae.vae_dtype)
+    return used > model_management.get_free_memory(vae.device) * 0.8
+
+
+def encode(vae, pixels: torch.Tensor, report: PassReport) -> torch.Tensor:
+    """BCHW pixels (a multiple of the VAE's ratio) -> latent; tiled only when it would not fit."""
+    bhwc = bchw_to_bhwc(pixels)
+    shape = (pixels.shape[0], pixels.shape[1], pixels.shape[2], pixels.shape[3])
+    if _vae_needs_tiles(vae, shape, decode=False):
+        report.vae_tiled = True
+        return vae.encode_tiled(bhwc)
+    return vae.encode(bhwc)
+
+
+def decode(vae, latent: torch.Tensor, report: PassReport) -> torch.Tensor:
+    if _vae_needs_tiles(vae, latent.shape, decode=True):
+        report.vae_tiled = True
+        return bhwc_to_bchw(vae.decode_tiled(latent))
+    return bhwc_to_bchw(vae.decode(latent))
+
+
+def generative_pass(
+    model,
+    vae,
+    positive: list,
+    negative: list,
+    base: torch.Tensor,
+    settings: DiffusionSettings,
+    *,
+    noise_mask: torch.Tensor | None = None,
+    add_controls: Callable[[list, list, torch.Tensor], tuple[list, list]] | None = None,
+    report: PassReport | None = None,
+) -> torch.Tensor:
+    """Re-noise and denoise a BCHW RGB base image in [0, 1]; returns the result at the base's size.
+
+    `add_controls(positive, negative, padded_base)` may attach ControlNets whose hint is made from the padded
+    base (so the hint lines up with the canvas); each tile then gets its own crop of the hint.
+    """
+    report = report if report is not None else PassReport()
+    ratio = vae.spacial_compression_encode()
+    padded = pad_to_multiple(base, ratio)
+    if add_controls is not None:
+        positive, negative = add_controls(positive, negative, padded)
+    positive, negative = wrap_controls(positive), wrap_controls(negative)
+
+    latent = encode(vae, padded, report)
+    latent = comfy.sample.fix_empty_latent_channels(model, latent)
+    noise = comfy.sample.prepare_noise(latent, settings.seed)
+    mask = None
+    if noise_mask is not None:
+        mask = pad_to_multiple(noise_mask.reshape(-1, 1, *noise_mask.shape[-2:]), ratio)
+
+    tile = max(MIN_TILE_LATENT, (settings.tile_size or default_tile_pixels(model)) // ratio)
+    while True:
+        overlap = max(4, tile // 8)
+        settings_now = TileSettings(tile=tile, overlap=overlap, batch_size=1, margin=1)
+        wrapper = TiledModelWrapper(settings_now, inner=model.model_options.get("model_function_wrapper"))
+        grid, _ = wrapper.grid_for(latent.shape[-2], latent.shape[-1])
+        tiles = len(grid.tiles)
+        tile_shape = [latent.shape[1], grid.tile_h, grid.tile_w]
+        settings_now.batch_size = settings.tile_batch or auto_batch_size(model, tile_shape, tiles)
+        settings_now.batch_size = min(settings_now.batch_size, tiles)
+        calls_per_eval = math.ceil(tiles / settings_now.batch_size)
+        wrapper.progress = EvaluationProgress(settings.steps * calls_per_eval)
+        patched = model.clone()
+        patched.set_model_unet_function_wrapper(wrapper)
+        report.tiles, report.tile_latent = tiles, (grid.tile_h, grid.tile_w)
+        report.overlap_ratio, report.batch_size = grid.overlap_ratio, settings_now.batch_size
+        log.info("generative pass: %d tiles of %dx%d latent px (overlap ratio %.3f), %d per call",
+                 tiles, grid.tile_w, grid.tile_h, grid.overlap_ratio, settings_now.batch_size)
+        try:
+            samples = comfy.sample.sample(
+                patched, noise, settings.steps, settings.cfg, settings.sampler_name, settings.scheduler,
+                positive, negative, latent, denoise=settings.denoise, noise_mask=mask, disable_pbar=True,
+                seed=settings.seed,
+            )
+            report.model_calls = wrapper.progress.done
+            break
+        except TileBatchTooLarge:
+            if tile // 2 < MIN_TILE_LATENT:
+                raise
+            tile //= 2
+            log.warning("out of memory with one tile per call; retrying with %d px tiles", tile * ratio)
+            model_management.soft_empty_cache()
+
+    out = decode(vae, samples, report)[..., :base.shape[-2], :base.shape[-1]]
+    out = out.to(base.device, base.dtype).clamp(0.0, 1.0)
+    return color_fix(out, base, settings.color_fix)

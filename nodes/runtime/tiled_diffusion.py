@@ -1,0 +1,235 @@
+"""Tiled diffusion inside ComfyUI's sampler: a model function wrapper that evaluates the model on batches of
+overlapping latent tiles and blends them into one canvas at every evaluation (see `core.tiling`).
+
+The sampler, the noise, the schedule and CFG stay ComfyUI's own and run over the whole canvas; only the
+model evaluations are tiled. Conditioning that is spatial (concat latents, ControlNet hints) is cropped per
+tile, so every tile sees its own part of it, never the whole image squashed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import comfy.utils
+import torch
+from comfy import model_management
+
+from ..core.tiling import Tile, TileGrid, blend_weights, crop_tiles, plan_grid, repeat_per_tile, tiled_apply
+
+log = logging.getLogger(__name__)
+
+
+class TileBatchTooLarge(Exception):
+    """Out of memory with a tile batch of one: the caller retries the whole pass with smaller tiles."""
+
+
+@dataclass
+class TileSettings:
+    tile: int
+    """Largest tile side in latent pixels."""
+    overlap: int
+    """Smallest overlap between neighbouring tiles in latent pixels."""
+    batch_size: int
+    """Tiles per model call."""
+    margin: int = 1
+    """Latent pixels at a tile's inner edge that get no weight."""
+
+
+@dataclass
+class EvaluationProgress:
+    """A ProgressBar counted in tile batches; the interrupt is checked before every model call."""
+
+    total: int
+    bar: comfy.utils.ProgressBar = field(init=False)
+    done: int = 0
+
+    def __post_init__(self) -> None:
+        self.bar = comfy.utils.ProgressBar(self.total)
+
+    def before_call(self) -> None:
+        model_management.throw_exception_if_processing_interrupted()
+
+    def after_call(self) -> None:
+        self.done += 1
+        self.bar.update_absolute(min(self.done, self.total), self.total)
+
+
+@dataclass
+class _DeferredControl:
+    """What a TiledControl hands ComfyUI's sampler in place of control residuals: the inputs to compute them
+    per tile batch inside the wrapper."""
+
+    control: TiledControl
+    batched_number: int
+    transformer_options: dict
+
+
+class TiledControl:
+    """Stands in for a ControlNet chain in the conditioning. ComfyUI calls get_control on the whole canvas;
+    this defers it, and the wrapper computes the residuals per tile batch from each tile's crop of the hint.
+    The chain is copied, so the caller's ControlNet objects are never changed."""
+
+    def __init__(self, control) -> None:
+        chain = []
+        node = control
+        while node is not None:
+            chain.append(node.copy())
+            node = node.previous_controlnet
+        for a, b in zip(chain, chain[1:], strict=False):
+            a.set_previous_controlnet(b)
+        self.chain = chain
+        self.hints = [c.cond_hint_original for c in chain]
+        self.previous_controlnet = None
+        self._full: dict[tuple, torch.Tensor] = {}
+
+    # The ControlBase surface the sampler uses.
+    def pre_run(self, model, percent_to_timestep_function) -> None:
+        self.chain[0].pre_run(model, percent_to_timestep_function)
+
+    def cleanup(self) -> None:
+        self.chain[0].cleanup()
+        self._full.clear()
+
+    def get_models(self) -> list:
+        return self.chain[0].get_models()
+
+    def get_extra_hooks(self) -> list:
+        return self.chain[0].get_extra_hooks()
+
+    def inference_memory_requirements(self, dtype) -> int:
+        return self.chain[0].inference_memory_requirements(dtype)
+
+    def get_control(self, x_noisy, t, cond, batched_number, transformer_options) -> _DeferredControl:
+        return _DeferredControl(self, batched_number, transformer_options)
+
+    def _full_hint(self, index: int, height: int, width: int) -> torch.Tensor:
+        """The hint resized once to the whole canvas in pixels (latent size times the hint's ratio)."""
+        control = self.chain[index]
+        ratio = control.compression_ratio
+        key = (index, height, width)
+        if key not in self._full:
+            self._full[key] = comfy.utils.common_upscale(
+                self.hints[index], width * ratio, height * ratio, control.upscale_algorithm, "center"
+            )
+        return self._full[key]
+
+    def for_tiles(self, x: torch.Tensor, t: torch.Tensor, c: dict, canvas: tuple[int, int], tiles: Sequence[Tile],
+                  deferred: _DeferredControl):
+        """ControlNet residuals for a batch of tiles, each computed from that tile's crop of the hint."""
+        per_group = x.shape[0] // deferred.batched_number
+        samples = per_group // len(tiles)
+        for index, control in enumerate(self.chain):
+            ratio = control.compression_ratio
+            full = self._full_hint(index, *canvas)
+            crops = [full[..., tl.y * ratio:(tl.y + tl.h) * ratio, tl.x * ratio:(tl.x + tl.w) * ratio] for tl in tiles]
+            crops = [comfy.utils.repeat_to_batch_size(crop, samples) for crop in crops]
+            control.cond_hint_original = torch.cat(crops)
+            control.cond_hint = None
+        return self.chain[0].get_control(x, t, c, deferred.batched_number, deferred.transformer_options)
+
+
+def wrap_controls(conditioning: list) -> list:
+    """A copy of the conditioning with each ControlNet chain replaced by one TiledControl (shared between
+    positive and negative where they share the chain, as ComfyUI's batching compares them by identity)."""
+    proxies: dict[int, TiledControl] = {}
+    out = []
+    for embedding, values in conditioning:
+        values = values.copy()
+        control = values.get("control")
+        if control is not None:
+            if id(control) not in proxies:
+                proxies[id(control)] = TiledControl(control)
+            values["control"] = proxies[id(control)]
+        out.append([embedding, values])
+    return out
+
+
+def _tile_conditioning(c: dict, x: torch.Tensor, tiles: Sequence[Tile], groups: int) -> dict:
+    """Per-tile model kwargs: spatial tensors cropped, per-sample tensors repeated, the rest as is."""
+    out = {}
+    for key, value in c.items():
+        if isinstance(value, torch.Tensor) and value.ndim == x.ndim and value.shape[-2:] == x.shape[-2:] \
+                and value.shape[0] == x.shape[0]:
+            out[key] = crop_tiles(value, tiles, groups)
+        elif isinstance(value, torch.Tensor) and value.ndim >= 1 and value.shape[0] == x.shape[0]:
+            out[key] = repeat_per_tile(value, len(tiles), groups)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class TiledModelWrapper:
+    """ComfyUI `model_function_wrapper`: every model evaluation runs on tiles and is blended back."""
+
+    settings: TileSettings
+    progress: EvaluationProgress | None = None
+    inner: Callable | None = None
+    """A model_function_wrapper that was already on the model; called per tile batch."""
+    grids: dict[tuple[int, int], tuple[TileGrid, torch.Tensor]] = field(default_factory=dict)
+
+    def grid_for(self, height: int, width: int) -> tuple[TileGrid, torch.Tensor]:
+        key = (height, width)
+        if key not in self.grids:
+            s = self.settings
+            grid = plan_grid(height, width, s.tile, s.overlap)
+            self.grids[key] = (grid, blend_weights(grid, s.margin))
+        return self.grids[key]
+
+    def __call__(self, apply_model: Callable, args: dict) -> torch.Tensor:
+        x, t, c = args["input"], args["timestep"], args["c"]
+        cond_or_uncond = args["cond_or_uncond"]
+        groups = len(cond_or_uncond)
+        grid, weights = self.grid_for(x.shape[-2], x.shape[-1])
+        deferred = c.get("control")
+        deferred = deferred if isinstance(deferred, _DeferredControl) else None
+
+        def run_tiles(x_tiles: torch.Tensor, tiles: Sequence[Tile]) -> torch.Tensor:
+            if self.progress is not None:
+                self.progress.before_call()
+            whole = len(tiles) == 1 and x_tiles.shape[-2:] == x.shape[-2:]
+            t_tiles = t if whole else repeat_per_tile(t, len(tiles), groups)
+            c_tiles = dict(c) if whole else _tile_conditioning(c, x, tiles, groups)
+            if deferred is not None:
+                c_tiles["control"] = deferred.control.for_tiles(
+                    x_tiles, t_tiles, c_tiles, (x.shape[-2], x.shape[-1]), tiles, deferred
+                )
+            try:
+                if self.inner is not None:
+                    out = self.inner(apply_model, {"input": x_tiles, "timestep": t_tiles, "c": c_tiles,
+                                                   "cond_or_uncond": cond_or_uncond})
+                else:
+                    out = apply_model(x_tiles, t_tiles, **c_tiles)
+            except model_management.OOM_EXCEPTION as error:
+                raise _BatchOOM(len(tiles)) from error
+            if self.progress is not None:
+                self.progress.after_call()
+            return out
+
+        while True:
+            try:
+                return tiled_apply(run_tiles, x, grid, weights, groups, self.settings.batch_size)
+            except _BatchOOM as error:
+                if error.batch <= 1:
+                    raise TileBatchTooLarge() from error
+                self.settings.batch_size = max(1, error.batch // 2)
+                log.warning("out of memory with %d tiles per call; retrying with %d", error.batch,
+                            self.settings.batch_size)
+                model_management.soft_empty_cache()
+
+
+class _BatchOOM(Exception):
+    def __init__(self, batch: int) -> None:
+        super().__init__(batch)
+        self.batch = batch
+
+
+def auto_batch_size(model_patcher, tile_shape: Sequence[int], tiles: int, groups: int = 2) -> int:
+    """How many tiles fit one model call in the memory free on the device (at least 1, at most all)."""
+    device = model_management.get_torch_device()
+    per_tile = model_patcher.memory_required([groups, *tile_shape])
+    free = model_management.get_free_memory(device)
+    fit = int(free * 0.7 // max(per_tile, 1))
+    return max(1, min(tiles, fit))
