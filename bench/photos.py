@@ -1,8 +1,9 @@
 """Real photographs for quality checks, read from an installed package (nothing is downloaded).
 
-scikit-image's wheel bundles a few classic test photographs under ``skimage/data`` (public domain or
-CC0-licensed, see that folder's README). They are read straight from the installed files with OpenCV, so
-``skimage`` itself is never imported.
+scikit-image's wheel bundles a few classic test photographs under ``skimage/data``: astronaut, chelsea,
+coffee, rocket and camera are public domain or CC0; motorcycle_left is from the Middlebury 2014 stereo
+benchmark (provenance in the docstrings of ``skimage/data/_fetchers.py``). They are read straight from the
+installed files with OpenCV, so ``skimage`` itself is never imported, and nothing is redistributed here.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ PHOTO_FILES: tuple[str, ...] = (
     "rocket.jpg",
     "camera.png",
 )
-"""Real photographs in ``skimage/data`` (``camera.png`` is greyscale and comes back as three equal channels)."""
+"""Real photographs in ``skimage/data``; greyscale ``camera.png`` comes back as three equal channels."""
 
 MAX_SIDE = 512
 

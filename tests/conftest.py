@@ -18,7 +18,7 @@ from comfy_host import COMFY, HIRES, ROOT, ComfyServer, InProcessComfy, make_bas
 
 REAL_MODELS = HIRES / "base" / "models"
 TINY_MODELS = HIRES / "cache" / "tiny_models"
-TINY_VERSION = "v2"  # bump when tests/fixtures/make_tiny_models.py changes
+TINY_VERSION = "v3"  # bump when tests/fixtures/make_tiny_models.py changes
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -13,7 +13,25 @@ tiles (the 256-channel activations of a whole large image would not fit in memor
 result as one untiled pass.
 
 :func:`estimate_damage` picks the denoise level from the image itself: JPEG blockiness (the 8x8 grid's
-gradient energy against the other seven phases) and a noise estimate.
+gradient steps against the other seven phases) and a colour-noise estimate. Calibration, on six real photos
+(``bench/photos.py``) downscaled 4x, degraded, then brought back with bicubic; mean PSNR gain over plain
+bicubic in dB for denoise level 0 / 1 / 2 / 3:
+
+=====================  =====  =====  =====  =====  ==========================
+input                  0      1      2      3      auto (``estimate_damage``)
+=====================  =====  =====  =====  =====  ==========================
+JPEG q10               +0.04  +0.32  +0.35  +0.35  level 3
+JPEG q30               +0.11  +0.43  +0.48  +0.51  level 3 (one photo 2): +0.51
+JPEG q70               +0.16  +0.27  +0.31  +0.33  levels 0..3
+JPEG q90               +0.13  +0.04  +0.04  -0.02  level 0 or none
+clean                  -0.01  -0.01  -0.05  -0.49  none: 0.00
+Gaussian sigma 6       +0.15  +0.05  +0.05  +0.16  level 0
+Gaussian sigma 12      +0.38  +0.15  +0.23  +1.24  level 3
+=====================  =====  =====  =====  =====  ==========================
+
+Level 3 on a clean photo costs up to 0.9 dB, so the thresholds keep clean photos far from it; levels 0..1
+cost at most 0.05 dB there. Noise is measured on the chroma differences so that busy texture (which is
+mostly luminance) is not mistaken for noise; pure luminance grain is therefore not detected.
 """
 
 from __future__ import annotations
@@ -109,11 +127,11 @@ def upconv7_from_ncnn(layers: list[NcnnLayer]) -> UpConv7:
     net = UpConv7()
     targets: list[nn.Conv2d | nn.ConvTranspose2d] = [*net.body, net.upconv]
     for layer, module in zip(convs, targets, strict=True):
-        expected_act = ("leaky_relu", _LEAKY_SLOPE) if isinstance(module, nn.Conv2d) else None
         act = layer.activation
-        same_act = (act is None) == (expected_act is None) and (
-            act is None or expected_act is None or (act[0] == expected_act[0] and math.isclose(act[1], 0.1))
-        )
+        if isinstance(module, nn.Conv2d):
+            same_act = act is not None and act[0] == "leaky_relu" and math.isclose(act[1], _LEAKY_SLOPE)
+        else:
+            same_act = act is None
         if (
             layer.weight is None
             or layer.bias is None
@@ -256,8 +274,9 @@ class DamageStats:
     """What :func:`measure_damage` saw in one image.
 
     Attributes:
-        blockiness: excess of the image-gradient "steps" on the strongest of the 8 pixel phases over the mean
-            of the other seven, the smaller of the two axes (0 = no 8x8 grid; JPEG q90 about 0.1, q30 0.4..0.9).
+        blockiness: excess of the image-gradient "steps" on the strongest of the 8 pixel phases over the
+            mean of the other seven, the smaller of the two axes (0 = no 8x8 grid; JPEG q90 about 0.1,
+            q30 0.4..0.9).
         noise_sigma: standard deviation (8-bit levels) of noise that is independent per RGB channel, estimated
             from the high-pass of the chroma differences R-G and B-G, where image texture mostly cancels.
     """

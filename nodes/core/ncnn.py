@@ -129,7 +129,7 @@ class NcnnLayer:
 
     @property
     def padding(self) -> tuple[int, int]:
-        """Symmetric ``(ph, pw)`` as PyTorch takes it; :class:`ValueError` for asymmetric or "same" padding."""
+        """Symmetric ``(ph, pw)`` as PyTorch takes it; ValueError for asymmetric or "same" padding."""
         left = self.spec.get_int(4, 0)
         right = self.spec.get_int(15, left)
         top = self.spec.get_int(14, left)
@@ -148,8 +148,7 @@ class NcnnLayer:
             return None
         args = self.spec.get_array(10)
         if act == 1:
-            slope = float(args[0]) if args else 0.0
-            return ("leaky_relu", slope) if slope else ("relu", 0.0)
+            return "relu", 0.0
         if act == 2:
             return "leaky_relu", float(args[0]) if args else 0.0
         raise ValueError(f"layer {self.name}: fused activation type {act} is not supported")
@@ -302,7 +301,7 @@ def _interp(spec: LayerSpec, x: torch.Tensor) -> torch.Tensor:
 
 
 def _eltwise(spec: LayerSpec, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-    op = spec.get_int(0, 1)
+    op = spec.get_int(0, 0)
     coeffs = spec.get_array(1) or (1.0,) * len(inputs)
     if op == 1:
         return sum((float(c) * t for c, t in zip(coeffs, inputs, strict=True)), torch.zeros_like(inputs[0]))

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import comfy.controlnet
 import comfy.utils
 import torch
 from comfy import model_management
@@ -66,12 +67,13 @@ class _DeferredControl:
     transformer_options: dict
 
 
-class TiledControl:
+class TiledControl(comfy.controlnet.ControlBase):
     """Stands in for a ControlNet chain in the conditioning. ComfyUI calls get_control on the whole canvas;
     this defers it, and the wrapper computes the residuals per tile batch from each tile's crop of the hint.
     The chain is copied, so the caller's ControlNet objects are never changed."""
 
     def __init__(self, control) -> None:
+        super().__init__()
         chain = []
         node = control
         while node is not None:
@@ -81,7 +83,8 @@ class TiledControl:
             a.set_previous_controlnet(b)
         self.chain = chain
         self.hints = [c.cond_hint_original for c in chain]
-        self.previous_controlnet = None
+        # ComfyUI walks `previous_controlnet` to collect hooks: let it see the real chain.
+        self.previous_controlnet = chain[0]
         self._full: dict[tuple, torch.Tensor] = {}
 
     # The ControlBase surface the sampler uses.
@@ -104,10 +107,16 @@ class TiledControl:
     def get_control(self, x_noisy, t, cond, batched_number, transformer_options) -> _DeferredControl:
         return _DeferredControl(self, batched_number, transformer_options)
 
+    @staticmethod
+    def _ratio(control) -> int:
+        """Hint pixels per latent pixel (a ControlNet that VAE-encodes its hint also scales by the VAE's)."""
+        vae = getattr(control, "vae", None)
+        return control.compression_ratio * (vae.spacial_compression_encode() if vae is not None else 1)
+
     def _full_hint(self, index: int, height: int, width: int) -> torch.Tensor:
         """The hint resized once to the whole canvas in pixels (latent size times the hint's ratio)."""
         control = self.chain[index]
-        ratio = control.compression_ratio
+        ratio = self._ratio(control)
         key = (index, height, width)
         if key not in self._full:
             self._full[key] = comfy.utils.common_upscale(
@@ -121,7 +130,7 @@ class TiledControl:
         per_group = x.shape[0] // deferred.batched_number
         samples = per_group // len(tiles)
         for index, control in enumerate(self.chain):
-            ratio = control.compression_ratio
+            ratio = self._ratio(control)
             full = self._full_hint(index, *canvas)
             crops = [full[..., tl.y * ratio:(tl.y + tl.h) * ratio, tl.x * ratio:(tl.x + tl.w) * ratio] for tl in tiles]
             crops = [comfy.utils.repeat_to_batch_size(crop, samples) for crop in crops]

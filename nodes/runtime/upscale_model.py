@@ -50,7 +50,7 @@ def _one_pass(upscale_model, x: torch.Tensor, scale: float, device: torch.device
                 x.to(device), _interruptible(upscale_model), tile_x=tile, tile_y=tile, overlap=_OVERLAP,
                 upscale_amount=scale, pbar=pbar, output_device=model_management.intermediate_device(),
             )
-            return y.clamp_(0.0, 1.0)
+            return y.clamp(0.0, 1.0)
         except model_management.OOM_EXCEPTION:
             tile //= 2
             if tile < _MIN_TILE:

@@ -1,0 +1,668 @@
+"""The shipped workflows, defined once here in ComfyUI's API format, written in both formats ComfyUI reads.
+
+usage: PYTHONPATH=.hires/ComfyUI .hires/venv/bin/python scripts/workflows.py [--out DIR] [--url URL] [--check]
+
+Writes, under DIR (default: the pack's root):
+  workflows/<name>.json       the graph editor's format (LiteGraph workflow, version 0.4): ComfyUI lists these
+                              in the editor's Templates browser under the pack's folder name
+  workflows/api/<name>.json   the API format, for POST /prompt (ComfyUI lists only `workflows/*.json`, so
+                              these never show up as editor templates)
+
+Each workflow lists only the inputs that matter; every other widget input takes the node's default. Widget
+order, types and defaults come from the node definitions of a real ComfyUI: by default a ComfyUI imported
+in this process on a temporary base directory (models named by the workflows are placeholder files there,
+so the script also runs ComfyUI's own validation of every prompt), or `--url` a running server's
+/object_info. `--check` writes nothing and exits 1 when a file differs from what would be written.
+
+A new workflow is one more entry in `WORKFLOWS`: the tests and the browser check pick it up from there
+(and from the files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import sys
+import tempfile
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("workflows")
+
+ROOT = Path(__file__).resolve().parents[1]
+EDITOR_DIR = "workflows"
+API_DIR = "workflows/api"
+PACK_FOLDER = "hires_studio"
+"""The folder name ComfyUI loads the pack under: its templates are served under this name."""
+
+EXAMPLE_IMAGE = "hires_example.png"
+"""The file every shipped LoadImage names; users pick their own image in the editor."""
+CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"
+REALESRGAN = "RealESRGAN_x4plus.safetensors"
+QUALITY_PROMPT = "small cottage and cows eating grass on the green fields. Sunset."
+
+ApiPrompt = dict[str, dict[str, Any]]
+ObjectInfo = Mapping[str, Mapping[str, Any]]
+Link = list  # [source node id, output index] in an API prompt
+
+WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
+"""Input types the front end shows as widgets (a list in place of the type is a combo too)."""
+SEED_NAMES = ("seed", "noise_seed")
+"""INT inputs that get a control_after_generate widget even when the node does not ask for one."""
+CONTROL_VALUE = "fixed"
+"""The control_after_generate value the editor files carry: the shipped seed stays as written."""
+UPLOAD_WIDGET_VALUE = "image"
+"""The value the front end serialises for the upload button of an `image_upload` combo (LoadImage)."""
+
+MODEL_FOLDERS: dict[tuple[str, str], str] = {
+    ("CheckpointLoaderSimple", "ckpt_name"): "checkpoints",
+    ("UpscaleModelLoader", "model_name"): "upscale_models",
+    ("LoraLoader", "lora_name"): "loras",
+    ("LoraLoaderModelOnly", "lora_name"): "loras",
+    ("GenerativeUpscale", "lora_name"): "loras",
+    ("ControlNetLoader", "control_net_name"): "controlnet",
+    ("VAELoader", "vae_name"): "vae",
+}
+"""(node, input) pairs that name a model file, and the ComfyUI model folder the file lives in."""
+MODEL_URLS: dict[str, str] = {
+    CHECKPOINT: "https://huggingface.co/Comfy-Org/stable-diffusion-v1-5-archive/resolve/main/"
+    "v1-5-pruned-emaonly-fp16.safetensors",
+    REALESRGAN: "https://huggingface.co/Comfy-Org/Real-ESRGAN_repackaged/resolve/main/RealESRGAN_x4plus.safetensors",
+}
+"""Where the editor's missing-model dialog may point a user (the addresses ComfyUI's own templates use)."""
+NO_MODEL = "none"
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One shipped workflow: a file name, the request it reproduces, and its nodes in API format."""
+
+    name: str
+    summary: str
+    """One paragraph for the note in the editor file: what it does and which request it reproduces."""
+    prompt: ApiPrompt
+    """API format, node id -> {class_type, inputs, _meta: {title}}; unlisted widget inputs take defaults."""
+
+
+def _node(class_type: str, title: str, **inputs: Any) -> dict[str, Any]:
+    return {"inputs": inputs, "class_type": class_type, "_meta": {"title": title}}
+
+
+def _save(source: str, name: str) -> dict[str, Any]:
+    return _node("SaveImage", "Save Image", images=[source, 0], filename_prefix=f"{PACK_FOLDER}/{name}")
+
+
+def _load_image() -> dict[str, Any]:
+    return _node("LoadImage", "Load Image (your photo)", image=EXAMPLE_IMAGE)
+
+
+def _checkpoint() -> dict[str, Any]:
+    return _node("CheckpointLoaderSimple", "Load Checkpoint (any SD-family model)", ckpt_name=CHECKPOINT)
+
+
+def _realesrgan() -> dict[str, Any]:
+    return _node("UpscaleModelLoader", "Load Upscale Model (Real-ESRGAN x4plus)", model_name=REALESRGAN)
+
+
+def _deepimage_json(request: Mapping[str, Any]) -> str:
+    return "```json\n" + json.dumps(request, indent=2) + "\n```"
+
+
+WORKFLOWS: tuple[Workflow, ...] = (
+    Workflow(
+        name="upscale_realesrgan_to_width",
+        summary="Upscale a photo to 2048 px wide with Real-ESRGAN x4plus, keeping its aspect ratio. "
+        "upscale_strength 7 is the upscale_4 path with no diffusion pass, so no checkpoint is needed: the "
+        "model upscales up to 4x and the rest of the way is bicubic.",
+        prompt={
+            "1": _load_image(),
+            "2": _realesrgan(),
+            "3": _node("GenerativeUpscale", "Generative Upscale (strength 7: Real-ESRGAN only)",
+                       image=["1", 0], upscale_model=["2", 0], width=2048, height=0, upscale_strength=7),
+            "4": _save("3", "upscale_realesrgan_to_width"),
+        },
+    ),
+    Workflow(
+        name="bicubic_clean_to_size",
+        summary="Resize a compressed, noisy or old photo to exactly 1600 x 1200: bicubic plus a learned cleanup "
+        "pass whose strength is measured from the image (cleanup auto). fit canvas keeps the aspect ratio "
+        "and pads to the frame.",
+        prompt={
+            "1": _load_image(),
+            "2": _node("BicubicClean", "Bicubic Clean", image=["1", 0], width=1600, height=1200, fit="canvas",
+                       cleanup="auto"),
+            "3": _save("2", "bicubic_clean_to_size"),
+        },
+    ),
+    Workflow(
+        name="deepimage_upscale_any_image",
+        summary="deep-image.ai's \"Upscale any image\" request: generative upscale of a regular photo to 3000 px "
+        "wide at upscale_strength 5 (bicubic base, medium generative effect).\n\n"
+        + _deepimage_json({"url": "https://deep-image.ai/api-example.png", "width": 3000,
+                           "generative_upscale": True, "upscale_strength": 5}),
+        prompt={
+            "1": _load_image(),
+            "2": _checkpoint(),
+            "3": _node("GenerativeUpscale", "Generative Upscale", image=["1", 0], model=["2", 0], clip=["2", 1],
+                       vae=["2", 2], width=3000, height=0, upscale_strength=5),
+            "4": _save("3", "deepimage_upscale_any_image"),
+        },
+    ),
+    Workflow(
+        name="deepimage_prompt_guided_upscale",
+        summary="deep-image.ai's \"Prompt-guided generative upscale\" request: 2048 x 1024 at upscale_strength 4 "
+        "(Real-ESRGAN base, medium generative effect), the diffusion pass guided by the upscale adapter's "
+        "prompt. Both sides are set, so fit canvas keeps the photo's aspect ratio and pads to the frame.\n\n"
+        + _deepimage_json({"url": "https://deep-image.ai/api-example.png", "width": 2048, "height": 1024,
+                           "generative_upscale": True, "upscale_strength": 4,
+                           "background": {"generate": {"adapter_type": "upscale", "description": QUALITY_PROMPT}}}),
+        prompt={
+            "1": _load_image(),
+            "2": _checkpoint(),
+            "3": _realesrgan(),
+            "4": _node("AdapterSelect", "Adapter Select (upscale prompt)", adapter_type="upscale",
+                       description=QUALITY_PROMPT, clip=["2", 1]),
+            "5": _node("GenerativeUpscale", "Generative Upscale", image=["1", 0], model=["2", 0], clip=["2", 1],
+                       vae=["2", 2], adapter=["4", 0], upscale_model=["3", 0], width=2048, height=1024,
+                       fit="canvas", upscale_strength=4),
+            "6": _save("5", "deepimage_prompt_guided_upscale"),
+        },
+    ),
+    Workflow(
+        name="deepimage_generative_upscaling",
+        summary="deep-image.ai's \"Generative upscaling\" request from its image-generation guide: 3000 px wide "
+        "with generative_upscale on and the default upscale_strength (5).\n\n"
+        + _deepimage_json({"url": "https://deep-image.ai/api-example.png", "width": 3000,
+                           "generative_upscale": True}),
+        prompt={
+            "1": _load_image(),
+            "2": _checkpoint(),
+            "3": _node("GenerativeUpscale", "Generative Upscale", image=["1", 0], model=["2", 0], clip=["2", 1],
+                       vae=["2", 2], width=3000, height=0),
+            "4": _save("3", "deepimage_generative_upscaling"),
+        },
+    ),
+)
+
+
+# --- node definitions -------------------------------------------------------------------------------------
+
+
+def node_info(node_class: type, name: str) -> dict[str, Any]:
+    """A node class's /object_info entry, as ComfyUI's server builds it (V3 nodes describe themselves)."""
+    if hasattr(node_class, "GET_NODE_INFO_V1"):
+        return node_class.GET_NODE_INFO_V1()
+    inputs = node_class.INPUT_TYPES()
+    outputs = list(node_class.RETURN_TYPES)
+    return {
+        "input": inputs,
+        "input_order": {section: list(values) for section, values in inputs.items()},
+        "output": outputs,
+        "output_name": list(getattr(node_class, "RETURN_NAMES", outputs)),
+        "name": name,
+        "output_node": bool(getattr(node_class, "OUTPUT_NODE", False)),
+    }
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    type: str
+    options: dict[str, Any]
+    optional: bool
+    choices: tuple[Any, ...] | None
+
+    @property
+    def is_widget(self) -> bool:
+        return self.type in WIDGET_TYPES and not self.options.get("forceInput", False)
+
+    @property
+    def has_control(self) -> bool:
+        """Whether the front end adds a control_after_generate widget right after this one."""
+        flag = self.options.get("control_after_generate")
+        if self.type == "INT":
+            return bool(flag) if flag is not None else self.name in SEED_NAMES
+        return self.type == "COMBO" and bool(flag)
+
+    @property
+    def has_upload(self) -> bool:
+        """Whether the front end adds an upload button (whose value is serialised) after this combo."""
+        return self.type == "COMBO" and bool(self.options.get("image_upload"))
+
+    def default(self) -> Any:
+        if "default" in self.options:
+            return self.options["default"]
+        if self.type == "COMBO":
+            raise ValueError(f"{self.name} is a combo without a default: give its value in the workflow")
+        return {"INT": 0, "FLOAT": 0.0, "STRING": "", "BOOLEAN": False}[self.type]
+
+
+def input_specs(info: Mapping[str, Any]) -> list[InputSpec]:
+    """A node's inputs in the front end's order: required, then optional, each in the node's own order."""
+    specs = []
+    for section in ("required", "optional"):
+        declared = info["input"].get(section, {})
+        for name in info.get("input_order", {}).get(section, list(declared)):
+            raw_type, *rest = declared[name]
+            options = dict(rest[0]) if rest and isinstance(rest[0], dict) else {}
+            choices = None
+            if isinstance(raw_type, list):
+                raw_type, choices = "COMBO", tuple(raw_type)
+            elif raw_type == "COMBO":
+                choices = tuple(options.get("options", ()))
+            specs.append(InputSpec(name, raw_type, options, section == "optional", choices))
+    return specs
+
+
+# --- API format ---------------------------------------------------------------------------------------------
+
+
+def is_link(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
+
+
+def complete_prompt(prompt: ApiPrompt, object_info: ObjectInfo) -> ApiPrompt:
+    """The prompt with every widget input the workflow leaves out set to the node's default, in the node's
+    input order. Unknown inputs and unknown node types are errors, so a renamed input cannot go unnoticed."""
+    out: ApiPrompt = {}
+    for node_id, node in prompt.items():
+        class_type = node["class_type"]
+        if class_type not in object_info:
+            raise KeyError(f"node {node_id}: {class_type} is not a node type of this ComfyUI")
+        specs = input_specs(object_info[class_type])
+        unknown = set(node["inputs"]) - {spec.name for spec in specs}
+        if unknown:
+            raise KeyError(f"node {node_id} ({class_type}) has no input(s) {sorted(unknown)}")
+        inputs: dict[str, Any] = {}
+        for spec in specs:
+            if spec.name in node["inputs"]:
+                inputs[spec.name] = copy.deepcopy(node["inputs"][spec.name])
+            elif spec.is_widget:
+                inputs[spec.name] = spec.default()
+            elif not spec.optional:
+                raise KeyError(f"node {node_id} ({class_type}): the required input {spec.name} is not connected")
+        out[node_id] = {"inputs": inputs, "class_type": class_type, "_meta": dict(node["_meta"])}
+    return out
+
+
+def model_references(prompt: ApiPrompt) -> set[tuple[str, str]]:
+    """(model folder, file name) for every model file the prompt names."""
+    refs = set()
+    for node in prompt.values():
+        for name, value in node["inputs"].items():
+            folder = MODEL_FOLDERS.get((node["class_type"], name))
+            if folder and isinstance(value, str) and value != NO_MODEL:
+                refs.add((folder, value))
+    return refs
+
+
+def input_images(prompt: ApiPrompt) -> set[str]:
+    """The files the prompt's LoadImage nodes read from ComfyUI's input folder."""
+    return {node["inputs"]["image"] for node in prompt.values() if node["class_type"] == "LoadImage"}
+
+
+# --- editor format ------------------------------------------------------------------------------------------
+
+NODE_WIDTH = 330
+WIDE_NODE_WIDTH = 420
+TITLE_HEIGHT = 30
+SLOT_HEIGHT = 22
+WIDGET_HEIGHT = 24
+MULTILINE_HEIGHT = 96
+IMAGE_PREVIEW_HEIGHT = 260
+COLUMN_GAP = 70
+ROW_GAP = 50
+NOTE_SIZE = (NODE_WIDTH, 380)
+NOTE_COLOR = {"color": "#432", "bgcolor": "#653"}
+PREVIEW_NODES = ("LoadImage", "SaveImage", "PreviewImage")
+
+
+def _node_size(class_type: str, specs: list[InputSpec], outputs: int) -> tuple[int, int]:
+    sockets = sum(1 for spec in specs if not spec.is_widget)
+    widgets = sum(1 + spec.has_control + spec.has_upload for spec in specs if spec.is_widget)
+    multiline = sum(1 for spec in specs if spec.is_widget and spec.options.get("multiline"))
+    height = TITLE_HEIGHT + max(sockets, outputs) * SLOT_HEIGHT + widgets * WIDGET_HEIGHT + 10
+    height += multiline * MULTILINE_HEIGHT
+    if class_type in PREVIEW_NODES:
+        height += IMAGE_PREVIEW_HEIGHT
+    return (WIDE_NODE_WIDTH if multiline or class_type == "SaveImage" else NODE_WIDTH), height
+
+
+def _columns(prompt: ApiPrompt) -> dict[str, int]:
+    """Each node's column: the longest chain of links from a node with no inputs (left to right)."""
+    column: dict[str, int] = {}
+
+    def depth(node_id: str, seen: tuple[str, ...] = ()) -> int:
+        if node_id in seen:
+            raise ValueError(f"the workflow has a cycle through node {node_id}")
+        if node_id not in column:
+            sources = [v[0] for v in prompt[node_id]["inputs"].values() if is_link(v)]
+            column[node_id] = 1 + max((depth(s, (*seen, node_id)) for s in sources), default=-1)
+        return column[node_id]
+
+    for node_id in prompt:
+        depth(node_id)
+    return column
+
+
+def _execution_order(prompt: ApiPrompt, column: Mapping[str, int]) -> dict[str, int]:
+    ranked = sorted(prompt, key=lambda node_id: (column[node_id], int(node_id)))
+    return {node_id: order for order, node_id in enumerate(ranked)}
+
+
+def _input_slots(specs: list[InputSpec], inputs: Mapping[str, Any]) -> list[InputSpec]:
+    """A node's input slots as the front end numbers them: every socket, then each widget fed by a link."""
+    sockets = [spec for spec in specs if not spec.is_widget]
+    return sockets + [spec for spec in specs if spec.is_widget and is_link(inputs.get(spec.name))]
+
+
+def editor_workflow(workflow: Workflow, object_info: ObjectInfo) -> dict[str, Any]:
+    """The workflow in the graph editor's format, laid out left to right in columns, with a note."""
+    prompt = complete_prompt(workflow.prompt, object_info)
+    column = _columns(prompt)
+    order = _execution_order(prompt, column)
+
+    links: list[list[Any]] = []
+    input_links: dict[tuple[str, str], int] = {}
+    output_links: dict[tuple[str, int], list[int]] = {}
+    for node_id in sorted(prompt, key=int):
+        node_inputs = prompt[node_id]["inputs"]
+        slots = [spec.name for spec in _input_slots(input_specs(object_info[prompt[node_id]["class_type"]]),
+                                                    node_inputs)]
+        for name in slots:
+            if not is_link(node_inputs.get(name)):
+                continue
+            source, index = node_inputs[name]
+            source_type = object_info[prompt[source]["class_type"]]["output"][index]
+            link_id = len(links) + 1
+            links.append([link_id, int(source), index, int(node_id), slots.index(name), source_type])
+            input_links[(node_id, name)] = link_id
+            output_links.setdefault((source, index), []).append(link_id)
+
+    nodes: list[dict[str, Any]] = []
+    sizes: dict[str, tuple[int, int]] = {}
+    for node_id in sorted(prompt, key=int):
+        node = prompt[node_id]
+        info = object_info[node["class_type"]]
+        specs = input_specs(info)
+        inputs: list[dict[str, Any]] = []
+        for spec in _input_slots(specs, node["inputs"]):
+            slot: dict[str, Any] = {"name": spec.name, "type": spec.type}
+            if spec.is_widget:
+                slot["widget"] = {"name": spec.name}
+            elif spec.optional:
+                slot["shape"] = 7  # the front end's hollow socket for an optional input
+            slot["link"] = input_links.get((node_id, spec.name))
+            inputs.append(slot)
+        widgets_values: list[Any] = []
+        for spec in specs:
+            if spec.is_widget:
+                value = node["inputs"].get(spec.name)
+                widgets_values.append(spec.default() if is_link(value) else value)
+                if spec.has_control:
+                    widgets_values.append(CONTROL_VALUE)
+                if spec.has_upload:
+                    widgets_values.append(UPLOAD_WIDGET_VALUE)
+        outputs = [
+            {"name": out_name, "type": out_type, "links": output_links.get((node_id, index)) or None,
+             "slot_index": index}
+            for index, (out_type, out_name) in enumerate(zip(info["output"], info["output_name"], strict=True))
+        ]
+        sizes[node_id] = _node_size(node["class_type"], specs, len(outputs))
+        properties: dict[str, Any] = {"Node name for S&R": node["class_type"]}
+        models = [{"name": name, "url": MODEL_URLS[name], "directory": folder}
+                  for folder, name in sorted(model_references({node_id: node})) if name in MODEL_URLS]
+        if models:
+            properties["models"] = models
+        entry: dict[str, Any] = {
+            "id": int(node_id), "type": node["class_type"], "pos": [0, 0], "size": list(sizes[node_id]),
+            "flags": {}, "order": order[node_id], "mode": 0, "inputs": inputs, "outputs": outputs,
+        }
+        title = node["_meta"].get("title")
+        if title and title != info.get("display_name", node["class_type"]):
+            entry["title"] = title
+        entry["properties"] = properties
+        entry["widgets_values"] = widgets_values
+        nodes.append(entry)
+
+    # Layout: columns left to right, the note first; nodes of a column stacked top to bottom by id.
+    x = NOTE_SIZE[0] + COLUMN_GAP
+    by_id = {str(n["id"]): n for n in nodes}
+    for col in range(max(column.values()) + 1):
+        members = sorted((i for i in prompt if column[i] == col), key=int)
+        y = 0
+        for node_id in members:
+            by_id[node_id]["pos"] = [x, y]
+            y += sizes[node_id][1] + ROW_GAP
+        x += max(sizes[i][0] for i in members) + COLUMN_GAP
+
+    note_id = max(int(i) for i in prompt) + 1
+    nodes.append({
+        "id": note_id, "type": "MarkdownNote", "pos": [0, 0], "size": list(NOTE_SIZE), "flags": {},
+        "order": len(prompt), "mode": 0, "inputs": [], "outputs": [], "title": "About this workflow",
+        "properties": {}, "widgets_values": [_note_text(workflow, prompt)], **NOTE_COLOR,
+    })
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"hires-studio/workflows/{workflow.name}")),
+        "revision": 0,
+        "last_node_id": note_id,
+        "last_link_id": len(links),
+        "nodes": nodes,
+        "links": links,
+        "groups": [],
+        "config": {},
+        "extra": {"ds": {"scale": 1.0, "offset": [40, 40]}},
+        "version": 0.4,
+    }
+
+
+def _note_text(workflow: Workflow, prompt: ApiPrompt) -> str:
+    lines = [f"## {workflow.name}", "", workflow.summary, "", "**Before you run it**", ""]
+    for image in sorted(input_images(prompt)):
+        lines.append(f"- Load Image: pick your own photo (the file named here, `{image}`, is a placeholder).")
+    for folder, name in sorted(model_references(prompt)):
+        lines.append(f"- `models/{folder}/{name}`" + (f" ([download]({MODEL_URLS[name]}))" if name in MODEL_URLS
+                                                         else ""))
+    if any(folder == "checkpoints" for folder, _ in model_references(prompt)):
+        lines.append("- Any checkpoint ComfyUI loads works (SD1.5, SDXL, Flux ...); tile_size 0 uses its "
+                     "native resolution.")
+    lines += ["", f"Outputs go to `output/{PACK_FOLDER}/`."]
+    return "\n".join(lines)
+
+
+# --- files --------------------------------------------------------------------------------------------------
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render(object_info: ObjectInfo, workflows: Iterable[Workflow] = WORKFLOWS) -> dict[str, str]:
+    """Relative path -> file text for every shipped file."""
+    files: dict[str, str] = {}
+    for workflow in workflows:
+        files[f"{EDITOR_DIR}/{workflow.name}.json"] = _dump(editor_workflow(workflow, object_info))
+        files[f"{API_DIR}/{workflow.name}.json"] = _dump(complete_prompt(workflow.prompt, object_info))
+    return files
+
+
+def shipped_files(root: Path = ROOT) -> set[str]:
+    """Relative paths of the workflow files present under root."""
+    return {
+        path.relative_to(root).as_posix()
+        for folder in (EDITOR_DIR, API_DIR)
+        for path in (root / folder).glob("*.json")
+    }
+
+
+def write(root: Path, files: Mapping[str, str]) -> list[str]:
+    """Write the files under root and remove workflow files no workflow makes any more; the changed paths."""
+    changed = []
+    for rel, text in files.items():
+        path = root / rel
+        if not path.is_file() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".json.part")
+            tmp.write_text(text)
+            tmp.replace(path)
+            changed.append(rel)
+    for rel in sorted(shipped_files(root) - set(files)):
+        (root / rel).unlink()
+        changed.append(rel)
+    return changed
+
+
+def stale(root: Path, files: Mapping[str, str]) -> list[str]:
+    """The paths under root that differ from files (missing, different or left over)."""
+    differ = [rel for rel, text in files.items() if not (root / rel).is_file() or (root / rel).read_text() != text]
+    return sorted(differ + sorted(shipped_files(root) - set(files)))
+
+
+# --- node definitions from a real ComfyUI -------------------------------------------------------------------
+
+
+def object_info_from_server(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url.rstrip("/") + "/object_info", timeout=120) as response:
+        return json.loads(response.read())
+
+
+def _placeholder_png(path: Path) -> None:
+    """A valid 8x8 grey PNG, enough for LoadImage's validation."""
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.full((8, 8, 3), 128, dtype=np.uint8)).save(path)
+
+
+def object_info_in_process(validate: bool = True) -> dict[str, Any]:
+    """Import ComfyUI here on a temporary base directory with the pack, and describe every node class.
+
+    Every model file and input image the workflows name exists there as a placeholder, so ComfyUI's own
+    prompt validation (types, ranges, links, the nodes' validate_inputs) runs on each workflow too.
+    """
+    from comfy_host import InProcessComfy, make_base
+
+    base = make_base(Path(tempfile.mkdtemp(prefix="hires-workflows-")), [])
+    for workflow in WORKFLOWS:
+        for folder, name in model_references(workflow.prompt):
+            (base / "models" / folder).mkdir(parents=True, exist_ok=True)
+            (base / "models" / folder / name).touch()
+        for image in input_images(workflow.prompt):
+            _placeholder_png(base / "input" / image)
+    comfy = InProcessComfy(base)
+    info = {name: node_info(cls, name) for name, cls in comfy.nodes.NODE_CLASS_MAPPINGS.items()}
+    if validate:
+        for workflow in WORKFLOWS:
+            valid, error, _, node_errors = comfy.validate(complete_prompt(workflow.prompt, info))
+            if not valid or node_errors:
+                raise ValueError(f"{workflow.name} does not validate: {error} {node_errors}")
+    return info
+
+
+# --- a host that can run the shipped workflows (tests, demo) ----------------------------------------------
+
+EXAMPLE_PHOTO = "chelsea"
+"""The real photograph (bench/photos.py) that stands in for the user's image: 3:2, so sizes round."""
+
+
+def example_photo(width: int = 96) -> Any:
+    """The example photograph as HxWx3 uint8 RGB: centre-cropped to exactly 3:2, then `width` px wide."""
+    import importlib.util
+
+    import cv2
+
+    spec = importlib.util.spec_from_file_location("hires_bench_photos", ROOT / "bench" / "photos.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {ROOT / 'bench' / 'photos.py'}")
+    photos = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(photos)
+    rgb = dict(photos.load_photos())[EXAMPLE_PHOTO]
+    h, w = rgb.shape[:2]
+    side = min(w // 3, h // 2)
+    top, left = (h - 2 * side) // 2, (w - 3 * side) // 2
+    rgb = rgb[top:top + 2 * side, left:left + 3 * side]
+    return cv2.resize(rgb, (width, width * 2 // 3), interpolation=cv2.INTER_AREA)
+
+
+TINY_STAND_INS: dict[str, str] = {
+    "checkpoints": "checkpoints/tiny_sd15.safetensors",
+    "upscale_models": "upscale_models/tiny_rrdb.safetensors",
+    "loras": "loras/tiny_lora.safetensors",
+    "controlnet": "controlnet/tiny_controlnet.safetensors",
+}
+"""For the tests: which tiny random-weight model (tests/fixtures/make_tiny_models.py) stands in for a
+model the workflows name, by model folder."""
+
+
+def tiny_stand_ins(tiny_models: Path) -> dict[str, Path]:
+    return {folder: tiny_models / rel for folder, rel in TINY_STAND_INS.items()}
+
+
+def stage_base(base: Path, stand_ins: Mapping[str, Path], photo_width: int = 96) -> dict[str, Path]:
+    """Make a ComfyUI base directory able to run every shipped workflow as shipped.
+
+    Writes the example photograph (`photo_width` px wide, 3:2) under every input name the workflows use,
+    and links `stand_ins[folder]` under every model name the workflows use that the base lacks (tests map
+    the real names onto tiny random-weight models). Returns the links made, by "folder/name".
+    """
+    import cv2
+
+    photo = example_photo(photo_width)
+    for image in sorted({name for workflow in WORKFLOWS for name in input_images(workflow.prompt)}):
+        target = base / "input" / image
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(target), photo[:, :, ::-1]):
+            raise OSError(f"cannot write {target}")
+    linked: dict[str, Path] = {}
+    for folder, name in sorted({ref for workflow in WORKFLOWS for ref in model_references(workflow.prompt)}):
+        link = base / "models" / folder / name
+        if link.exists():
+            continue
+        if folder not in stand_ins:
+            raise FileNotFoundError(f"{link} is missing and there is no stand-in for models/{folder}")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink():  # a dangling link from an earlier run
+            link.unlink()
+        link.symlink_to(stand_ins[folder])
+        linked[f"{folder}/{name}"] = stand_ins[folder]
+    return linked
+
+
+def main(argv: list[str] | None = None, source: Callable[[], dict[str, Any]] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT, help="root to write workflows/ under (the pack root)")
+    parser.add_argument("--url", help="take the node definitions from this running ComfyUI server")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is out of date")
+    args = parser.parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    if source is not None:
+        object_info = source()
+    elif args.url:
+        object_info = object_info_from_server(args.url)
+    else:
+        object_info = object_info_in_process()
+    files = render(object_info)
+    if args.check:
+        differ = stale(args.out, files)
+        for rel in differ:
+            log.error("out of date: %s (run scripts/workflows.py)", rel)
+        return 1 if differ else 0
+    changed = write(args.out, files)
+    log.info("%d workflows, %d files written or removed under %s", len(WORKFLOWS), len(changed), args.out)
+    for rel in changed:
+        log.info("  %s", rel)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

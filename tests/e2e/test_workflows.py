@@ -1,0 +1,330 @@
+"""The shipped workflows against a real ComfyUI server on loopback (`main.py`, tiny random-weight models).
+
+- every API-format file is accepted by POST /prompt exactly as shipped (validated, then taken off the
+  queue before it can run, while a job that is later cancelled holds the queue);
+- every workflow runs end to end with only its sizes and steps made small, to the exact pixel size;
+- the files are what scripts/workflows.py makes from this ComfyUI's node definitions;
+- ComfyUI lists and serves the editor files as the pack's templates (and not the API files);
+- bad inputs are refused before any work, with a message that names the input, the value and the fix;
+- Cancel stops a running GenerativeUpscale, leaves nothing in the output folder, and the next job runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import io
+import json
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from comfy_host import ROOT, ComfyServer
+from PIL import Image
+
+import workflows
+
+pytestmark = pytest.mark.e2e
+
+API_FILES = sorted((ROOT / workflows.API_DIR).glob("*.json"))
+EDITOR_FILES = sorted((ROOT / workflows.EDITOR_DIR).glob("*.json"))
+SMALL_SIDE = 128
+"""Longest requested side in the small runs; the example photograph is PHOTO_WIDTH x PHOTO_WIDTH*2/3."""
+PHOTO = (96, 64)
+SMALL_STEPS = 2
+CANCEL_STEPS = 100
+"""The cancelled job would run this many diffusion steps; Cancel must stop it long before."""
+CANCEL_WITHIN_S = 30.0
+REGENERATE = ".hires/venv/bin/python scripts/workflows.py"
+
+
+def load_api(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def nodes_of(prompt: dict[str, Any], class_type: str) -> list[str]:
+    return [node_id for node_id, node in prompt.items() if node["class_type"] == class_type]
+
+
+def small_version(prompt: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The prompt with only its sizes scaled down (longest side SMALL_SIDE, 0 stays 0), its steps at
+    SMALL_STEPS, and its SaveImage prefix made unique."""
+    small = copy.deepcopy(prompt)
+    for node in small.values():
+        inputs = node["inputs"]
+        sides = [inputs[k] for k in ("width", "height") if isinstance(inputs.get(k), int)]
+        if sides and max(sides) > SMALL_SIDE:
+            factor = SMALL_SIDE / max(sides)
+            for key in ("width", "height"):
+                if isinstance(inputs.get(key), int) and inputs[key]:
+                    inputs[key] = max(8, round(inputs[key] * factor))
+        if isinstance(inputs.get("steps"), int):
+            inputs["steps"] = SMALL_STEPS
+        if node["class_type"] == "SaveImage":
+            inputs["filename_prefix"] = prefix
+    return small
+
+
+def expected_size(prompt: dict[str, Any], node_id: str) -> tuple[int, int]:
+    """The output size the resize rules promise, worked out here from the photo (not by the pack's code):
+    one side given keeps the aspect ratio (rounded); both given with fit canvas or crop is exactly W x H."""
+    inputs = prompt[node_id]["inputs"]
+    width, height, fit = inputs["width"], inputs["height"], inputs.get("fit", "canvas")
+    if width and height:
+        if fit not in ("canvas", "crop"):
+            raise NotImplementedError(f"extend expected_size for fit {fit!r}")
+        return width, height
+    if width:
+        return width, round(PHOTO[1] * width / PHOTO[0])
+    if height:
+        return round(PHOTO[0] * height / PHOTO[1]), height
+    scale = inputs["scale_by"]
+    return round(PHOTO[0] * scale), round(PHOTO[1] * scale)
+
+
+def sized_node(prompt: dict[str, Any]) -> str:
+    """The node that decides the output size: the one that feeds the SaveImage and has width/height."""
+    (save,) = nodes_of(prompt, "SaveImage")
+    node_id = prompt[save]["inputs"]["images"][0]
+    if "width" not in prompt[node_id]["inputs"]:
+        raise NotImplementedError(f"extend sized_node for {prompt[node_id]['class_type']}")
+    return node_id
+
+
+def fetch_image(server: ComfyServer, image: dict[str, str]) -> Image.Image:
+    query = f"/view?filename={image['filename']}&subfolder={image['subfolder']}&type={image['type']}"
+    status, payload = server.request(query, raw=True)
+    assert status == 200, (status, payload[:200])
+    return Image.open(io.BytesIO(payload))
+
+
+def output_files(server: ComfyServer) -> set[str]:
+    out = server.base / "output"
+    return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+
+
+def submit(server: ComfyServer, prompt: dict[str, Any], client_id: str | None = None) -> str:
+    status, body = server.request(
+        "/prompt", {"prompt": prompt, "client_id": client_id or str(uuid.uuid4())}, raw=True
+    )
+    payload = json.loads(body)
+    assert status == 200 and not payload.get("node_errors"), payload
+    return payload["prompt_id"]
+
+
+def queue_ids(server: ComfyServer) -> tuple[set[str], set[str]]:
+    queue = server.get("/queue")
+    return {item[1] for item in queue["queue_running"]}, {item[1] for item in queue["queue_pending"]}
+
+
+# --- (a) + (f): the queue held by a job that is then cancelled ---------------------------------------------
+
+
+@dataclass
+class HeldQueue:
+    """What happened while a long GenerativeUpscale held the queue and was then cancelled."""
+
+    accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """API file name -> POST /prompt response for the shipped prompt."""
+    pending_seen: set[str] = field(default_factory=set)
+    pending_after_delete: set[str] = field(default_factory=set)
+    cancelled_id: str = ""
+    cancelled_entry: dict[str, Any] = field(default_factory=dict)
+    steps_before_cancel: int = 0
+    cancel_seconds: float = 0.0
+    outputs_before: set[str] = field(default_factory=set)
+    outputs_after: set[str] = field(default_factory=set)
+    history_after: dict[str, Any] = field(default_factory=dict)
+
+
+async def _hold_queue(server: ComfyServer, long_job: dict[str, Any], node_id: str) -> HeldQueue:
+    held = HeldQueue(outputs_before=output_files(server))
+    client_id = str(uuid.uuid4())
+    ws_url = server.url.replace("http://", "ws://") + f"/ws?clientId={client_id}"
+    async with aiohttp.ClientSession() as session, session.ws_connect(ws_url) as ws:
+        held.cancelled_id = submit(server, long_job, client_id)
+
+        # Wait until the node itself reports diffusion progress: Cancel then lands inside the node.
+        deadline = time.monotonic() + 120
+        while True:
+            message = await ws.receive(timeout=max(1.0, deadline - time.monotonic()))
+            if message.type != aiohttp.WSMsgType.TEXT:
+                continue
+            event = json.loads(message.data)
+            data = event.get("data", {})
+            if data.get("prompt_id") != held.cancelled_id:
+                continue
+            if event["type"] in ("execution_error", "execution_success"):
+                raise AssertionError(f"the long job ended before it could be cancelled: {event}")
+            if event["type"] == "progress" and data.get("node") == node_id and data.get("max", 0) >= CANCEL_STEPS \
+                    and data.get("value", 0) >= 1:
+                held.steps_before_cancel = data["value"]
+                break
+
+        # The queue is busy: every shipped prompt is validated and queued behind, then taken off.
+        for path in API_FILES:
+            status, body = server.request("/prompt", {"prompt": load_api(path), "client_id": client_id}, raw=True)
+            held.accepted[path.stem] = {"status": status, **json.loads(body)}
+        running, pending = queue_ids(server)
+        assert running == {held.cancelled_id}, "the long job finished before the shipped prompts were queued"
+        ids = [r["prompt_id"] for r in held.accepted.values() if "prompt_id" in r]
+        held.pending_seen = pending & set(ids)
+        server.request("/queue", {"delete": ids}, raw=True)
+        held.pending_after_delete = queue_ids(server)[1] & set(ids)
+
+        started = time.monotonic()
+        server.request("/interrupt", {"prompt_id": held.cancelled_id}, raw=True)
+        held.cancelled_entry = server.wait(held.cancelled_id, timeout=CANCEL_WITHIN_S + 60)
+        held.cancel_seconds = time.monotonic() - started
+    held.outputs_after = output_files(server)
+    held.history_after = server.get("/history")
+    return held
+
+
+@pytest.fixture(scope="module")
+def held_queue(staged_server: ComfyServer) -> HeldQueue:
+    prompt = load_api(ROOT / workflows.API_DIR / "deepimage_upscale_any_image.json")
+    (node_id,) = nodes_of(prompt, "GenerativeUpscale")
+    prompt[node_id]["inputs"].update(width=256, height=0, steps=CANCEL_STEPS)
+    (save,) = nodes_of(prompt, "SaveImage")
+    prompt[save]["inputs"]["filename_prefix"] = f"hires_e2e/cancelled_{uuid.uuid4().hex[:8]}"
+    return asyncio.run(_hold_queue(staged_server, prompt, node_id))
+
+
+def test_api_files_exist() -> None:
+    assert API_FILES, "no API-format workflows: run scripts/workflows.py"
+    assert {p.stem for p in API_FILES} == {p.stem for p in EDITOR_FILES}
+
+
+@pytest.mark.parametrize("path", API_FILES, ids=lambda p: p.stem)
+def test_shipped_api_file_is_accepted_as_is(held_queue: HeldQueue, path: Path) -> None:
+    response = held_queue.accepted[path.stem]
+    assert response["status"] == 200, response
+    assert response["node_errors"] == {}, response
+    assert response["prompt_id"] in held_queue.pending_seen
+    assert response["prompt_id"] not in held_queue.pending_after_delete
+    assert response["prompt_id"] not in held_queue.history_after, "a shipped full-size prompt ran"
+
+
+def test_cancel_stops_the_running_node(held_queue: HeldQueue) -> None:
+    status = held_queue.cancelled_entry["status"]
+    assert status["status_str"] == "error" and status["completed"] is False, status
+    kinds = [kind for kind, _ in status["messages"]]
+    assert "execution_interrupted" in kinds, kinds
+    interrupted = dict(status["messages"])["execution_interrupted"]
+    assert interrupted["node_type"] == "GenerativeUpscale", interrupted
+    assert held_queue.cancel_seconds < CANCEL_WITHIN_S, held_queue.cancel_seconds
+    assert held_queue.cancelled_entry["outputs"] == {}
+
+
+def test_cancel_leaves_nothing_in_the_output_folder(held_queue: HeldQueue) -> None:
+    assert held_queue.outputs_after == held_queue.outputs_before
+
+
+def test_next_job_after_cancel_runs(held_queue: HeldQueue, staged_server: ComfyServer) -> None:
+    prompt = small_version(load_api(ROOT / workflows.API_DIR / "bicubic_clean_to_size.json"), "hires_e2e/after_cancel")
+    entry = staged_server.wait(submit(staged_server, prompt), timeout=120)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    (save,) = nodes_of(prompt, "SaveImage")
+    (image,) = entry["outputs"][save]["images"]
+    assert fetch_image(staged_server, image).size == expected_size(prompt, sized_node(prompt))
+
+
+# --- (b): every workflow runs, small ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", API_FILES, ids=lambda p: p.stem)
+def test_workflow_runs_small_to_the_exact_size(staged_server: ComfyServer, path: Path) -> None:
+    shipped = load_api(path)
+    prompt = small_version(shipped, f"hires_e2e/{path.stem}")
+    changed = {
+        (node_id, key)
+        for node_id, node in prompt.items()
+        for key, value in node["inputs"].items()
+        if value != shipped[node_id]["inputs"][key]
+    }
+    assert {key for _, key in changed} <= {"width", "height", "steps", "filename_prefix"}, changed
+    started = time.monotonic()
+    entry = staged_server.wait(submit(staged_server, prompt), timeout=300)
+    assert entry["status"]["status_str"] == "success", entry["status"]["messages"]
+    (save,) = nodes_of(prompt, "SaveImage")
+    images = entry["outputs"][save]["images"]
+    assert len(images) == 1, images
+    image = fetch_image(staged_server, images[0])
+    assert image.format == "PNG"
+    assert image.size == expected_size(prompt, sized_node(prompt)), (image.size, time.monotonic() - started)
+
+
+# --- (c): the files are what the script makes ------------------------------------------------------------
+
+
+def test_files_are_up_to_date(staged_server: ComfyServer, tmp_path: Path) -> None:
+    script = ROOT / "scripts" / "workflows.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path), "--url", staged_server.url],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    made = workflows.shipped_files(tmp_path)
+    assert made == workflows.shipped_files(ROOT), "workflow files differ in name: run scripts/workflows.py"
+    stale = [rel for rel in sorted(made) if (tmp_path / rel).read_text() != (ROOT / rel).read_text()]
+    assert not stale, f"out of date, run `PYTHONPATH=.hires/ComfyUI {REGENERATE}`: {stale}"
+    assert {p.stem for p in EDITOR_FILES} == {w.name for w in workflows.WORKFLOWS}
+
+
+def test_editor_files_name_the_api_files_nodes() -> None:
+    for path in EDITOR_FILES:
+        graph = json.loads(path.read_text())
+        api = load_api(ROOT / workflows.API_DIR / path.name)
+        types = {str(node["id"]): node["type"] for node in graph["nodes"] if node["type"] != "MarkdownNote"}
+        assert types == {node_id: node["class_type"] for node_id, node in api.items()}, path.name
+        assert graph["version"] == 0.4 and graph["last_link_id"] == len(graph["links"])
+
+
+# --- (d): templates ----------------------------------------------------------------------------------------
+
+
+def test_templates_list_and_serve_the_editor_files(staged_server: ComfyServer) -> None:
+    listed = staged_server.get("/workflow_templates").get(workflows.PACK_FOLDER, [])
+    assert sorted(listed) == sorted(p.stem for p in EDITOR_FILES), listed  # once each: api/ is not listed
+    for path in EDITOR_FILES:
+        status, payload = staged_server.request(
+            f"/api/workflow_templates/{workflows.PACK_FOLDER}/{path.name}", raw=True
+        )
+        assert status == 200, path.name
+        assert json.loads(payload) == json.loads(path.read_text())
+
+
+# --- (e): bad inputs -------------------------------------------------------------------------------------
+
+BAD_INPUTS = [
+    ("bicubic_clean_to_size", "BicubicClean", "fit", "stretch"),
+    ("deepimage_upscale_any_image", "GenerativeUpscale", "upscale_strength", 0),
+    ("deepimage_prompt_guided_upscale", "AdapterSelect", "controlnet_conditioning_scale", 1.5),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "class_type", "key", "value"), BAD_INPUTS, ids=[f"{c}.{k}" for _, c, k, _ in BAD_INPUTS]
+)
+def test_bad_input_is_refused_with_name_value_and_fix(
+    staged_server: ComfyServer, name: str, class_type: str, key: str, value: Any
+) -> None:
+    prompt = load_api(ROOT / workflows.API_DIR / f"{name}.json")
+    (node_id,) = nodes_of(prompt, class_type)
+    prompt[node_id]["inputs"][key] = value
+    before = output_files(staged_server)
+    status, body = staged_server.post_prompt(prompt)
+    assert status == 400, body
+    errors = body["node_errors"][node_id]["errors"]
+    about = [e for e in errors if e.get("extra_info", {}).get("input_name") == key]
+    assert about, errors
+    message = about[0]["details"]
+    assert f"{key}={value!r}" in message and "Fix:" in message, message
+    assert output_files(staged_server) == before
