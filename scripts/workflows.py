@@ -194,7 +194,7 @@ WORKFLOWS: tuple[Workflow, ...] = (
 # --- node definitions -------------------------------------------------------------------------------------
 
 
-def node_info(node_class: type, name: str) -> dict[str, Any]:
+def node_info(node_class: type, name: str, display_name: str | None = None) -> dict[str, Any]:
     """A node class's /object_info entry, as ComfyUI's server builds it (V3 nodes describe themselves)."""
     if hasattr(node_class, "GET_NODE_INFO_V1"):
         return node_class.GET_NODE_INFO_V1()
@@ -206,6 +206,7 @@ def node_info(node_class: type, name: str) -> dict[str, Any]:
         "output": outputs,
         "output_name": list(getattr(node_class, "RETURN_NAMES", outputs)),
         "name": name,
+        "display_name": display_name or name,
         "output_node": bool(getattr(node_class, "OUTPUT_NODE", False)),
     }
 
@@ -556,7 +557,8 @@ def object_info_in_process(validate: bool = True) -> dict[str, Any]:
         for image in input_images(workflow.prompt):
             _placeholder_png(base / "input" / image)
     comfy = InProcessComfy(base)
-    info = {name: node_info(cls, name) for name, cls in comfy.nodes.NODE_CLASS_MAPPINGS.items()}
+    names = comfy.nodes.NODE_DISPLAY_NAME_MAPPINGS
+    info = {name: node_info(cls, name, names.get(name)) for name, cls in comfy.nodes.NODE_CLASS_MAPPINGS.items()}
     if validate:
         for workflow in WORKFLOWS:
             valid, error, _, node_errors = comfy.validate(complete_prompt(workflow.prompt, info))

@@ -36,13 +36,13 @@ mostly luminance) is not mistaken for noise; pure luminance grain is therefore n
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Literal, Union
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +59,7 @@ __all__ = [
     "DamageStats",
     "UpConv7",
     "clean",
+    "clean_batch",
     "cleanup_model_filename",
     "estimate_damage",
     "level_for_damage",
@@ -159,7 +160,6 @@ def cleanup_model_filename(level: int) -> str:
     return f"waifu2x_photo_noise{_check_level(level)}.safetensors"
 
 
-@functools.lru_cache(maxsize=len(DENOISE_LEVELS))
 def _package_state_dict(level: int) -> dict[str, torch.Tensor]:
     models = files(WAIFU2X_PACKAGE) / "models"
     stem = f"WAIFU2X_PHOTO_UP2X_DENOISE{level}X"
@@ -176,7 +176,7 @@ def waifu2x_photo_state_dict(level: int) -> dict[str, torch.Tensor]:
         HiResInputError: ``level`` is not 0..3.
         ModuleNotFoundError: the package is not installed.
     """
-    return {key: value.clone() for key, value in _package_state_dict(_check_level(level)).items()}
+    return _package_state_dict(_check_level(level))
 
 
 def load_cleanup_net(level: int) -> UpConv7:
@@ -358,3 +358,20 @@ def estimate_damage(image: torch.Tensor) -> int | None:
     chosen = max(levels, default=None)
     logger.debug("cleanup level %s for a batch of %d", chosen, image.shape[0])
     return chosen
+
+
+CleanupChoice = Union[int, None, Literal["auto"]]
+"""A denoise level, None for no cleanup, or "auto" to measure each image."""
+
+
+def clean_batch(image: torch.Tensor, level: CleanupChoice,
+                run: Callable[[int, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Clean each image of a BCHW batch at its own level (measured per image for "auto"); `run(level, images)`
+    does the network work, so the same composition serves ComfyUI and the benchmarks."""
+    levels = [estimate_damage(image[i:i + 1]) if level == "auto" else level for i in range(image.shape[0])]
+    logger.info("cleanup levels per image: %s", levels)
+    out = image.clone()
+    for chosen in sorted({lv for lv in levels if lv is not None}):
+        picked = [i for i, lv in enumerate(levels) if lv == chosen]
+        out[picked] = run(chosen, image[picked])
+    return out

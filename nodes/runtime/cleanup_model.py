@@ -3,10 +3,10 @@ ComfyUI's device with a ProgressBar and the interrupt check between tiles."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable
-from typing import Literal, Union
 
 import comfy.utils
 import folder_paths
@@ -16,17 +16,17 @@ from comfy import model_management
 from ..core.cleanup import (
     CLEANUP_MODEL_FOLDER,
     DEFAULT_TILE,
+    CleanupChoice,
     UpConv7,
     clean,
+    clean_batch,
     cleanup_model_filename,
-    estimate_damage,
     load_cleanup_net,
     load_cleanup_net_file,
 )
 
 log = logging.getLogger(__name__)
 
-CleanupLevel = Union[int, None, Literal["auto"]]
 _MIN_TILE = 32
 
 
@@ -45,24 +45,14 @@ def _load(level: int) -> UpConv7:
     return load_cleanup_net_file(path) if path else load_cleanup_net(level)
 
 
-def cleanup_function(level: CleanupLevel) -> Callable[[torch.Tensor], torch.Tensor] | None:
+def cleanup_function(level: CleanupChoice) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """A function that cleans a BCHW RGB image at its own size, or None for no cleanup.
 
     "auto" measures each image of the batch and picks its level (or none) from the damage found.
     """
     if level is None:
         return None
-
-    def run(image: torch.Tensor) -> torch.Tensor:
-        levels = [estimate_damage(image[i:i + 1]) if level == "auto" else level for i in range(image.shape[0])]
-        log.info("cleanup levels per image: %s", levels)
-        out = image.clone()
-        for chosen in sorted({lv for lv in levels if lv is not None}):
-            picked = [i for i, lv in enumerate(levels) if lv == chosen]
-            out[picked] = run_cleanup(_load(chosen), image[picked])
-        return out
-
-    return run
+    return functools.partial(clean_batch, level=level, run=lambda chosen, x: run_cleanup(_load(chosen), x))
 
 
 def run_cleanup(net: UpConv7, image: torch.Tensor) -> torch.Tensor:

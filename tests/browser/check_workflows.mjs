@@ -138,10 +138,21 @@ function openDialogs() {
 }
 
 async function closeDialogs(page) {
-  for (let i = 0; i < 3 && (await page.evaluate(openDialogs)).length; i += 1) {
+  for (let i = 0; i < 5 && (await page.evaluate(openDialogs)).length; i += 1) {
     await page.keyboard.press('Escape');
     await sleep(200);
+    await page.evaluate(() => document.querySelectorAll('.p-dialog .p-dialog-close-button').forEach((b) => b.click()));
+    await sleep(200);
   }
+  return page.evaluate(openDialogs);
+}
+
+/** A fresh user's first visit opens the Templates browser; mark the tutorial as seen, as a user would. */
+async function skipFirstRunDialog(url) {
+  const response = await fetch(`${url}/settings/Comfy.TutorialCompleted`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: 'true',
+  });
+  if (!response.ok) throw new Error(`POST /settings/Comfy.TutorialCompleted: HTTP ${response.status}`);
 }
 
 async function main() {
@@ -171,6 +182,7 @@ async function main() {
       }
     });
 
+    await skipFirstRunDialog(args.url);
     await page.goto(`${args.url}/`, { waitUntil: 'domcontentloaded' });
     await page.waitForFunction(() => window.app?.graph && window.LiteGraph?.registered_node_types
       && Object.keys(window.LiteGraph.registered_node_types).length > 0 && window.app.canvas);
@@ -182,18 +194,19 @@ async function main() {
       console: consoleLog,
     };
     consoleLog = [];
-    await closeDialogs(page);
+    report.startup.dialogs_left_open = await closeDialogs(page);
 
     for (const file of files) {
       const name = file.replace(/\.json$/, '');
       const graph = JSON.parse(fs.readFileSync(path.join(args.workflows, file), 'utf8'));
       const entry = { name, nodes: graph.nodes.length, problems: [], dialogs: [], console: [] };
+      const openBefore = new Set(await page.evaluate(openDialogs));
       consoleLog = [];
       await page.evaluate(async ([data, title]) => {
         await window.app.loadGraphData(data, true, true, title);
       }, [graph, name]);
       await sleep(400);
-      entry.dialogs = await page.evaluate(openDialogs);
+      entry.dialogs = (await page.evaluate(openDialogs)).filter((d) => !openBefore.has(d));
       entry.problems.push(...(await page.evaluate(inspectGraph, graph)));
       const converted = await page.evaluate(async () => (await window.app.graphToPrompt()).output);
       const apiPath = path.join(args.api, file);

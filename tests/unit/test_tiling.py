@@ -18,11 +18,11 @@ def test_grid_covers_the_canvas_and_weights_sum_to_one(h, w, tile, overlap, mult
     assert grid.tile_h <= max(tile, h) and grid.tile_w <= max(tile, w)
     assert grid.rows[0] == 0 and grid.rows[-1] + grid.tile_h == h
     assert grid.cols[0] == 0 and grid.cols[-1] + grid.tile_w == w
-    for a, b in zip(grid.rows, grid.rows[1:]):
+    for a, b in zip(grid.rows, grid.rows[1:], strict=False):
         assert b + 0 <= a + grid.tile_h - overlap + 1  # neighbours overlap by at least the minimum (+-1 rounding)
     weights = blend_weights(grid, margin=1)
     total = torch.zeros(h, w, dtype=torch.float64)
-    for wt, t in zip(weights, grid.tiles):
+    for wt, t in zip(weights, grid.tiles, strict=True):
         assert (wt >= 0).all()
         total[t.y:t.y + t.h, t.x:t.x + t.w] += wt
     assert torch.allclose(total, torch.ones_like(total), atol=1e-12)
@@ -33,7 +33,7 @@ def test_overlap_stays_near_its_minimum():
     assert grid.minimum_tiles(64) == 16
     # 5 x 5 tiles shrunk from 64 to 58 so the overlap stays 8 (not the 16 that 64-pixel tiles would need)
     assert len(grid.rows) == len(grid.cols) == 5 and grid.tile_h == 58
-    assert min(b - a for a, b in zip(grid.rows, grid.rows[1:])) >= 58 - 9
+    assert min(b - a for a, b in zip(grid.rows, grid.rows[1:], strict=False)) >= 58 - 9
     assert grid.overlap_ratio < 1.29
     # rounding tiles up to a multiple of 8 costs overlap: the same canvas then needs 64-pixel tiles
     assert plan_grid(256, 256, 64, 8, multiple=8).overlap_ratio > 1.5
