@@ -11,7 +11,7 @@ setup:
 	@bash scripts/bootstrap.sh
 
 demo: setup
-	@PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes $(PY) scripts/demo.py
+	@PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts $(PY) scripts/demo.py
 
 test: setup
 	@$(PY) -m pytest $(PYTEST_ARGS)

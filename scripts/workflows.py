@@ -319,7 +319,11 @@ MULTILINE_HEIGHT = 96
 IMAGE_PREVIEW_HEIGHT = 260
 COLUMN_GAP = 70
 ROW_GAP = 50
-NOTE_SIZE = (NODE_WIDTH, 380)
+NOTE_WIDTH = 420
+NOTE_CHARS_PER_LINE = 52
+NOTE_LINE_HEIGHT = 17
+VIEW = {"scale": 0.85, "offset": [80, 160]}
+"""The editor's initial view: the graph's top left clear of the menu bar and the side bar."""
 NOTE_COLOR = {"color": "#432", "bgcolor": "#653"}
 PREVIEW_NODES = ("LoadImage", "SaveImage", "PreviewImage")
 
@@ -433,7 +437,8 @@ def editor_workflow(workflow: Workflow, object_info: ObjectInfo) -> dict[str, An
         nodes.append(entry)
 
     # Layout: columns left to right, the note first; nodes of a column stacked top to bottom by id.
-    x = NOTE_SIZE[0] + COLUMN_GAP
+    note = _note_text(workflow, prompt)
+    x = NOTE_WIDTH + COLUMN_GAP
     by_id = {str(n["id"]): n for n in nodes}
     for col in range(max(column.values()) + 1):
         members = sorted((i for i in prompt if column[i] == col), key=int)
@@ -445,9 +450,9 @@ def editor_workflow(workflow: Workflow, object_info: ObjectInfo) -> dict[str, An
 
     note_id = max(int(i) for i in prompt) + 1
     nodes.append({
-        "id": note_id, "type": "MarkdownNote", "pos": [0, 0], "size": list(NOTE_SIZE), "flags": {},
+        "id": note_id, "type": "MarkdownNote", "pos": [0, 0], "size": [NOTE_WIDTH, _note_height(note)], "flags": {},
         "order": len(prompt), "mode": 0, "inputs": [], "outputs": [], "title": "About this workflow",
-        "properties": {}, "widgets_values": [_note_text(workflow, prompt)], **NOTE_COLOR,
+        "properties": {}, "widgets_values": [note], **NOTE_COLOR,
     })
     return {
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"hires-studio/workflows/{workflow.name}")),
@@ -458,9 +463,15 @@ def editor_workflow(workflow: Workflow, object_info: ObjectInfo) -> dict[str, An
         "links": links,
         "groups": [],
         "config": {},
-        "extra": {"ds": {"scale": 1.0, "offset": [40, 40]}},
+        "extra": {"ds": copy.deepcopy(VIEW)},
         "version": 0.4,
     }
+
+
+def _note_height(text: str) -> int:
+    """Room for the note's text: wrapped lines at the note's width, with a margin."""
+    lines = sum(1 + len(line) // NOTE_CHARS_PER_LINE for line in text.splitlines())
+    return 60 + lines * NOTE_LINE_HEIGHT
 
 
 def _note_text(workflow: Workflow, prompt: ApiPrompt) -> str:
