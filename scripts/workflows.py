@@ -45,11 +45,10 @@ EXAMPLE_IMAGE = "hires_example.png"
 """The file every shipped LoadImage names; users pick their own image in the editor."""
 CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"
 REALESRGAN = "RealESRGAN_x4plus.safetensors"
-QUALITY_PROMPT = "small cottage and cows eating grass on the green fields. Sunset."
+COTTAGE_PROMPT = "small cottage and cows eating grass on the green fields. Sunset."
 
 ApiPrompt = dict[str, dict[str, Any]]
 ObjectInfo = Mapping[str, Mapping[str, Any]]
-Link = list  # [source node id, output index] in an API prompt
 
 WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
 """Input types the front end shows as widgets (a list in place of the type is a combo too)."""
@@ -107,7 +106,7 @@ def _checkpoint() -> dict[str, Any]:
 
 
 def _realesrgan() -> dict[str, Any]:
-    return _node("UpscaleModelLoader", "Load Upscale Model (Real-ESRGAN x4plus)", model_name=REALESRGAN)
+    return _node("UpscaleModelLoader", "Load Upscale Model (Real-ESRGAN)", model_name=REALESRGAN)
 
 
 def _deepimage_json(request: Mapping[str, Any]) -> str:
@@ -161,13 +160,13 @@ WORKFLOWS: tuple[Workflow, ...] = (
         "prompt. Both sides are set, so fit canvas keeps the photo's aspect ratio and pads to the frame.\n\n"
         + _deepimage_json({"url": "https://deep-image.ai/api-example.png", "width": 2048, "height": 1024,
                            "generative_upscale": True, "upscale_strength": 4,
-                           "background": {"generate": {"adapter_type": "upscale", "description": QUALITY_PROMPT}}}),
+                           "background": {"generate": {"adapter_type": "upscale", "description": COTTAGE_PROMPT}}}),
         prompt={
             "1": _load_image(),
             "2": _checkpoint(),
             "3": _realesrgan(),
             "4": _node("AdapterSelect", "Adapter Select (upscale prompt)", adapter_type="upscale",
-                       description=QUALITY_PROMPT, clip=["2", 1]),
+                       description=COTTAGE_PROMPT, clip=["2", 1]),
             "5": _node("GenerativeUpscale", "Generative Upscale", image=["1", 0], model=["2", 0], clip=["2", 1],
                        vae=["2", 2], adapter=["4", 0], upscale_model=["3", 0], width=2048, height=1024,
                        fit="canvas", upscale_strength=4),
@@ -217,7 +216,6 @@ class InputSpec:
     type: str
     options: dict[str, Any]
     optional: bool
-    choices: tuple[Any, ...] | None
 
     @property
     def is_widget(self) -> bool:
@@ -252,12 +250,8 @@ def input_specs(info: Mapping[str, Any]) -> list[InputSpec]:
         for name in info.get("input_order", {}).get(section, list(declared)):
             raw_type, *rest = declared[name]
             options = dict(rest[0]) if rest and isinstance(rest[0], dict) else {}
-            choices = None
-            if isinstance(raw_type, list):
-                raw_type, choices = "COMBO", tuple(raw_type)
-            elif raw_type == "COMBO":
-                choices = tuple(options.get("options", ()))
-            specs.append(InputSpec(name, raw_type, options, section == "optional", choices))
+            specs.append(InputSpec(name, "COMBO" if isinstance(raw_type, list) else raw_type, options,
+                                   section == "optional"))
     return specs
 
 
@@ -320,10 +314,13 @@ IMAGE_PREVIEW_HEIGHT = 260
 COLUMN_GAP = 70
 ROW_GAP = 50
 NOTE_WIDTH = 420
-NOTE_CHARS_PER_LINE = 52
-NOTE_LINE_HEIGHT = 17
-VIEW = {"scale": 0.85, "offset": [80, 160]}
-"""The editor's initial view: the graph's top left clear of the menu bar and the side bar."""
+NOTE_CHARS_PER_LINE = 64
+NOTE_LINE_HEIGHT = 14
+VIEW_OFFSET = (80, 170)
+"""The editor's initial view: the graph's top left this far (screen pixels) from the window's corner, clear
+of the menu bar and the side bar ..."""
+VIEW_WIDTH = 1500
+"""... and zoomed out (in steps of 0.05, at most 1) so the whole graph fits a window this wide."""
 NOTE_COLOR = {"color": "#432", "bgcolor": "#653"}
 PREVIEW_NODES = ("LoadImage", "SaveImage", "PreviewImage")
 
@@ -463,9 +460,15 @@ def editor_workflow(workflow: Workflow, object_info: ObjectInfo) -> dict[str, An
         "links": links,
         "groups": [],
         "config": {},
-        "extra": {"ds": copy.deepcopy(VIEW)},
+        "extra": {"ds": _view(x)},
         "version": 0.4,
     }
+
+
+def _view(graph_width: int) -> dict[str, Any]:
+    """The editor's initial zoom and pan (LiteGraph: screen = (graph + offset) * scale)."""
+    scale = min(1.0, int(20 * VIEW_WIDTH / (graph_width + VIEW_OFFSET[0])) / 20)
+    return {"scale": scale, "offset": [round(v / scale) for v in VIEW_OFFSET]}
 
 
 def _note_height(text: str) -> int:
@@ -560,21 +563,22 @@ def object_info_in_process(validate: bool = True) -> dict[str, Any]:
     """
     from comfy_host import InProcessComfy, make_base
 
-    base = make_base(Path(tempfile.mkdtemp(prefix="hires-workflows-")), [])
-    for workflow in WORKFLOWS:
-        for folder, name in model_references(workflow.prompt):
-            (base / "models" / folder).mkdir(parents=True, exist_ok=True)
-            (base / "models" / folder / name).touch()
-        for image in input_images(workflow.prompt):
-            _placeholder_png(base / "input" / image)
-    comfy = InProcessComfy(base)
-    names = comfy.nodes.NODE_DISPLAY_NAME_MAPPINGS
-    info = {name: node_info(cls, name, names.get(name)) for name, cls in comfy.nodes.NODE_CLASS_MAPPINGS.items()}
-    if validate:
+    with tempfile.TemporaryDirectory(prefix="hires-workflows-") as tmp:
+        base = make_base(Path(tmp), [])
         for workflow in WORKFLOWS:
-            valid, error, _, node_errors = comfy.validate(complete_prompt(workflow.prompt, info))
-            if not valid or node_errors:
-                raise ValueError(f"{workflow.name} does not validate: {error} {node_errors}")
+            for folder, name in model_references(workflow.prompt):
+                (base / "models" / folder).mkdir(parents=True, exist_ok=True)
+                (base / "models" / folder / name).touch()
+            for image in input_images(workflow.prompt):
+                _placeholder_png(base / "input" / image)
+        comfy = InProcessComfy(base)
+        names = comfy.nodes.NODE_DISPLAY_NAME_MAPPINGS
+        info = {name: node_info(cls, name, names.get(name)) for name, cls in comfy.nodes.NODE_CLASS_MAPPINGS.items()}
+        if validate:
+            for workflow in WORKFLOWS:
+                valid, error, _, node_errors = comfy.validate(complete_prompt(workflow.prompt, info))
+                if not valid or node_errors:
+                    raise ValueError(f"{workflow.name} does not validate: {error} {node_errors}")
     return info
 
 
