@@ -60,11 +60,12 @@ def strength_input() -> io.Int.Input:
     )
 
 
-def diffusion_inputs() -> list[io.Input]:
-    """The generative pass's settings; the defaults suit SD-family checkpoints."""
+def diffusion_inputs(seed_name: str = "seed", seed_tooltip: str = "Noise seed; the noise is drawn once for the "
+                     "whole canvas.") -> list[io.Input]:
+    """The diffusion settings; the defaults suit SD-family checkpoints."""
     return [
-        io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                     tooltip="Noise seed; the noise is drawn once for the whole canvas."),
+        io.Int.Input(seed_name, default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                     tooltip=seed_tooltip),
         io.Combo.Input("lora_name", options=lora_choices(), default=NO_LORA,
                        tooltip="A LoRA applied during the diffusion pass at the strength table's scale "
                        "(1.0 strong, 0.5 medium) times lora_strength."),

@@ -35,11 +35,11 @@ pytestmark = pytest.mark.e2e
 API_FILES = sorted((ROOT / workflows.API_DIR).glob("*.json"))
 EDITOR_FILES = sorted((ROOT / workflows.EDITOR_DIR).glob("*.json"))
 SMALL_SIDE = 128
-"""Longest requested side in the small runs; the example photograph is PHOTO_WIDTH x PHOTO_WIDTH*2/3."""
-PHOTO = (96, 64)
+"""Longest requested side in the small runs (the staged example photograph is smaller: 96 x 64)."""
 SMALL_STEPS = 2
-CANCEL_STEPS = 100
-"""The cancelled job would run this many diffusion steps; Cancel must stop it long before."""
+CANCEL_STEPS = 200
+CANCEL_WIDTH = 384
+"""The cancelled job would run this many diffusion steps at this width; Cancel must stop it long before."""
 CANCEL_WITHIN_S = 30.0
 REGENERATE = ".hires/venv/bin/python scripts/workflows.py"
 
@@ -71,7 +71,12 @@ def small_version(prompt: dict[str, Any], prefix: str) -> dict[str, Any]:
     return small
 
 
-def expected_size(prompt: dict[str, Any], node_id: str) -> tuple[int, int]:
+def example_photo_size(server: ComfyServer) -> tuple[int, int]:
+    with Image.open(server.base / "input" / workflows.EXAMPLE_IMAGE) as image:
+        return image.size
+
+
+def expected_size(prompt: dict[str, Any], node_id: str, photo: tuple[int, int]) -> tuple[int, int]:
     """The output size the resize rules promise, worked out here from the photo (not by the pack's code):
     one side given keeps the aspect ratio (rounded); both given with fit canvas or crop is exactly W x H."""
     inputs = prompt[node_id]["inputs"]
@@ -80,12 +85,18 @@ def expected_size(prompt: dict[str, Any], node_id: str) -> tuple[int, int]:
         if fit not in ("canvas", "crop"):
             raise NotImplementedError(f"extend expected_size for fit {fit!r}")
         return width, height
+    if not is_link(inputs.get("image")):
+        raise NotImplementedError("extend expected_size: one side given, and no image to take the aspect ratio from")
     if width:
-        return width, round(PHOTO[1] * width / PHOTO[0])
+        return width, round(photo[1] * width / photo[0])
     if height:
-        return round(PHOTO[0] * height / PHOTO[1]), height
+        return round(photo[0] * height / photo[1]), height
     scale = inputs["scale_by"]
-    return round(PHOTO[0] * scale), round(PHOTO[1] * scale)
+    return round(photo[0] * scale), round(photo[1] * scale)
+
+
+def is_link(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
 
 
 def sized_node(prompt: dict[str, Any]) -> str:
@@ -168,15 +179,20 @@ async def _hold_queue(server: ComfyServer, long_job: dict[str, Any], node_id: st
                 break
 
         # The queue is busy: every shipped prompt is validated and queued behind, then taken off.
-        for path in API_FILES:
-            status, body = server.request("/prompt", {"prompt": load_api(path), "client_id": client_id}, raw=True)
-            held.accepted[path.stem] = {"status": status, **json.loads(body)}
-        running, pending = queue_ids(server)
-        assert running == {held.cancelled_id}, "the long job finished before the shipped prompts were queued"
-        ids = [r["prompt_id"] for r in held.accepted.values() if "prompt_id" in r]
-        held.pending_seen = pending & set(ids)
-        server.request("/queue", {"delete": ids}, raw=True)
+        ids: list[str] = []
+        try:
+            for path in API_FILES:
+                status, body = server.request("/prompt", {"prompt": load_api(path), "client_id": client_id}, raw=True)
+                held.accepted[path.stem] = {"status": status, **json.loads(body)}
+                ids += [held.accepted[path.stem]["prompt_id"]] if status == 200 else []
+            running, pending = queue_ids(server)
+            held.pending_seen = pending & set(ids)
+        finally:
+            server.request("/queue", {"delete": ids}, raw=True)
+            for prompt_id in ids:  # never let a full-size shipped job hold the server, whatever happened
+                server.request("/interrupt", {"prompt_id": prompt_id}, raw=True)
         held.pending_after_delete = queue_ids(server)[1] & set(ids)
+        assert running == {held.cancelled_id}, "the long job ended before the shipped prompts were queued"
 
         started = time.monotonic()
         server.request("/interrupt", {"prompt_id": held.cancelled_id}, raw=True)
@@ -191,7 +207,7 @@ async def _hold_queue(server: ComfyServer, long_job: dict[str, Any], node_id: st
 def held_queue(staged_server: ComfyServer) -> HeldQueue:
     prompt = load_api(ROOT / workflows.API_DIR / "deepimage_upscale_any_image.json")
     (node_id,) = nodes_of(prompt, "GenerativeUpscale")
-    prompt[node_id]["inputs"].update(width=256, height=0, steps=CANCEL_STEPS)
+    prompt[node_id]["inputs"].update(width=CANCEL_WIDTH, height=0, steps=CANCEL_STEPS)
     (save,) = nodes_of(prompt, "SaveImage")
     prompt[save]["inputs"]["filename_prefix"] = f"hires_e2e/cancelled_{uuid.uuid4().hex[:8]}"
     return asyncio.run(_hold_queue(staged_server, prompt, node_id))
@@ -233,7 +249,8 @@ def test_next_job_after_cancel_runs(held_queue: HeldQueue, staged_server: ComfyS
     assert entry["status"]["status_str"] == "success", entry["status"]
     (save,) = nodes_of(prompt, "SaveImage")
     (image,) = entry["outputs"][save]["images"]
-    assert fetch_image(staged_server, image).size == expected_size(prompt, sized_node(prompt))
+    expected = expected_size(prompt, sized_node(prompt), example_photo_size(staged_server))
+    assert fetch_image(staged_server, image).size == expected
 
 
 # --- (b): every workflow runs, small ---------------------------------------------------------------------
@@ -258,7 +275,8 @@ def test_workflow_runs_small_to_the_exact_size(staged_server: ComfyServer, path:
     assert len(images) == 1, images
     image = fetch_image(staged_server, images[0])
     assert image.format == "PNG"
-    assert image.size == expected_size(prompt, sized_node(prompt)), (image.size, time.monotonic() - started)
+    expected = expected_size(prompt, sized_node(prompt), example_photo_size(staged_server))
+    assert image.size == expected, f"{image.size} != {expected} ({time.monotonic() - started:.1f} s)"
 
 
 # --- (c): the files are what the script makes ------------------------------------------------------------
