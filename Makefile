@@ -3,6 +3,8 @@
 #   make test   set up everything, then run the whole test suite
 #   make serve  set up everything, then start ComfyUI with the pack on http://127.0.0.1:8188
 PY := .hires/venv/bin/python
+# Passive OpenMP waits: on a busy 2-core machine spinning torch threads make CPU runs several times slower.
+export OMP_WAIT_POLICY ?= PASSIVE
 PYTEST_ARGS ?=
 
 .PHONY: setup demo test serve bench lint

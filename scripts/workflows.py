@@ -43,9 +43,21 @@ PACK_FOLDER = "hires_studio"
 
 EXAMPLE_IMAGE = "hires_example.png"
 """The file every shipped LoadImage names; users pick their own image in the editor."""
+EXAMPLE_FACE_IMAGE = "hires_example_face.png"
+"""The file the face workflows name: a portrait (the face adapter needs a face to keep)."""
 CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"
 REALESRGAN = "RealESRGAN_x4plus.safetensors"
+CANNY_CONTROLNET = "control_v11p_sd15_canny_fp16.safetensors"
 COTTAGE_PROMPT = "small cottage and cows eating grass on the green fields. Sunset."
+CYBERPUNK_PROMPT = ("woman in a futuristic suit holding a gun in her hand, looking at the camera, cyberpunk art, "
+                    "neo-figurative, anime")
+MODEL_TYPES: dict[str, str] = {
+    "realistic": "realisticVisionV60B1_v51HyperVAE.safetensors",
+    "fantasy": "dreamshaper_8.safetensors",
+    "premium": "sd_xl_base_1.0.safetensors",
+}
+"""deep-image's model_type is a choice of model: here, the checkpoint the user picks for each."""
+ZIMAGE = {"unet": "z_image_turbo_bf16.safetensors", "clip": "qwen_3_4b.safetensors", "vae": "ae.safetensors"}
 
 ApiPrompt = dict[str, dict[str, Any]]
 ObjectInfo = Mapping[str, Mapping[str, Any]]
@@ -67,6 +79,9 @@ MODEL_FOLDERS: dict[tuple[str, str], str] = {
     ("GenerativeUpscale", "lora_name"): "loras",
     ("ControlNetLoader", "control_net_name"): "controlnet",
     ("VAELoader", "vae_name"): "vae",
+    ("UNETLoader", "unet_name"): "diffusion_models",
+    ("CLIPLoader", "clip_name"): "text_encoders",
+    ("HiResGenerate", "lora_name"): "loras",
 }
 """(node, input) pairs that name a model file, and the ComfyUI model folder the file lives in."""
 MODEL_URLS: dict[str, str] = {
@@ -97,12 +112,43 @@ def _save(source: str, name: str) -> dict[str, Any]:
     return _node("SaveImage", "Save Image", images=[source, 0], filename_prefix=f"{PACK_FOLDER}/{name}")
 
 
-def _load_image() -> dict[str, Any]:
-    return _node("LoadImage", "Load Image (your photo)", image=EXAMPLE_IMAGE)
+def _load_image(image: str = EXAMPLE_IMAGE) -> dict[str, Any]:
+    return _node("LoadImage", "Load Image (your photo)", image=image)
 
 
 def _checkpoint() -> dict[str, Any]:
     return _node("CheckpointLoaderSimple", "Load Checkpoint (any SD-family model)", ckpt_name=CHECKPOINT)
+
+
+def _adapter(adapter_type: str, description: str, clip: list, **inputs: Any) -> dict[str, Any]:
+    return _node("AdapterSelect", f"Adapter Select ({adapter_type})", adapter_type=adapter_type,
+                 description=description, clip=clip, **inputs)
+
+
+def _generate(title: str, adapter: list, model: list, clip: list, vae: list, **inputs: Any) -> dict[str, Any]:
+    return _node("HiResGenerate", title, model=model, clip=clip, vae=vae, adapter=adapter, **inputs)
+
+
+def _text_only(model_type: str) -> Workflow:
+    request = {"width": 2048, "height": 1024, "background": {"generate": {"description": CYBERPUNK_PROMPT}}}
+    if model_type != "realistic":
+        request["background"]["generate"]["model_type"] = model_type
+    return Workflow(
+        name=f"deepimage_text_only_{model_type}",
+        summary=f"deep-image.ai's \"Based on text only\" generation at 2048 x 1024 with model_type {model_type}: "
+        "pick the checkpoint you use for that look. The model generates at its native resolution with the "
+        "2:1 aspect ratio, then Real-ESRGAN brings it to exactly 2048 x 1024 (generative_upscale off).\n\n"
+        + _deepimage_json(request),
+        prompt={
+            "1": _node("CheckpointLoaderSimple", f"Load Checkpoint (model_type {model_type})",
+                       ckpt_name=MODEL_TYPES[model_type]),
+            "2": _adapter("upscale", CYBERPUNK_PROMPT, ["1", 1]),
+            "3": _realesrgan(),
+            "4": _generate("HiRes Generate", ["2", 0], ["1", 0], ["1", 1], ["1", 2], upscale_model=["3", 0],
+                           width=2048, height=1024, generative_upscale=False),
+            "5": _save("4", f"deepimage_text_only_{model_type}"),
+        },
+    )
 
 
 def _realesrgan() -> dict[str, Any]:
@@ -185,6 +231,90 @@ WORKFLOWS: tuple[Workflow, ...] = (
             "3": _node("GenerativeUpscale", "Generative Upscale", image=["1", 0], model=["2", 0], clip=["2", 1],
                        vae=["2", 2], width=3000, height=0),
             "4": _save("3", "deepimage_generative_upscaling"),
+        },
+    ),
+    Workflow(
+        name="deepimage_hires_generation",
+        summary="deep-image.ai's \"Generate image in high resolution\" request: 2048 x 1024 from the prompt, "
+        "generated at the model's native resolution with the 2:1 aspect ratio, then brought to the exact size "
+        "by the generative upscale (generative_upscale on, upscale_strength 5) guided by the same prompt.\n\n"
+        + _deepimage_json({"width": 2048, "height": 1024, "generative_upscale": True,
+                           "background": {"generate": {"description": COTTAGE_PROMPT}}}),
+        prompt={
+            "1": _checkpoint(),
+            "2": _adapter("upscale", COTTAGE_PROMPT, ["1", 1]),
+            "3": _generate("HiRes Generate", ["2", 0], ["1", 0], ["1", 1], ["1", 2], width=2048, height=1024,
+                           generative_upscale=True, upscale_strength=5),
+            "4": _save("3", "deepimage_hires_generation"),
+        },
+    ),
+    _text_only("realistic"),
+    _text_only("fantasy"),
+    _text_only("premium"),
+    Workflow(
+        name="deepimage_item_on_the_beach",
+        summary="deep-image.ai's generate_background request: the main object of the photo is kept pixel for "
+        "pixel (from a MASK if you connect one, else the image's alpha, else an automatic GrabCut estimate) "
+        "and the background is generated around it, 1024 x 1024.\n\n"
+        + _deepimage_json({"url": "https://deep-image.ai/api-example.png", "width": 1024, "height": 1024,
+                           "background": {"generate": {"description": "item on the beach",
+                                                       "adapter_type": "generate_background"}}}),
+        prompt={
+            "1": _load_image(),
+            "2": _checkpoint(),
+            "3": _adapter("generate_background", "item on the beach", ["2", 1], image=["1", 0]),
+            "4": _generate("HiRes Generate", ["3", 0], ["2", 0], ["2", 1], ["2", 2], width=1024, height=1024),
+            "5": _save("4", "deepimage_item_on_the_beach"),
+        },
+    ),
+    Workflow(
+        name="deepimage_model_on_the_beach",
+        summary="deep-image.ai's face request: the first face found (OpenCV) is kept and the avatar is generated "
+        "around it, 1024 x 1024. face_id on keeps the face alone; off keeps the face with its hair.\n\n"
+        + _deepimage_json({"url": "https://deep-image.ai/api-example3.jpg", "width": 1024, "height": 1024,
+                           "background": {"generate": {"description": "model on the beach",
+                                                       "adapter_type": "face"}}}),
+        prompt={
+            "1": _load_image(EXAMPLE_FACE_IMAGE),
+            "2": _checkpoint(),
+            "3": _adapter("face", "model on the beach", ["2", 1], image=["1", 0], face_id=False),
+            "4": _generate("HiRes Generate", ["3", 0], ["2", 0], ["2", 1], ["2", 2], width=1024, height=1024),
+            "5": _save("4", "deepimage_model_on_the_beach"),
+        },
+    ),
+    Workflow(
+        name="deepimage_model_in_the_room",
+        summary="deep-image.ai's control request: image to image guided by the photo's Canny edges through a "
+        "ControlNet at controlnet_conditioning_scale 0.5. The request gives no size, so the output keeps the "
+        "input's size (width and height 0).\n\n"
+        + _deepimage_json({"url": "https://deep-image.ai/api-example3.jpg",
+                           "background": {"generate": {"description": "model in the room",
+                                                       "adapter_type": "control"}}}),
+        prompt={
+            "1": _load_image(EXAMPLE_FACE_IMAGE),
+            "2": _checkpoint(),
+            "3": _node("ControlNetLoader", "Load ControlNet (Canny)", control_net_name=CANNY_CONTROLNET),
+            "4": _adapter("control", "model in the room", ["2", 1], image=["1", 0], control_net=["3", 0],
+                          controlnet_conditioning_scale=0.5),
+            "5": _generate("HiRes Generate", ["4", 0], ["2", 0], ["2", 1], ["2", 2], width=0, height=0),
+            "6": _save("5", "deepimage_model_in_the_room"),
+        },
+    ),
+    Workflow(
+        name="zimage_turbo_text_to_image",
+        summary="The same nodes with a model family ComfyUI loads from separate files: Z-Image-Turbo's UNET, "
+        "its Qwen3-4B text encoder and its VAE. The cyberpunk prompt at 2048 x 1024 (8 steps, cfg 1, as the "
+        "turbo model wants); HiResGenerate finds the family's native resolution itself.",
+        prompt={
+            "1": _node("UNETLoader", "Load Diffusion Model (Z-Image-Turbo)", unet_name=ZIMAGE["unet"],
+                       weight_dtype="default"),
+            "2": _node("CLIPLoader", "Load CLIP (Qwen3-4B)", clip_name=ZIMAGE["clip"], type="lumina2",
+                       device="default"),
+            "3": _node("VAELoader", "Load VAE", vae_name=ZIMAGE["vae"]),
+            "4": _adapter("upscale", CYBERPUNK_PROMPT, ["2", 0]),
+            "5": _generate("HiRes Generate", ["4", 0], ["1", 0], ["2", 0], ["3", 0], width=2048, height=1024,
+                           steps=8, cfg=1.0, sampler_name="res_multistep", scheduler="simple"),
+            "6": _save("5", "zimage_turbo_text_to_image"),
         },
     ),
 )
@@ -590,16 +720,11 @@ EXAMPLE_PHOTO = "chelsea"
 
 def example_photo(width: int = 96) -> Any:
     """The example photograph as HxWx3 uint8 RGB: centre-cropped to exactly 3:2, then `width` px wide."""
-    import importlib.util
-
     import cv2
 
-    spec = importlib.util.spec_from_file_location("hires_bench_photos", ROOT / "bench" / "photos.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {ROOT / 'bench' / 'photos.py'}")
-    photos = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(photos)
-    rgb = dict(photos.load_photos())[EXAMPLE_PHOTO]
+    from hires_studio.bench.photos import load_photos
+
+    rgb = dict(load_photos())[EXAMPLE_PHOTO]
     h, w = rgb.shape[:2]
     side = min(w // 3, h // 2)
     top, left = (h - 2 * side) // 2, (w - 3 * side) // 2
@@ -607,11 +732,26 @@ def example_photo(width: int = 96) -> Any:
     return cv2.resize(rgb, (width, width * 2 // 3), interpolation=cv2.INTER_AREA)
 
 
+EXAMPLE_FACE_PHOTO = "astronaut"
+"""The real portrait (bench/photos.py) for the face workflows: square, and large enough for the face detector."""
+
+
+def example_face_photo(side: int = 256) -> Any:
+    import cv2
+
+    from hires_studio.bench.photos import load_photos
+
+    return cv2.resize(dict(load_photos())[EXAMPLE_FACE_PHOTO], (side, side), interpolation=cv2.INTER_AREA)
+
+
 TINY_STAND_INS: dict[str, str] = {
     "checkpoints": "checkpoints/tiny_sd15.safetensors",
     "upscale_models": "upscale_models/tiny_rrdb.safetensors",
     "loras": "loras/tiny_lora.safetensors",
     "controlnet": "controlnet/tiny_controlnet.safetensors",
+    "diffusion_models": "diffusion_models/tiny_unet.safetensors",
+    "text_encoders": "text_encoders/tiny_clip_l.safetensors",
+    "vae": "vae/tiny_taesd.safetensors",
 }
 """For the tests: which tiny random-weight model (tests/fixtures/make_tiny_models.py) stands in for a
 model the workflows name, by model folder."""
@@ -634,7 +774,8 @@ def stage_base(base: Path, stand_ins: Mapping[str, Path], photo_width: int = 96)
     for image in sorted({name for workflow in WORKFLOWS for name in input_images(workflow.prompt)}):
         target = base / "input" / image
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(target), photo[:, :, ::-1]):
+        rgb = example_face_photo() if image == EXAMPLE_FACE_IMAGE else photo
+        if not cv2.imwrite(str(target), rgb[:, :, ::-1]):
             raise OSError(f"cannot write {target}")
     linked: dict[str, Path] = {}
     for folder, name in sorted({ref for workflow in WORKFLOWS for ref in model_references(workflow.prompt)}):

@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 from comfy_host import COMFY, HIRES, ROOT, ComfyServer, InProcessComfy, make_base
 
+import workflows
+
 REAL_MODELS = HIRES / "base" / "models"
 TINY_MODELS = HIRES / "cache" / "tiny_models"
-TINY_VERSION = "v3"  # bump when tests/fixtures/make_tiny_models.py changes
+TINY_VERSION = "v4"  # bump when tests/fixtures/make_tiny_models.py changes
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -54,3 +56,12 @@ def comfy_server(comfy_base: Path):
     server = ComfyServer(comfy_base)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def staged_server(comfy_server: ComfyServer, tiny_models: Path) -> ComfyServer:
+    """The server staged so that every shipped workflow runs as shipped: the example photos in input/, and
+    tiny random-weight stand-ins linked under the model names the workflows use where the base lacks them
+    (real weights win when present)."""
+    workflows.stage_base(comfy_server.base, workflows.tiny_stand_ins(tiny_models))
+    return comfy_server

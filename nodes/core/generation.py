@@ -11,6 +11,7 @@ import torch
 from .edges import canny_edges
 from .errors import HiResInputError
 from .masks import face_mask, object_mask
+from .native import budget_size
 from .resize import bicubic, canvas_mask, place_on_canvas
 from .sizing import MAX_SIDE, plan_size
 
@@ -39,16 +40,14 @@ def target_size(width: int, height: int, reference: tuple[int, int] | None, nati
     return reference if reference is not None else (native, native)
 
 
-def generation_size(target: tuple[int, int], native: int, multiple: int = 64) -> tuple[int, int]:
+def generation_size(target: tuple[int, int], native: int, multiple: int = 16) -> tuple[int, int]:
     """Where the model generates: the target itself (rounded up to a multiple of 8, cropped later) when it fits
     the native pixel budget, else about the native budget with the target's aspect ratio, each side a multiple
     of `multiple`."""
     w, h = target
     if w * h <= native * native:
         return -(-w // 8) * 8, -(-h // 8) * 8
-    aspect = w / h
-    gw = (native * native * aspect) ** 0.5
-    return max(multiple, round(gw / multiple) * multiple), max(multiple, round(gw / aspect / multiple) * multiple)
+    return budget_size(native, w / h, multiple)
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def face_mask(rgb: torch.Tensor, face_id: bool) -> torch.Tensor:
     h, w = rgb.shape[-2:]
     cx, cy = face.x + face.w / 2, face.y + face.h / 2
     if face_id:
-        ax, ay = face.w * 0.42, face.h * 0.55
+        ax, ay = face.w * 0.4, face.h * 0.5  # inside the detected box: no hair, no forehead above it
     else:
         ax, ay = face.w * 0.8, face.h * 0.95
         cy -= face.h * 0.2

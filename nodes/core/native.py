@@ -22,13 +22,9 @@ def native_side(model_config_name: str) -> int:
     return NATIVE_SIDE.get(model_config_name, DEFAULT_NATIVE_SIDE)
 
 
-def native_size(model_config_name: str, aspect: float, multiple: int = 64) -> tuple[int, int]:
-    """(width, height) with the target's aspect ratio and about the native pixel budget, each side a
-    multiple of `multiple` (what every family's latent and patch sizes divide)."""
-    side = native_side(model_config_name)
-    budget = side * side
-    width = (budget * aspect) ** 0.5
-    height = width / aspect
-    w = max(multiple, round(width / multiple) * multiple)
-    h = max(multiple, round(height / multiple) * multiple)
-    return w, h
+def budget_size(side: int, aspect: float, multiple: int = 16) -> tuple[int, int]:
+    """(width, height) with the given aspect ratio and about side x side pixels, each a multiple of `multiple`
+    (16: the VAE's 8 times a DiT's 2x2 patch; SD UNets need only 8)."""
+    width = (side * side * aspect) ** 0.5
+    return (max(multiple, round(width / multiple) * multiple),
+            max(multiple, round(width / aspect / multiple) * multiple))

@@ -68,19 +68,27 @@ def small_version(prompt: dict[str, Any], prefix: str) -> dict[str, Any]:
             inputs["steps"] = SMALL_STEPS
         if node["class_type"] == "SaveImage":
             inputs["filename_prefix"] = prefix
+        if node["class_type"] == "CLIPLoader":
+            inputs["type"] = "stable_diffusion"  # the tiny stand-in text encoder is a CLIP-L
     return small
 
 
-def example_photo_size(server: ComfyServer) -> tuple[int, int]:
-    with Image.open(server.base / "input" / workflows.EXAMPLE_IMAGE) as image:
+def example_photo_size(server: ComfyServer, prompt: dict[str, Any] | None = None) -> tuple[int, int]:
+    """The size of the (one) image the prompt loads."""
+    names = workflows.input_images(prompt) if prompt else {workflows.EXAMPLE_IMAGE}
+    (name,) = names or {workflows.EXAMPLE_IMAGE}
+    with Image.open(server.base / "input" / name) as image:
         return image.size
 
 
 def expected_size(prompt: dict[str, Any], node_id: str, photo: tuple[int, int]) -> tuple[int, int]:
     """The output size the resize rules promise, worked out here from the photo (not by the pack's code):
-    one side given keeps the aspect ratio (rounded); both given with fit canvas or crop is exactly W x H."""
+    one side given keeps the aspect ratio (rounded); both given with fit canvas or crop is exactly W x H;
+    HiResGenerate with no size keeps its adapter image's size."""
     inputs = prompt[node_id]["inputs"]
     width, height, fit = inputs["width"], inputs["height"], inputs.get("fit", "canvas")
+    if prompt[node_id]["class_type"] == "HiResGenerate" and not width and not height:
+        return photo
     if width and height:
         if fit not in ("canvas", "crop"):
             raise NotImplementedError(f"extend expected_size for fit {fit!r}")
@@ -249,7 +257,7 @@ def test_next_job_after_cancel_runs(held_queue: HeldQueue, staged_server: ComfyS
     assert entry["status"]["status_str"] == "success", entry["status"]
     (save,) = nodes_of(prompt, "SaveImage")
     (image,) = entry["outputs"][save]["images"]
-    expected = expected_size(prompt, sized_node(prompt), example_photo_size(staged_server))
+    expected = expected_size(prompt, sized_node(prompt), example_photo_size(staged_server, prompt))
     assert fetch_image(staged_server, image).size == expected
 
 
@@ -275,7 +283,7 @@ def test_workflow_runs_small_to_the_exact_size(staged_server: ComfyServer, path:
     assert len(images) == 1, images
     image = fetch_image(staged_server, images[0])
     assert image.format == "PNG"
-    expected = expected_size(prompt, sized_node(prompt), example_photo_size(staged_server))
+    expected = expected_size(prompt, sized_node(prompt), example_photo_size(staged_server, prompt))
     assert image.size == expected, f"{image.size} != {expected} ({time.monotonic() - started:.1f} s)"
 
 
