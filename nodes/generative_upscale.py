@@ -49,21 +49,22 @@ class GenerativeUpscale(io.ComfyNode):
         )
 
     @classmethod
-    def check_lazy_status(cls, upscale_strength: int, model=None, vae=None, clip=None, upscale_model=None,
-                          adapter=None, **_) -> list[str]:
-        """Load only what the chosen strength uses: no checkpoint at all for 7..9."""
+    def check_lazy_status(cls, upscale_strength: int, **inputs) -> list[str]:
+        """Load only what the chosen strength uses: no checkpoint at all for 7..9. Only connected inputs
+        (present in `inputs`) that are not evaluated yet (None) can be asked for."""
         try:
             preset = strength_preset(upscale_strength)
         except HiResInputError:
             return []
-        needed = []
+        wanted = []
         if preset.base_path == "upscale_4":
-            needed.append("upscale_model")
+            wanted.append("upscale_model")
         if preset.generative:
-            needed += ["model", "vae"]
+            wanted += ["model", "vae"]
+            adapter = inputs.get("adapter")
             if adapter is None or adapter.needs_clip:
-                needed.append("clip")
-        return needed
+                wanted.append("clip")
+        return [name for name in wanted if name in inputs and inputs[name] is None]
 
     @classmethod
     def validate_inputs(cls, width: int, height: int, fit: str, scale_by: float, upscale_strength: int) -> bool | str:

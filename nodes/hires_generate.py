@@ -62,12 +62,14 @@ class HiResGenerate(io.ComfyNode):
         )
 
     @classmethod
-    def check_lazy_status(cls, upscale_strength: int, generative_upscale: bool, upscale_model=None, **_) -> list[str]:
+    def check_lazy_status(cls, upscale_strength: int, generative_upscale: bool, **inputs) -> list[str]:
+        """The upscale model is loaded only when it will be used (and only if it is connected)."""
         try:
             preset = strength_preset(upscale_strength)
         except HiResInputError:
             return []
-        return ["upscale_model"] if not generative_upscale or preset.base_path == "upscale_4" else []
+        needed = not generative_upscale or preset.base_path == "upscale_4"
+        return ["upscale_model"] if needed and "upscale_model" in inputs and inputs["upscale_model"] is None else []
 
     @classmethod
     def validate_inputs(cls, width: int, height: int, upscale_strength: int) -> bool | str:
