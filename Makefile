@@ -22,5 +22,9 @@ serve: setup
 	@cd .hires/ComfyUI && ../venv/bin/python main.py --cpu --listen 127.0.0.1 --port 8188 \
 		--base-directory ../base --database-url sqlite:///:memory: --disable-api-nodes
 
+bench: setup
+	@PYTHONPATH=.hires/base/custom_nodes $(PY) bench/cleanup_quality.py
+	@PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts $(PY) bench/tiled_diffusion.py
+
 lint:
 	@$(PY) -m ruff check .

@@ -27,7 +27,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / ".hires" / "cache" / "tiny_models"
 
 
 def seam_score(image: torch.Tensor, grid) -> float:
@@ -47,9 +46,9 @@ def seam_score(image: torch.Tensor, grid) -> float:
 
 def run_one(args: argparse.Namespace) -> dict:
     """One (method, size) in this process; returns the row."""
-    from comfy_host import InProcessComfy, make_base
+    from comfy_host import InProcessComfy, ensure_tiny_models, make_base
 
-    base = make_base(Path(args.base), [TINY, ROOT / ".hires" / "base" / "models"])
+    base = make_base(Path(args.base), [ensure_tiny_models(), ROOT / ".hires" / "base" / "models"])
     host = InProcessComfy(base)
     import comfy.sample
     from comfy import model_management

@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +26,22 @@ ROOT = Path(__file__).resolve().parents[1]
 HIRES = ROOT / ".hires"
 COMFY = HIRES / "ComfyUI"
 COMFY_ARGS = ["--cpu", "--database-url", "sqlite:///:memory:", "--disable-api-nodes"]
+
+
+TINY_MODELS = HIRES / "cache" / "tiny_models"
+TINY_VERSION = "v4"  # bump when tests/fixtures/make_tiny_models.py changes
+
+
+def ensure_tiny_models() -> Path:
+    """Tiny random-weight models (tests/fixtures/make_tiny_models.py), made once into a cache."""
+    stamp = TINY_MODELS / f".complete-{TINY_VERSION}"
+    if not stamp.exists():
+        shutil.rmtree(TINY_MODELS, ignore_errors=True)
+        env = {**os.environ, "PYTHONPATH": str(COMFY)}
+        script = ROOT / "tests" / "fixtures" / "make_tiny_models.py"
+        subprocess.run([sys.executable, str(script), str(TINY_MODELS)], env=env, check=True, cwd=COMFY)
+        stamp.touch()
+    return TINY_MODELS
 
 
 def make_base(base: Path, model_sources: list[Path]) -> Path:

@@ -7,20 +7,14 @@ which the README's test command runs first.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from comfy_host import COMFY, HIRES, ROOT, ComfyServer, InProcessComfy, make_base
+from comfy_host import COMFY, HIRES, ComfyServer, InProcessComfy, ensure_tiny_models, make_base
 
 import workflows
 
 REAL_MODELS = HIRES / "base" / "models"
-TINY_MODELS = HIRES / "cache" / "tiny_models"
-TINY_VERSION = "v4"  # bump when tests/fixtures/make_tiny_models.py changes
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -30,15 +24,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_models() -> Path:
-    """Tiny random-weight models, made once into a cache by tests/fixtures/make_tiny_models.py."""
-    stamp = TINY_MODELS / f".complete-{TINY_VERSION}"
-    if not stamp.exists():
-        shutil.rmtree(TINY_MODELS, ignore_errors=True)
-        env = {**os.environ, "PYTHONPATH": str(COMFY)}
-        script = ROOT / "tests" / "fixtures" / "make_tiny_models.py"
-        subprocess.run([sys.executable, str(script), str(TINY_MODELS)], env=env, check=True, cwd=COMFY)
-        stamp.touch()
-    return TINY_MODELS
+    return ensure_tiny_models()
 
 
 @pytest.fixture(scope="session")
