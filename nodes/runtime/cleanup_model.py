@@ -4,7 +4,6 @@ ComfyUI's device with a ProgressBar and the interrupt check between tiles."""
 from __future__ import annotations
 
 import functools
-import logging
 import os
 from collections.abc import Callable
 
@@ -24,8 +23,7 @@ from ..core.cleanup import (
     load_cleanup_net,
     load_cleanup_net_file,
 )
-
-log = logging.getLogger(__name__)
+from .memory import halve_tile_on_oom
 
 _MIN_TILE = 32
 
@@ -67,15 +65,10 @@ def run_cleanup(net: UpConv7, image: torch.Tensor) -> torch.Tensor:
         model_management.throw_exception_if_processing_interrupted()
         pbar.update_absolute(done, total)
 
+    def run(tile: int) -> torch.Tensor:
+        return clean(net, image, tile=tile, on_tile=on_tile).to(model_management.intermediate_device())
+
     try:
-        while True:
-            try:
-                return clean(net, image, tile=tile, on_tile=on_tile).to(model_management.intermediate_device())
-            except model_management.OOM_EXCEPTION:
-                tile //= 2
-                if tile < _MIN_TILE:
-                    raise
-                log.warning("out of memory in the cleanup pass; retrying with %d px tiles", tile)
-                model_management.soft_empty_cache()
+        return halve_tile_on_oom(run, tile, _MIN_TILE, "the cleanup pass")
     finally:
         net.to("cpu")

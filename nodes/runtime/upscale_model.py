@@ -9,6 +9,8 @@ import comfy.utils
 import torch
 from comfy import model_management
 
+from .memory import halve_tile_on_oom
+
 log = logging.getLogger(__name__)
 
 _TILE = 512
@@ -41,22 +43,16 @@ def upscale_with_model(upscale_model, image: torch.Tensor, passes: int) -> torch
 
 
 def _one_pass(upscale_model, x: torch.Tensor, scale: float, device: torch.device) -> torch.Tensor:
-    tile = _TILE
-    while True:
-        try:
-            steps = x.shape[0] * comfy.utils.get_tiled_scale_steps(x.shape[-1], x.shape[-2], tile, tile, _OVERLAP)
-            pbar = comfy.utils.ProgressBar(steps)
-            y = comfy.utils.tiled_scale(
-                x.to(device), _interruptible(upscale_model), tile_x=tile, tile_y=tile, overlap=_OVERLAP,
-                upscale_amount=scale, pbar=pbar, output_device=model_management.intermediate_device(),
-            )
-            return y.clamp(0.0, 1.0)
-        except model_management.OOM_EXCEPTION:
-            tile //= 2
-            if tile < _MIN_TILE:
-                raise
-            log.warning("out of memory in the upscale model; retrying with %d px tiles", tile)
-            model_management.soft_empty_cache()
+    def run(tile: int) -> torch.Tensor:
+        steps = x.shape[0] * comfy.utils.get_tiled_scale_steps(x.shape[-1], x.shape[-2], tile, tile, _OVERLAP)
+        y = comfy.utils.tiled_scale(
+            x.to(device), _interruptible(upscale_model), tile_x=tile, tile_y=tile, overlap=_OVERLAP,
+            upscale_amount=scale, pbar=comfy.utils.ProgressBar(steps),
+            output_device=model_management.intermediate_device(),
+        )
+        return y.clamp(0.0, 1.0)
+
+    return halve_tile_on_oom(run, _TILE, _MIN_TILE, "the upscale model")
 
 
 def _interruptible(upscale_model):
