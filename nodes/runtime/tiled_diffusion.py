@@ -236,8 +236,14 @@ class _BatchOOM(Exception):
 
 
 def auto_batch_size(model_patcher, tile_shape: Sequence[int], tiles: int, groups: int = 2) -> int:
-    """How many tiles fit one model call in the memory free on the device (at least 1, at most all)."""
+    """How many tiles fit one model call in the memory free on the device (at least 1, at most all).
+
+    On a CPU the model is compute-bound and a bigger batch only costs cache locality (1 MP, tiny SD1.5: 19.3 s
+    with one tile per call, 21.7 s with all nine), so there it is one tile per call.
+    """
     device = model_management.get_torch_device()
+    if device.type == "cpu":
+        return 1
     per_tile = model_patcher.memory_required([groups, *tile_shape])
     free = model_management.get_free_memory(device)
     fit = int(free * 0.7 // max(per_tile, 1))
