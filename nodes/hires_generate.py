@@ -8,6 +8,7 @@ from comfy_api.latest import io
 
 from .adapter_select import AdapterIO
 from .common_inputs import diffusion_inputs, diffusion_settings, strength_input
+from .core.adapter import DEFAULT_CONTROL_SCALE
 from .core.errors import HiResInputError
 from .core.generation import generation_size, paste_kept, recipe_for, target_size
 from .core.native import native_side
@@ -105,7 +106,7 @@ class HiResGenerate(io.ComfyNode):
         settings = diffusion_settings(preset, sample_num, steps, cfg, sampler_name, scheduler, denoise_override,
                                       tile_size, tile_batch, color_fix)
         control_net = None if adapter is None else adapter.control_net
-        control_scale = 0.5 if adapter is None else adapter.control_scale
+        control_scale = DEFAULT_CONTROL_SCALE if adapter is None else adapter.control_scale
         batch = 1 if image is None else image.shape[0]
 
         native_image = generate_native(model, vae, positive, negative, recipe, gen, batch, settings,
