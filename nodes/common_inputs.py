@@ -82,7 +82,8 @@ def diffusion_inputs(seed_name: str = "seed", seed_tooltip: str = "Noise seed; t
         io.Int.Input("tile_size", default=0, min=0, max=MAX_SIDE, step=8,
                      tooltip="Largest diffusion tile side in pixels; 0 = the model's native resolution."),
         io.Int.Input("tile_batch", default=0, min=0, max=256,
-                     tooltip="Tiles per model call; 0 = as many as fit in free memory."),
+                     tooltip="Tiles per model call; 0 = automatic: as many as fit in free memory on a "
+                     "GPU, one on a CPU."),
         io.Combo.Input("color_fix", options=list(COLOR_FIXES), default="wavelet",
                        tooltip="Keep the base image's colours: wavelet (low band from the base), adain (mean and "
                        "deviation) or none."),

@@ -8,6 +8,7 @@ import comfy.utils
 import torch
 from comfy import model_management
 
+from ..core.adapter import DEFAULT_CONTROL_SCALE
 from ..core.generation import Recipe
 from .conditioning import apply_controlnet
 from .generative import DiffusionSettings, PassReport, decode, encode, pad_to_multiple
@@ -25,8 +26,8 @@ def _progress(steps: int):
 
 
 def generate_native(model, vae, positive: list, negative: list, recipe: Recipe, size: tuple[int, int],
-                    batch: int, settings: DiffusionSettings, control_net=None, control_scale: float = 0.5
-                    ) -> torch.Tensor:
+                    batch: int, settings: DiffusionSettings, control_net=None,
+                    control_scale: float = DEFAULT_CONTROL_SCALE) -> torch.Tensor:
     """A BCHW image of `size` (width, height) in [0, 1]."""
     report = PassReport()
     ratio = vae.spacial_compression_encode()

@@ -46,7 +46,7 @@ class DiffusionSettings:
     tile_size: int = 0
     """Largest tile side in pixels; 0 = the model's native resolution."""
     tile_batch: int = 0
-    """Tiles per model call; 0 = as many as fit in free memory."""
+    """Tiles per model call; 0 = automatic (see tiled_diffusion.auto_batch_size)."""
     color_fix: ColorFix = "wavelet"
 
 
@@ -92,8 +92,7 @@ def _vae_needs_tiles(vae, shape, decode: bool) -> bool:
 def encode(vae, pixels: torch.Tensor, report: PassReport) -> torch.Tensor:
     """BCHW pixels (a multiple of the VAE's ratio) -> latent; tiled only when it would not fit."""
     bhwc = bchw_to_bhwc(pixels)
-    shape = (pixels.shape[0], pixels.shape[1], pixels.shape[2], pixels.shape[3])
-    if _vae_needs_tiles(vae, shape, decode=False):
+    if _vae_needs_tiles(vae, pixels.shape, decode=False):
         report.vae_tiled = True
         return vae.encode_tiled(bhwc)
     return vae.encode(bhwc)
