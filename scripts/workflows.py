@@ -1,6 +1,7 @@
 """The shipped workflows (defined in the pack: nodes/shipped_workflows.py), written in both formats ComfyUI reads.
 
-usage: PYTHONPATH=.hires/ComfyUI .hires/venv/bin/python scripts/workflows.py [--out DIR] [--url URL] [--check]
+usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes .hires/venv/bin/python scripts/workflows.py \
+           [--out DIR] [--url URL] [--check]
 
 Writes, under DIR (default: the pack's root):
   workflows/<name>.json       the graph editor's format (LiteGraph workflow, version 0.4): ComfyUI lists these
