@@ -49,6 +49,7 @@ from hires_studio.nodes.api_prompt import (  # noqa: E402 (the definitions live 
 )
 from hires_studio.nodes.shipped_workflows import (  # noqa: E402
     EXAMPLE_FACE_IMAGE,
+    EXAMPLE_IMAGE,  # noqa: F401 (part of this module's interface for the tests)
     MODEL_URLS,
     PACK_FOLDER,
     WORKFLOWS,
