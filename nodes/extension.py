@@ -12,6 +12,18 @@ from .hires_generate import HiResGenerate
 from .runtime.cleanup_model import register_cleanup_folder
 
 
+def register_api_routes() -> None:
+    """The deep-image, Stability and deepmode routes on ComfyUI's server (none when ComfyUI runs without one,
+    as in the in-process tests)."""
+    from server import PromptServer
+
+    server = getattr(PromptServer, "instance", None)
+    if server is not None:
+        from .rest.routes import register_routes
+
+        register_routes(server)
+
+
 class HiResStudioExtension(ComfyExtension):
     @override
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
@@ -19,6 +31,7 @@ class HiResStudioExtension(ComfyExtension):
 
 
 def create_extension() -> HiResStudioExtension:
-    """Register the pack's model folder with ComfyUI, then hand over the node list."""
+    """Register the pack's model folder and its REST routes with ComfyUI, then hand over the node list."""
     register_cleanup_folder()
+    register_api_routes()
     return HiResStudioExtension()

@@ -298,3 +298,81 @@ def model_references(prompt: ApiPrompt) -> set[tuple[str, str]]:
 def input_images(prompt: ApiPrompt) -> set[str]:
     """The files the prompt's LoadImage nodes read from ComfyUI's input folder."""
     return {node["inputs"]["image"] for node in prompt.values() if node["class_type"] == "LoadImage"}
+
+
+# Minimal graph builders for the Stability v1 and deepmode requests, used by the REST routes (nodes/rest) until
+# helper "plan"'s builders of the same names (with size_rules and num_images on the nodes) replace them.
+STABILITY_ENGINES = ("esrgan-v1-x2plus", "stable-diffusion-x4-latent-upscaler")
+
+
+def _weighted_prompts(prompts: tuple[tuple[str, float], ...]) -> tuple[str, str]:
+    """Stability's text_prompts as one positive and one negative prompt: a negative weight is a negative
+    prompt; positive prompts are joined, the heavier first."""
+    positive = [text for text, weight in sorted(prompts, key=lambda p: -p[1]) if weight >= 0]
+    negative = [text for text, weight in prompts if weight < 0]
+    return ", ".join(positive), ", ".join(negative)
+
+
+def stability_upscale_graph(engine: str, *, width: int = 0, height: int = 0,
+                            prompts: tuple[tuple[str, float], ...] = (), seed: int = 0, steps: int = 50,
+                            cfg_scale: float = 7.0, image: str = EXAMPLE_IMAGE) -> ApiPrompt:
+    """Stability v1 image-to-image/upscale: esrgan-v1-x2plus is the AI upscaler alone (strength 7); the latent
+    x4 upscaler is the generative pass guided by the text prompts. 2x when width and height are 0."""
+    if engine not in STABILITY_ENGINES:
+        raise ValueError(f"engine {engine!r} is not one of {STABILITY_ENGINES}")
+    sizes = {"width": width, "height": height, "scale_by": 2.0}
+    if engine == "esrgan-v1-x2plus":
+        return {
+            "1": _load_image(image),
+            "2": _realesrgan(),
+            "3": _node("GenerativeUpscale", "Generative Upscale (strength 7: Real-ESRGAN only)", image=["1", 0],
+                       upscale_model=["2", 0], upscale_strength=7, **sizes),
+            "4": _save("3", "stability_esrgan_x2_upscale"),
+        }
+    positive, negative = _weighted_prompts(prompts)
+    return {
+        "1": _load_image(image),
+        "2": _checkpoint(),
+        "3": _node("AdapterSelect", "Adapter Select (text_prompts)", adapter_type="upscale", description=positive,
+                   negative_prompt=negative, add_quality_suffix=False, clip=["2", 1]),
+        "4": _node("GenerativeUpscale", "Generative Upscale (latent upscaler)", image=["1", 0], model=["2", 0],
+                   clip=["2", 1], vae=["2", 2], adapter=["3", 0], upscale_strength=5, seed=seed, steps=steps,
+                   cfg=cfg_scale, **sizes),
+        "5": _save("4", "stability_latent_x4_upscale"),
+    }
+
+
+def deepmode_upscale_graph(image: str = EXAMPLE_IMAGE) -> ApiPrompt:
+    """deepmode's upscale: x4 super-resolution by the AI upscaler, no diffusion."""
+    return {
+        "1": _load_image(image),
+        "2": _realesrgan(),
+        "3": _node("GenerativeUpscale", "Generative Upscale (x4, Real-ESRGAN)", image=["1", 0], upscale_model=["2", 0],
+                   upscale_strength=7, width=0, height=0, scale_by=4.0),
+        "4": _save("3", "deepmode_upscale_x4"),
+    }
+
+
+DEEPMODE_RATIOS = {"portrait": (768, 1024), "square": (1024, 1024)}
+
+
+def deepmode_generate_graph(prompt: str, negative_prompt: str = "", num_images: int = 1, ratio: str = "portrait",
+                            upscale: bool = False, seed: int = 0) -> ApiPrompt:
+    """deepmode's generate: num_images images (seed + i each) at the ratio, x4 by the AI upscaler when
+    upscale is on."""
+    width, height = DEEPMODE_RATIOS[ratio]
+    scale = 4 if upscale else 1
+    graph: ApiPrompt = {
+        "1": _checkpoint(),
+        "2": _node("AdapterSelect", "Adapter Select (prompt)", adapter_type="upscale", description=prompt,
+                   negative_prompt=negative_prompt, clip=["1", 1]),
+    }
+    extra: dict[str, Any] = {}
+    if upscale:
+        graph["3"] = _realesrgan()
+        extra["upscale_model"] = ["3", 0]
+    for i in range(num_images):
+        graph[f"{10 + i}"] = _generate(f"HiRes Generate (image {i + 1})", ["2", 0], ["1", 0], ["1", 1], ["1", 2],
+                                       width=width * scale, height=height * scale, sample_num=seed + i, **extra)
+        graph[f"{20 + i}"] = _save(f"{10 + i}", "deepmode_generate_upscaled")
+    return graph

@@ -1,0 +1,180 @@
+"""The API's configuration: a small JSON file in ComfyUI's user directory plus an environment variable.
+
+`<user>/hires_studio_api/config.json` (every field optional):
+
+    {"keys": [{"name": "team-a", "sha256": "<hex digest of the key>", "rate_limit": 4}],
+     "rate_limit": 4, "result_ttl_hours": 24, "process_result_wait_s": 25,
+     "fetch_allowlist": ["192.168.1.20", "10.0.0.0/8", "127.0.0.1:8123"],
+     "models": {"v1-5-pruned-emaonly-fp16.safetensors": "my_model.safetensors"},
+     "public_url": "https://images.example.com"}
+
+`HIRES_STUDIO_API_KEYS="name=key,other=key2"` adds keys from the environment (hashed on load). The file lives
+outside `user/default`, so ComfyUI's own /userdata routes cannot read or write it. It is read again whenever
+it changes, so keys can be added without a restart.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .keys import ApiKey, hash_key
+
+CONFIG_DIR = "hires_studio_api"
+CONFIG_FILE = "config.json"
+KEYS_ENV = "HIRES_STUDIO_API_KEYS"
+DEFAULT_RATE_LIMIT = 4
+DEFAULT_TTL_HOURS = 24.0
+DEFAULT_WAIT_S = 25.0
+"""deep-image's process_result answers with the result if the job is done within 25 s."""
+DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_INPUT_PIXELS = 64 * 1024 * 1024
+"""Decoded-pixel cap for input images, against decompression bombs (64 MP, e.g. 8192 x 8192)."""
+DEFAULT_MAX_FETCH_BYTES = 50 * 1024 * 1024
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+DEFAULT_READ_TIMEOUT_S = 20.0
+
+
+class ConfigError(ValueError):
+    """The config file or the environment variable cannot be used: the message says where and why."""
+
+
+@dataclass(frozen=True)
+class AllowEntry:
+    """A private address the server may fetch from anyway: a network and, optionally, one port."""
+
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    port: int | None = None
+
+    def allows(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> bool:
+        return address.version == self.network.version and address in self.network and self.port in (None, port)
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    keys: tuple[ApiKey, ...] = ()
+    allowlist: tuple[AllowEntry, ...] = ()
+    models: Mapping[str, str] = field(default_factory=dict)
+    result_ttl_s: float = DEFAULT_TTL_HOURS * 3600
+    process_result_wait_s: float = DEFAULT_WAIT_S
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_input_pixels: int = DEFAULT_MAX_INPUT_PIXELS
+    max_fetch_bytes: int = DEFAULT_MAX_FETCH_BYTES
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    public_url: str | None = None
+
+
+def parse_allow_entry(text: str) -> AllowEntry:
+    """"10.0.0.0/8", "192.168.1.20", "127.0.0.1:8123" or "[::1]:8123"."""
+    text = text.strip()
+    port = None
+    host = text
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest.startswith(":"):
+            port = int(rest[1:])
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        port = int(port_text)
+    try:
+        return AllowEntry(ipaddress.ip_network(host, strict=False), port)
+    except ValueError as error:
+        raise ConfigError(f"fetch_allowlist entry {text!r} is not an address or network: {error}") from None
+
+
+def _keys_from_env(value: str, rate_limit: int) -> list[ApiKey]:
+    keys = []
+    for i, item in enumerate(part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        name, sep, key = item.partition("=")
+        if not sep:
+            name, key = f"env-{i}", item
+        keys.append(ApiKey(name.strip(), hash_key(key.strip()), rate_limit))
+    return keys
+
+
+def parse_config(data: Mapping[str, Any], env: Mapping[str, str], source: str = CONFIG_FILE) -> ApiConfig:
+    """The configuration from the file's JSON object and the environment."""
+    def number(name: str, default: float, minimum: float = 0) -> float:
+        value = data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+            raise ConfigError(f"{source}: {name} must be a number >= {minimum}, got {value!r}")
+        return value
+
+    rate_limit = int(number("rate_limit", DEFAULT_RATE_LIMIT))
+    keys: list[ApiKey] = []
+    for entry in data.get("keys", []):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str) or not isinstance(
+                entry.get("sha256"), str) or len(entry["sha256"]) != 64:
+            raise ConfigError(f"{source}: each key needs a name and the 64-hex-digit sha256 of the key, got {entry!r}")
+        limit = entry.get("rate_limit", rate_limit)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ConfigError(f"{source}: key {entry['name']}: rate_limit must be an integer >= 0")
+        keys.append(ApiKey(entry["name"], entry["sha256"].lower(), limit))
+    keys += _keys_from_env(env.get(KEYS_ENV, ""), rate_limit)
+    names = [key.name for key in keys]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{source} and {KEYS_ENV}: key names must be unique, got {names}")
+    models = data.get("models", {})
+    if not isinstance(models, Mapping) or not all(isinstance(v, str) for v in models.values()):
+        raise ConfigError(f"{source}: models must map a shipped model file name to your file name")
+    return ApiConfig(
+        keys=tuple(keys),
+        allowlist=tuple(parse_allow_entry(text) for text in data.get("fetch_allowlist", [])),
+        models=dict(models),
+        result_ttl_s=number("result_ttl_hours", DEFAULT_TTL_HOURS) * 3600,
+        process_result_wait_s=number("process_result_wait_s", DEFAULT_WAIT_S),
+        max_body_bytes=int(number("max_body_bytes", DEFAULT_MAX_BODY_BYTES, 1)),
+        max_input_pixels=int(number("max_input_pixels", DEFAULT_MAX_INPUT_PIXELS, 1)),
+        max_fetch_bytes=int(number("max_fetch_bytes", DEFAULT_MAX_FETCH_BYTES, 1)),
+        connect_timeout_s=number("connect_timeout_s", DEFAULT_CONNECT_TIMEOUT_S, 0.1),
+        read_timeout_s=number("read_timeout_s", DEFAULT_READ_TIMEOUT_S, 0.1),
+        public_url=data.get("public_url"),
+    )
+
+
+def config_path(user_dir: str | Path) -> Path:
+    return Path(user_dir) / CONFIG_DIR / CONFIG_FILE
+
+
+def load_config(user_dir: str | Path, env: Mapping[str, str] | None = None) -> ApiConfig:
+    """The configuration as it is now (no file = defaults and no keys, so every route refuses)."""
+    path = config_path(user_dir)
+    env = os.environ if env is None else env
+    data: Any = {}
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConfigError(f"{path}: {error}") from None
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: the file must hold one JSON object")
+    return parse_config(data, env, str(path))
+
+
+class ConfigCache:
+    """load_config, read again only when the file's modification time or the environment variable changes."""
+
+    def __init__(self, user_dir: str | Path) -> None:
+        self.user_dir = Path(user_dir)
+        self._stamp: tuple | None = None
+        self._config: ApiConfig | None = None
+
+    def get(self) -> ApiConfig:
+        path = config_path(self.user_dir)
+        try:
+            stat = path.stat()
+            stamp: tuple = (stat.st_mtime_ns, stat.st_size, os.environ.get(KEYS_ENV))
+        except FileNotFoundError:
+            stamp = (None, None, os.environ.get(KEYS_ENV))
+        if stamp != self._stamp or self._config is None:
+            self._config = load_config(self.user_dir)
+            self._stamp = stamp
+        return self._config

@@ -1,0 +1,52 @@
+"""Refusals with each API's own documented body and status, raised anywhere a request is checked."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+
+class ApiError(Exception):
+    """A request this server refuses: the HTTP status and the JSON body the API documents for it."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status = status
+        self.body = body
+        super().__init__(f"{status} {body}")
+
+
+class DeepImageError(ApiError):
+    """deep-image's `{message, code}` (500 adds status "failed")."""
+
+    def __init__(self, status: int, message: str, code: str | None = None, **extra: Any) -> None:
+        body: dict[str, Any] = {"message": message}
+        if code is not None:
+            body["code"] = code
+        body.update(extra)
+        super().__init__(status, body)
+
+
+def bad_request(message: str) -> DeepImageError:
+    return DeepImageError(400, message, "BAD_REQUEST")
+
+
+class StabilityError(ApiError):
+    """Stability v1's `{id, name, message}`."""
+
+    def __init__(self, status: int, name: str, message: str) -> None:
+        super().__init__(status, {"id": uuid.uuid4().hex, "name": name, "message": message})
+
+
+class DeepmodeError(ApiError):
+    """deepmode documents no error body; this server answers `{"message": ...}` with the HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, {"message": message})
+
+
+class FieldError(ValueError):
+    """One request field at fault: its name, the value and the fix (each API wraps it in its own body)."""
+
+    def __init__(self, field: str, value: object, problem: str, fix: str) -> None:
+        self.field = field
+        super().__init__(f"{field}={value!r}: {problem}. Fix: {fix}.")

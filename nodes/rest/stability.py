@@ -1,0 +1,124 @@
+"""Stability v1 `image-to-image/upscale`: the multipart fields checked with Stability's own names and
+messages, and the sizes by Stability's rules (`core.sizing.stability_v1_size`). Pure: no ComfyUI import."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..core.errors import HiResInputError
+from ..core.sizing import stability_v1_size
+from ..shipped_workflows import STABILITY_ENGINES
+from .errors import StabilityError
+
+ESRGAN, LATENT = STABILITY_ENGINES
+MAX_SEED = 4294967295
+_PROMPT_KEY = re.compile(r"^text_prompts\[(\d+)\]\[(text|weight)\]$")
+FIELDS = ("image", "width", "height", "seed", "steps", "cfg_scale")
+ACCEPTS = ("application/json", "image/png")
+
+
+@dataclass(frozen=True)
+class UpscaleRequest:
+    engine: str
+    width: int
+    height: int
+    prompts: tuple[tuple[str, float], ...]
+    seed: int
+    """0 = random (the server picks one and reports it)."""
+    steps: int
+    cfg_scale: float
+    accept: str
+
+
+def bad(message: str, name: str = "bad_request") -> StabilityError:
+    return StabilityError(400, name, message)
+
+
+def check_engine(engine: str) -> None:
+    if engine not in STABILITY_ENGINES:
+        raise StabilityError(404, "not_found", f"The specified engine (ID {engine}) was not found.")
+
+
+def check_accept(header: str | None) -> str:
+    """application/json (the default, also for */* or no header) or image/png."""
+    if not header or header.strip() in ("*/*", ""):
+        return "application/json"
+    for part in (p.split(";")[0].strip().lower() for p in header.split(",")):
+        if part in ACCEPTS:
+            return part
+        if part == "*/*":
+            return "application/json"
+    raise StabilityError(406, "not_acceptable", f"Accept: {header} is not supported: use application/json "
+                         "(the default) or image/png")
+
+
+def _integer(name: str, text: str, low: int, high: int) -> int:
+    if not re.fullmatch(r"\s*-?\d+\s*", text):
+        raise bad(f"{name}: must be an integer, got {text!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise bad(f"{name}: must be from {low} to {high}, got {value}")
+    return value
+
+
+def _number(name: str, text: str, low: float, high: float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise bad(f"{name}: must be a number, got {text!r}") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise bad(f"{name}: must be from {low:g} to {high:g}, got {text}")
+    return value
+
+
+def parse_fields(engine: str, fields: Mapping[str, str], has_image: bool, accept: str) -> UpscaleRequest:
+    """The request's text fields (the image part is checked by the caller: `has_image`)."""
+    check_engine(engine)
+    prompts: dict[int, dict[str, str]] = {}
+    for key, value in fields.items():
+        match = _PROMPT_KEY.match(key)
+        if match:
+            prompts.setdefault(int(match[1]), {})[match[2]] = value
+        elif key not in FIELDS:
+            raise bad(f"{key}: is not a field of this request")
+    if not has_image:
+        raise bad("image: is required")
+    width = _integer("width", fields["width"], 512, 16384) if fields.get("width") else 0
+    height = _integer("height", fields["height"], 512, 16384) if fields.get("height") else 0
+    if width and height:
+        raise bad("Only one of width or height may be specified")
+    parsed: list[tuple[str, float]] = []
+    for index in sorted(prompts):
+        entry = prompts[index]
+        text = entry.get("text")
+        if not text:
+            raise bad(f"text_prompts[{index}][text]: is required")
+        if len(text) > 2000:
+            raise bad(f"text_prompts[{index}][text]: must be at most 2000 characters")
+        weight = _number(f"text_prompts[{index}][weight]", entry.get("weight", "1"), -1e6, 1e6)
+        parsed.append((text, weight))
+    if engine == ESRGAN:
+        for name in ("seed", "steps", "cfg_scale"):
+            if fields.get(name):
+                raise bad(f"{name}: is not a field of the {ESRGAN} engine")
+        if parsed:
+            raise bad(f"text_prompts: is not a field of the {ESRGAN} engine")
+    return UpscaleRequest(
+        engine=engine, width=width, height=height, prompts=tuple(parsed),
+        seed=_integer("seed", fields["seed"], 0, MAX_SEED) if fields.get("seed") else 0,
+        steps=_integer("steps", fields["steps"], 10, 150) if fields.get("steps") else 50,
+        cfg_scale=_number("cfg_scale", fields["cfg_scale"], 0, 35) if fields.get("cfg_scale") else 7.0,
+        accept=accept)
+
+
+def output_size(request: UpscaleRequest, source: tuple[int, int]) -> tuple[int, int]:
+    """The output size by Stability's rules, or its invalid_pixel_count / bad_request refusal."""
+    try:
+        return stability_v1_size(source[0], source[1], request.width, request.height)
+    except HiResInputError as error:
+        problem = str(error).split(": ", 1)[1].split(". Fix: ")[0]
+        name = "invalid_pixel_count" if "pixel" in problem else "bad_request"
+        raise bad(f"{error.input_name}: {problem}", name) from None
