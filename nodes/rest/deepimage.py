@@ -330,9 +330,9 @@ def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[i
     if image is not None:
         graph["image"] = _node("LoadImage", image=image)
     if request.url is not None and adapter in (None, "upscale"):
-        strength = request.upscale_strength or 5
+        strength = request.upscale_strength or (5 if request.generative_upscale else 7)
         if not request.generative_upscale:
-            strength = (strength - 1) % 3 + 7
+            strength = (strength - 1) % 3 + 7  # the strength's base path, without the diffusion pass
         main: dict[str, Any] = {"image": ["image", 0], "upscale_strength": strength}
         if strength <= 6:
             loaders, model, clip, vae, settings = _model_nodes(model_type)
