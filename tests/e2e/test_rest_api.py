@@ -1,0 +1,611 @@
+"""The seeds' own REST requests against a real ComfyUI server on loopback, real HTTP, tiny models.
+
+- the seeds' examples verbatim with the host changed (and sizes made small): deep-image's generative upscale and
+  hi-res generation, Stability's esrgan upscale on the real Real-ESRGAN weights in both Accept modes, deepmode's
+  upscale (sync, and async with a callback receiver on loopback);
+- each seed request builds the same graph as its shipped workflow;
+- bad input: each case with its documented status and body, and the server still serving;
+- auth: no key, a wrong key, another key's job, no keys configured;
+- SSRF: every refused target is an address literal, "localhost" or a redirect from the loopback test server, so
+  the server decides (and refuses) without ever dialling anything outside loopback;
+- jobs show in ComfyUI's queue and can be taken off it; 100 jobs queued at once all complete.
+
+Every address used is 127.0.0.1; the HTTP client ignores proxy settings (trust_env off).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import json
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+from comfy_host import ComfyServer
+from PIL import Image
+
+from hires_studio.nodes import shipped_workflows
+from hires_studio.nodes.api_prompt import complete_prompt, is_link
+from hires_studio.nodes.rest import deepimage
+from hires_studio.nodes.rest.keys import hash_key, new_key
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = "hires_studio_api/config.json"
+MAX_INPUT_PIXELS = 1_500_000
+MAX_BODY_BYTES = 3_000_000
+JOB_TIMEOUT_S = 300.0
+SMALL_WIDTH = 128
+COTTAGE = "small cottage and cows eating grass on the green fields. Sunset."
+
+
+def png_bytes(width: int, height: int, color: tuple[int, int, int] = (90, 140, 200)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, "PNG")
+    return out.getvalue()
+
+
+class LoopbackSite:
+    """A loopback HTTP server standing in for the seeds' hosts: it serves the example images, redirects to a
+    private address, and receives callbacks."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self.callbacks: queue.Queue = queue.Queue()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                if self.path == "/redirect-private":
+                    self.send_response(302)
+                    self.send_header("Location", "http://10.1.2.3/api-example.png")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = site.files.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def do_POST(self) -> None:  # noqa: N802
+                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                site.callbacks.put((self.path, self.headers.get("Content-Type"), json.loads(data)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+@dataclass
+class Api:
+    server: ComfyServer
+    site: LoopbackSite
+    keys: dict[str, str]
+    http: requests.Session
+
+    @property
+    def config_path(self):
+        return self.server.base / "user" / CONFIG
+
+    def write_config(self, with_keys: bool = True) -> None:
+        config = {
+            "keys": [{"name": name, "sha256": hash_key(key), "rate_limit": limit}
+                     for (name, key), limit in zip(self.keys.items(), (200, 4, 0), strict=True)] if with_keys else [],
+            "fetch_allowlist": [f"127.0.0.1:{self.site.port}"],
+            "max_input_pixels": MAX_INPUT_PIXELS,
+            "max_body_bytes": MAX_BODY_BYTES,
+        }
+        self.config_path.parent.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(json.dumps(config))
+
+    def deepimage(self, path: str, body: Any = None, key: str | None = "alice", **kwargs: Any) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if key is not None:
+            headers["x-api-key"] = self.keys.get(key, key)
+        if body is not None:
+            kwargs["json"] = body
+        return self.http.post(self.server.url + path, headers=headers, timeout=120, **kwargs)
+
+    def get(self, path: str, key: str | None = "alice", bearer: bool = False) -> requests.Response:
+        headers = {}
+        if key is not None:
+            token = self.keys.get(key, key)
+            headers = {"Authorization": f"Bearer {token}"} if bearer else {"x-api-key": token}
+        return self.http.get(self.server.url + path, headers=headers, timeout=120)
+
+    def bearer(self, path: str, key: str | None = "alice", **kwargs: Any) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if key is not None:
+            headers["Authorization"] = f"Bearer {self.keys.get(key, key)}"
+        return self.http.post(self.server.url + path, headers=headers, timeout=JOB_TIMEOUT_S, **kwargs)
+
+    def wait_result(self, job: str, key: str = "alice") -> dict[str, Any]:
+        """Poll GET result/{hash} as a deep-image client does, until complete or failed."""
+        deadline = time.monotonic() + JOB_TIMEOUT_S
+        while time.monotonic() < deadline:
+            response = self.get(f"/rest_api/result/{job}", key)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["status"] in ("received", "not_started", "in_progress", "complete", "failed"), body
+            if body["status"] in ("complete", "failed"):
+                return body
+            time.sleep(0.25)
+        raise TimeoutError(job)
+
+    def result_image(self, url: str) -> Image.Image:
+        assert url.startswith(self.server.url + "/"), url
+        response = self.http.get(url, timeout=60)
+        assert response.status_code == 200, response.text
+        return Image.open(io.BytesIO(response.content))
+
+
+@pytest.fixture(scope="module")
+def api(staged_server: ComfyServer):
+    photo = (staged_server.base / "input" / shipped_workflows.EXAMPLE_IMAGE).read_bytes()
+    face = (staged_server.base / "input" / shipped_workflows.EXAMPLE_FACE_IMAGE).read_bytes()
+    site = LoopbackSite({"/api-example.png": photo, "/api-example3.jpg": face, "/not-an-image.png": b"hello"})
+    http = requests.Session()
+    http.trust_env = False  # never a proxy: loopback only
+    api = Api(staged_server, site, {"alice": new_key(), "bob": new_key(), "zero": new_key()}, http)
+    api.write_config()
+    yield api
+    api.config_path.unlink(missing_ok=True)
+    site.close()
+
+
+def photo_size(api: Api) -> tuple[int, int]:
+    with Image.open(api.server.base / "input" / shipped_workflows.EXAMPLE_IMAGE) as image:
+        return image.size
+
+
+# --- the seeds' examples, host changed -----------------------------------------------------------------------
+
+
+def sized_down(request: dict[str, Any], width: int, height: int | None = None) -> dict[str, Any]:
+    small = copy.deepcopy(request)
+    small["width"] = width
+    if height is not None:
+        small["height"] = height
+    return small
+
+
+def test_deepimage_generative_upscale_seed(api: Api) -> None:
+    # 001: "Upscale any image", url on the loopback site, width 3000 -> 128.
+    seed = {"url": "https://deep-image.ai/api-example.png", "width": 3000, "generative_upscale": True,
+            "upscale_strength": 5}
+    request = sized_down(seed, SMALL_WIDTH) | {"url": f"{api.site.url}/api-example.png"}
+    response = api.deepimage("/rest_api/process_result", request)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    if body["status"] != "complete":  # not done within 25 s: poll, as the docs say
+        body = api.wait_result(body["job"])
+    assert body["status"] == "complete" and set(body) == {"status", "job", "result_url"}, body
+    w, h = photo_size(api)
+    image = api.result_image(body["result_url"])
+    assert (image.format, image.size) == ("PNG", (SMALL_WIDTH, round(h * SMALL_WIDTH / w)))
+
+
+def test_deepimage_hires_generation_seed(api: Api) -> None:
+    # 000: "Generate image in high resolution", 2048 x 1024 -> 128 x 64, with jpeg output.
+    seed = {"width": 2048, "height": 1024, "generative_upscale": True,
+            "background": {"generate": {"description": COTTAGE}}}
+    request = sized_down(seed, SMALL_WIDTH, SMALL_WIDTH // 2) | {"output_format": "jpeg", "quality": 80}
+    response = api.deepimage("/rest_api/process", request)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] in ("not_started", "in_progress", "complete")
+    body = api.wait_result(response.json()["job"])
+    assert body["status"] == "complete", body
+    image = api.result_image(body["result_url"])
+    assert (image.format, image.size) == ("JPEG", (SMALL_WIDTH, SMALL_WIDTH // 2))
+    assert body["result_url"].endswith("/result.jpg")
+
+
+def test_deepimage_form_data_and_base64(api: Api) -> None:
+    photo = api.site.files["/api-example.png"]
+    fields = {"url": "base64," + base64.b64encode(photo).decode(), "width": "50%", "upscale_strength": "8"}
+    response = api.deepimage("/rest_api/process_result", data=fields)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    body = body if body["status"] == "complete" else api.wait_result(body["job"])
+    w, h = photo_size(api)
+    assert api.result_image(body["result_url"]).size == (round(w / 2), round(h / 2))
+
+
+def stability_upscale(api: Api, accept: str, **fields: str) -> requests.Response:
+    photo = api.site.files["/api-example.png"]
+    return api.bearer("/v1/generation/esrgan-v1-x2plus/image-to-image/upscale", headers={"Accept": accept},
+                      files={"image": ("api-example.png", photo, "image/png")}, data=fields)
+
+
+def test_stability_esrgan_json(api: Api) -> None:
+    response = stability_upscale(api, "application/json")
+    assert response.status_code == 200, response.text
+    (artifact,) = response.json()["artifacts"]
+    assert artifact["finishReason"] == "SUCCESS" and isinstance(artifact["seed"], int)
+    image = Image.open(io.BytesIO(base64.b64decode(artifact["base64"])))
+    w, h = photo_size(api)
+    assert (image.format, image.size) == ("PNG", (2 * w, 2 * h))
+
+
+def test_stability_esrgan_png_with_width(api: Api) -> None:
+    response = stability_upscale(api, "image/png", width="512")
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "image/png" and response.headers["Finish-Reason"] == "SUCCESS"
+    assert response.headers["Seed"].isdigit()
+    w, h = photo_size(api)
+    assert Image.open(io.BytesIO(response.content)).size == (512, round(h * 512 / w))
+
+
+def upload(api: Api, name: str, data: bytes) -> str:
+    response = api.http.post(api.server.url + "/upload/image", files={"image": (name, data, "image/png")},
+                             timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()["name"]
+
+
+DEEPMODE_KEYS = ["id", "file_name", "model_id", "image_url", "prompt", "negative_prompt", "upscaled", "ratio"]
+
+
+def check_deepmode_image(api: Api, payload: dict[str, Any], size: tuple[int, int]) -> None:
+    assert list(payload) == DEEPMODE_KEYS and payload["upscaled"] is True
+    assert payload["file_name"].endswith(".jpeg") and payload["image_url"].endswith(payload["file_name"])
+    image = api.result_image(payload["image_url"])
+    assert (image.format, image.size) == ("JPEG", size)
+
+
+def test_deepmode_upscale_sync(api: Api) -> None:
+    image_id = upload(api, "deepmode_source.png", png_bytes(40, 30))
+    response = api.bearer("/api/images/upscale", json={"image_id": image_id})
+    assert response.status_code == 200, response.text
+    payload = response.json()
+    check_deepmode_image(api, payload, (160, 120))
+    assert api.get(f"/api/images/{payload['id']}", bearer=True).json() == payload
+
+
+def test_deepmode_upscale_async_callback(api: Api) -> None:
+    image_id = upload(api, "deepmode_async.png", png_bytes(32, 32))
+    callback = f"{api.site.url}/callback"
+    response = api.bearer("/api/images/upscale", json={"image_id": image_id, "callback": callback})
+    assert (response.status_code, response.json()) == (200, {"message": "Upscaling images..."})
+    path, content_type, payload = api.site.callbacks.get(timeout=JOB_TIMEOUT_S)
+    assert (path, content_type) == ("/callback", "application/json")
+    check_deepmode_image(api, payload, (128, 128))
+    assert payload["ratio"] == "square"
+    assert api.get(f"/api/images/{payload['id']}", bearer=True).json() == payload
+
+
+# --- each seed request is its shipped workflow ----------------------------------------------------------------
+
+SEED_WORKFLOWS = [
+    ({"url": "u", "width": 2048}, "upscale_realesrgan_to_width"),
+    ({"url": "u", "width": 3000, "generative_upscale": True, "upscale_strength": 5}, "deepimage_upscale_any_image"),
+    ({"url": "u", "width": 2048, "height": 1024, "generative_upscale": True, "upscale_strength": 4,
+      "background": {"generate": {"adapter_type": "upscale", "description": COTTAGE}}},
+     "deepimage_prompt_guided_upscale"),
+    ({"url": "u", "width": 3000, "generative_upscale": True}, "deepimage_generative_upscaling"),
+    ({"width": 2048, "height": 1024, "generative_upscale": True, "background": {"generate": {"description": COTTAGE}}},
+     "deepimage_hires_generation"),
+    *[({"width": 2048, "height": 1024, "background": {"generate": {"description": shipped_workflows.CYBERPUNK_PROMPT,
+                                                                    "model_type": t}}}, f"deepimage_text_only_{t}")
+      for t in ("realistic", "fantasy", "premium")],
+    ({"url": "u", "width": 1024, "height": 1024,
+      "background": {"generate": {"description": "item on the beach", "adapter_type": "generate_background"}}},
+     "deepimage_item_on_the_beach"),
+    ({"url": "u", "width": 1024, "height": 1024,
+      "background": {"generate": {"description": "model on the beach", "adapter_type": "face"}}},
+     "deepimage_model_on_the_beach"),
+    ({"url": "u", "background": {"generate": {"description": "model in the room", "adapter_type": "control"}}},
+     "deepimage_model_in_the_room"),
+]
+
+
+def canonical(prompt: dict[str, Any]) -> list[str]:
+    """The graph without node ids, titles, the image file names and the save prefix: every node as its type
+    and inputs, links replaced by the linked node's own canonical form."""
+    def form(node_id: str) -> Any:
+        node = prompt[node_id]
+        inputs = {}
+        for name, value in node["inputs"].items():
+            if (node["class_type"], name) in (("LoadImage", "image"), ("LoadImage", "upload"),
+                                              ("SaveImage", "filename_prefix")):
+                continue
+            inputs[name] = [form(value[0]), value[1]] if is_link(value) else value
+        return [node["class_type"], inputs]
+
+    return sorted(json.dumps(form(node_id), sort_keys=True) for node_id in prompt)
+
+
+@pytest.mark.parametrize(("request_body", "name"), SEED_WORKFLOWS, ids=[name for _, name in SEED_WORKFLOWS])
+def test_seed_request_builds_the_shipped_graph(api: Api, request_body: dict[str, Any], name: str) -> None:
+    shipped = next(w.prompt for w in shipped_workflows.WORKFLOWS if w.name == name)
+    request = deepimage.parse_request(request_body)
+    built = deepimage.build_graph(request, image="x.png" if request.url else None, source=(640, 427))
+    info = api.server.object_info
+    assert canonical(complete_prompt(built, info)) == canonical(complete_prompt(shipped, info))
+
+
+# --- bad input --------------------------------------------------------------------------------------------------
+
+def _b64(data: bytes) -> str:
+    return "base64," + base64.b64encode(data).decode()
+
+
+def bad_cases(api: Api) -> list[tuple[str, Any, int, dict[str, Any]]]:
+    """(name, a call, status, the body's expected fields: exact values, or "~text" for a part of the text)."""
+    site = api.site.url
+    ok_png = api.site.files["/api-example.png"]
+    stab = "/v1/generation/esrgan-v1-x2plus/image-to-image/upscale"
+    latent = "/v1/generation/stable-diffusion-x4-latent-upscaler/image-to-image/upscale"
+
+    def di(body: Any, **kw: Any):
+        return lambda: api.deepimage("/rest_api/process", body, **kw)
+
+    def st(path: str = stab, image: bytes | None = ok_png, accept: str = "application/json", **fields: str):
+        files = {"image": ("a.png", image, "image/png")} if image is not None else {"x": ("x", b"", "text/plain")}
+        return lambda: api.bearer(path, headers={"Accept": accept}, files=files, data=fields)
+
+    def dm(path: str, body: Any):
+        return lambda: api.bearer(path, json=body)
+
+    bad = {"code": "BAD_REQUEST"}
+    return [
+        ("no url", di({"width": 100}), 400, bad | {"message": "~File or image url is required"}),
+        ("storage url", di({"url": "storage://bucket/a.png"}), 400, bad | {"message": "~storage://"}),
+        ("negative width", di({"url": f"{site}/api-example.png", "width": -5}), 400, bad | {"message": "~width=-5"}),
+        ("width over the limit", di({"url": f"{site}/api-example.png", "width": 20000}), 400,
+         bad | {"message": "~Image cannot be upscaled above 16384 x 16384 pixels limit"}),
+        ("percentage over the limit", di({"url": f"{site}/api-example.png", "width": "50000%"}), 400,
+         bad | {"message": "~Image cannot be upscaled above 16384 x 16384 pixels limit"}),
+        ("bad fit", di({"url": f"{site}/api-example.png", "fit": "stretch"}), 400, bad | {"message": "~fit='stretch'"}),
+        ("strength 10", di({"url": f"{site}/api-example.png", "upscale_strength": 10}), 400,
+         bad | {"message": "~upscale_strength=10"}),
+        ("gif output", di({"url": f"{site}/api-example.png", "output_format": "gif"}), 400,
+         bad | {"message": "~output_format='gif'"}),
+        ("quality 101", di({"url": f"{site}/api-example.png", "quality": 101}), 400, bad | {"message": "~quality=101"}),
+        ("unknown field", di({"url": f"{site}/api-example.png", "enhancements": ["denoise"]}), 400,
+         bad | {"message": "~enhancements"}),
+        ("ftp url", di({"url": "ftp://127.0.0.1/a.png"}), 400, bad | {"message": "~only http and https"}),
+        ("bad base64", di({"url": "base64,@@@@"}), 400, bad | {"message": "~not valid base64"}),
+        ("not an image", di({"url": _b64(b"hello, not a picture")}), 400, bad | {"message": "~Unidentified image"}),
+        ("url answers 404", di({"url": f"{site}/missing.png"}), 400, bad | {"message": "~answered HTTP 404"}),
+        ("url serves no image", di({"url": f"{site}/not-an-image.png"}), 400, bad | {"message": "~Unidentified image"}),
+        ("too many pixels", di({"url": _b64(png_bytes(1300, 1200))}), 400,
+         bad | {"message": "~more than this server's 1,500,000-pixel limit"}),
+        ("body too large", di(None, data=b"x" * (MAX_BODY_BYTES + 1), headers={"Content-Type": "application/json"}),
+         413, bad | {"message": f"~at most {MAX_BODY_BYTES}"}),
+        ("body not JSON", di(None, data=b"{nope", headers={"Content-Type": "application/json"}), 400,
+         bad | {"message": "The body is not valid JSON."}),
+        ("body a list", di([1, 2]), 400, bad | {"message": "The body must be a JSON object."}),
+        ("hosted model_type", di({"background": {"generate": {"description": "x", "model_type": "see-dream-4.5"}}}),
+         400, bad | {"message": "~is not served by this server's API"}),
+        ("face without image", di({"background": {"generate": {"description": "x", "adapter_type": "face"}}}), 400,
+         bad | {"message": "~File or image url is required"}),
+        ("prompt on strength 8", di({"url": f"{site}/api-example.png", "generative_upscale": True,
+                                     "upscale_strength": 8, "background": {"generate": {"adapter_type": "upscale",
+                                                                                        "description": "x"}}}),
+         400, bad | {"message": "~strengths 7-9 have no diffusion pass"}),
+        ("unknown engine", st("/v1/generation/some-fake-engine/image-to-image/upscale"), 404,
+         {"name": "not_found", "message": "The specified engine (ID some-fake-engine) was not found."}),
+        ("no image", st(image=None), 400, {"name": "bad_request", "message": "image: is required"}),
+        ("width and height", st(width="600", height="600"), 400,
+         {"name": "bad_request", "message": "Only one of width or height may be specified"}),
+        ("width under 512", st(width="100"), 400, {"name": "bad_request", "message": "~width: must be from 512"}),
+        ("steps 5", st(latent, steps="5"), 400, {"name": "bad_request", "message": "~steps: must be from 10 to 150"}),
+        ("cfg_scale 40", st(latent, cfg_scale="40"), 400, {"name": "bad_request", "message": "~cfg_scale"}),
+        ("image not decodable", st(image=b"GIF89a nonsense"), 400,
+         {"name": "invalid_mime_type", "message": "~Unidentified image"}),
+        ("input over 1 MP", st(image=png_bytes(1100, 1000)), 400,
+         {"name": "invalid_pixel_count", "message": "~at most 1,048,576 pixels"}),
+        ("output over 4 MP", st(image=png_bytes(1024, 1024), width="4096"), 400,
+         {"name": "invalid_pixel_count", "message": "~would exceed the maximum pixel count of 4,194,304"}),
+        ("accept text/html", st(accept="text/html"), 406, {"name": "not_acceptable"}),
+        ("not multipart", lambda: api.bearer(stab, json={"image": "x"}), 400,
+         {"name": "bad_request", "message": "the body must be multipart/form-data"}),
+        ("no image_id", dm("/api/images/upscale", {}), 400, {"message": "image_id: is required"}),
+        ("unknown image_id", dm("/api/images/upscale", {"image_id": "c6b8a9f7e5d1c3a2f91e3"}), 404,
+         {"message": "~no image 'c6b8a9f7e5d1c3a2f91e3'"}),
+        ("image_id outside input", dm("/api/images/upscale", {"image_id": "../user/" + CONFIG}), 404,
+         {"message": "~no image"}),
+        ("num_images 9", dm("/api/images/generate", {"model_id": "m", "prompt": "p", "num_images": 9}), 400,
+         {"message": "~num_images: must be an integer from 1 to 8"}),
+        ("ratio wide", dm("/api/images/generate", {"model_id": "m", "prompt": "p", "ratio": "wide"}), 400,
+         {"message": "~ratio: must be one of portrait, square"}),
+        ("no prompt", dm("/api/images/generate", {"model_id": "m"}), 400, {"message": "prompt: is required"}),
+        ("callback to metadata", dm("/api/images/generate", {"model_id": "m", "prompt": "p",
+                                                             "callback": "http://169.254.169.254/cb"}), 400,
+         {"message": "~link-local"}),
+        ("callback file url", dm("/api/images/upscale", {"image_id": "x", "callback": "file:///tmp/cb"}), 400,
+         {"message": "~only http and https"}),
+        ("unknown image", lambda: api.get("/api/images/nope", bearer=True), 404, {"message": "Image not found"}),
+        ("unknown job", lambda: api.get("/rest_api/result/nope"), 404, {"message": "Job not found"}),
+    ]
+
+
+def check_body(body: dict[str, Any], expected: dict[str, Any]) -> None:
+    for name, value in expected.items():
+        if isinstance(value, str) and value.startswith("~"):
+            assert value[1:] in body[name], (name, body)
+        else:
+            assert body[name] == value, (name, body)
+
+
+def test_bad_input_is_refused_with_the_documented_body(api: Api) -> None:
+    cases = bad_cases(api)
+    assert len(cases) >= 30
+    jobs_before = len(list((api.server.base / "input" / "hires_studio_api").glob("*")))
+    for name, call, status, expected in cases:
+        response = call()
+        assert response.status_code == status, (name, response.status_code, response.text)
+        body = response.json()
+        check_body(body, expected)
+        if "name" in expected:
+            assert set(body) == {"id", "name", "message"}, (name, body)
+    # Nothing half-written by the refused requests, and the server still serves.
+    assert len(list((api.server.base / "input" / "hires_studio_api").glob("*"))) == jobs_before
+    response = api.deepimage("/rest_api/process_result", {"url": f"{api.site.url}/api-example.png", "width": 48,
+                                                          "upscale_strength": 8})
+    body = response.json() if response.json()["status"] == "complete" else api.wait_result(response.json()["job"])
+    assert body["status"] == "complete"
+
+
+def test_rate_limit(api: Api) -> None:
+    response = api.deepimage("/rest_api/process", {"url": f"{api.site.url}/api-example.png"}, key="zero")
+    assert (response.status_code, response.json()) == (429, {
+        "message": "Image cannot be processed right now. Your rate limit is 0 and you are currently processing 0 "
+                   "images.", "code": "TOO_MANY_REQUESTS"})
+
+
+# --- auth -----------------------------------------------------------------------------------------------------
+
+def test_no_key_and_wrong_key(api: Api) -> None:
+    body = {"url": f"{api.site.url}/api-example.png"}
+    assert api.deepimage("/rest_api/process", body, key=None).json() == {"message": "No x-api-key header is provided"}
+    assert api.deepimage("/rest_api/process", body, key=None).status_code == 403
+    wrong = api.deepimage("/rest_api/process", body, key="hs_not_a_key")
+    assert (wrong.status_code, wrong.json()) == (404, {"message": "No user found for provided token"})
+    for key, message in ((None, "missing authorization header"), ("hs_not_a_key", "the API key is not valid")):
+        response = stability_upscale_with_key(api, key)
+        assert response.status_code == 401 and response.json()["name"] == "unauthorized"
+        assert message in response.json()["message"]
+        response = api.bearer("/api/images/upscale", key=key, json={"image_id": "x"})
+        assert response.status_code == 401 and message in response.json()["message"]
+
+
+def stability_upscale_with_key(api: Api, key: str | None) -> requests.Response:
+    return api.bearer("/v1/generation/esrgan-v1-x2plus/image-to-image/upscale", key=key,
+                      files={"image": ("a.png", png_bytes(8, 8), "image/png")})
+
+
+def test_another_keys_job_is_not_found(api: Api) -> None:
+    response = api.deepimage("/rest_api/process", {"url": f"{api.site.url}/api-example.png", "width": 48,
+                                                   "upscale_strength": 8}, key="bob")
+    job = response.json()["job"]
+    assert len(job) >= 32
+    assert api.get(f"/rest_api/result/{job}", key="alice").json() == {"message": "Job not found"}
+    assert api.get(f"/rest_api/result/{job}", key="alice").status_code == 404
+    assert api.wait_result(job, key="bob")["status"] == "complete"
+    image_id = upload(api, "bobs.png", png_bytes(16, 16))
+    bobs = api.bearer("/api/images/upscale", key="bob", json={"image_id": image_id}).json()
+    assert api.get(f"/api/images/{bobs['id']}", key="alice", bearer=True).status_code == 404
+    assert api.bearer("/api/images/upscale", key="alice", json={"image_id": bobs["id"]}).status_code == 404
+
+
+def test_no_keys_configured_refuses_every_route(api: Api) -> None:
+    api.write_config(with_keys=False)
+    try:
+        responses = {
+            "deep-image": api.deepimage("/rest_api/process_result", {"url": f"{api.site.url}/api-example.png"}),
+            "result": api.get("/rest_api/result/anything"),
+            "stability": stability_upscale_with_key(api, "alice"),
+            "deepmode": api.bearer("/api/images/upscale", json={"image_id": "x"}),
+            "deepmode get": api.get("/api/images/x", bearer=True),
+        }
+    finally:
+        api.write_config()
+    for name, response in responses.items():
+        assert response.status_code in (401, 403), (name, response.text)
+        message = response.json()["message"]
+        assert "No API key is configured" in message and "api_key.py add NAME" in message, name
+        assert "HIRES_STUDIO_API_KEYS" in message, name
+
+
+# --- SSRF -----------------------------------------------------------------------------------------------------
+
+SSRF_TARGETS = [
+    ("http://127.0.0.1/a.png", "loopback"),
+    ("http://localhost/a.png", "loopback"),
+    ("http://[::1]/a.png", "loopback"),
+    ("http://10.0.0.1/a.png", "private"),
+    ("http://172.16.0.1/a.png", "private"),
+    ("http://192.168.1.1/a.png", "private"),
+    ("http://169.254.169.254/latest/meta-data/", "link-local"),
+    ("http://0.0.0.0/a.png", "unspecified"),
+    ("http://2130706433/a.png", "loopback"),
+    ("http://[::ffff:10.0.0.1]/a.png", "IPv4-mapped private"),
+    ("REDIRECT", "private address 10.1.2.3"),
+    ("file:///etc/passwd", "only http and https"),
+]
+
+
+def test_ssrf_targets_are_refused(api: Api) -> None:
+    assert len(SSRF_TARGETS) >= 12
+    for url, reason in SSRF_TARGETS:
+        target = f"{api.site.url}/redirect-private" if url == "REDIRECT" else url
+        for field in ("url", "ip_image2"):
+            body = {"url": target} if field == "url" else {
+                "url": f"{api.site.url}/api-example.png", "ip_image2": target,
+                "background": {"generate": {"adapter_type": "inpainting", "description": "x"}}}
+            response = api.deepimage("/rest_api/process", body)
+            assert response.status_code == 400, (url, response.text)
+            assert reason in response.json()["message"] and field in response.json()["message"], (url, response.text)
+
+
+# --- ComfyUI's own queue ------------------------------------------------------------------------------------------
+
+def test_jobs_are_on_comfyuis_queue_and_can_be_taken_off(api: Api) -> None:
+    blocker = copy.deepcopy(next(w.prompt for w in shipped_workflows.WORKFLOWS
+                                 if w.name == "deepimage_upscale_any_image"))
+    for node in blocker.values():
+        if node["class_type"] == "GenerativeUpscale":
+            node["inputs"].update(width=384, steps=200)
+        if node["class_type"] == "SaveImage":
+            node["inputs"]["filename_prefix"] = "hires_rest_e2e/blocker"
+    status, body = api.server.post_prompt(complete_prompt(blocker, api.server.object_info))
+    assert status == 200, body
+    blocker_id = body["prompt_id"]
+    try:
+        response = api.deepimage("/rest_api/process", {"url": f"{api.site.url}/api-example.png", "width": 48,
+                                                       "upscale_strength": 8})
+        job = response.json()["job"]
+        assert response.json()["status"] == "not_started"
+        pending = api.server.get("/queue")["queue_pending"]
+        (item,) = [item for item in pending if item[3].get("hires_studio_job") == job]
+        api.server.request("/queue", {"delete": [item[1]]})
+        body = api.wait_result(job)
+        assert body["status"] == "failed" and "removed from ComfyUI's queue" in body["message"]
+        assert "result_url" not in body
+    finally:
+        api.server.request("/queue", {"delete": [blocker_id]})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            queue_now = api.server.get("/queue")
+            if blocker_id not in {item[1] for item in queue_now["queue_running"] + queue_now["queue_pending"]}:
+                break
+            api.server.request("/interrupt", {"prompt_id": blocker_id})
+            time.sleep(0.2)
+
+
+def test_load_100_jobs_queued_at_once(api: Api) -> None:
+    tiny = _b64(png_bytes(32, 24, (200, 30, 60)))
+    request = {"url": tiny, "width": 48, "upscale_strength": 8}
+    started = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        responses = list(pool.map(lambda _: api.deepimage("/rest_api/process", request), range(100)))
+    assert [r.status_code for r in responses] == [200] * 100, [r.text for r in responses if r.status_code != 200]
+    jobs = [r.json()["job"] for r in responses]
+    assert len(set(jobs)) == 100
+    results = [api.wait_result(job) for job in jobs]
+    time.monotonic() - started
+    assert [r["status"] for r in results] == ["complete"] * 100
+    for body in results:
+        image = api.result_image(body["result_url"])
+        assert image.size == (48, 36) and image.getpixel((24, 18)) == (200, 30, 60)
