@@ -270,8 +270,14 @@ class RestApi:
     def _base_url(request: web.Request, config: ApiConfig) -> str:
         return (config.public_url or f"{request.scheme}://{request.host}").rstrip("/")
 
-    def _file_url(self, job: Job, name: str) -> str:
-        return f"{job.meta['base_url']}{FILES_ROUTE}/{job.id}/{name}"
+    def _file_url(self, job: Job, name: str, base_url: str | None = None) -> str:
+        """A result file's URL: on the host the client called (the one the job was made on for callbacks)."""
+        return f"{base_url or job.meta['base_url']}{FILES_ROUTE}/{job.id}/{name}"
+
+    def _image_object(self, job: Job, image_id: str, base_url: str) -> dict[str, Any]:
+        image = dict(job.result["images"][job.result["image_ids"].index(image_id)])
+        image["image_url"] = self._file_url(job, image["file_name"], base_url)
+        return image
 
     # -- the watcher ------------------------------------------------------------------------------------------
 
@@ -325,7 +331,7 @@ class RestApi:
             name = f"result.{encoded.extension}"
             _write_atomic(folder / name, encoded.data)
             files.append({"name": name, "mime": encoded.mime})
-            return {"files": files, "result_url": self._file_url(job, name)}
+            return {"files": files}
         if job.api == STABILITY:
             with Image.open(paths[0]) as image:
                 encoded = encode(image, "png")
@@ -426,18 +432,17 @@ class RestApi:
             raise
         return self.store.get(job.id)
 
-    @staticmethod
-    def _process_result(job: Job) -> dict[str, Any]:
+    def _process_result(self, job: Job, base_url: str) -> dict[str, Any]:
         body: dict[str, Any] = {"status": job.status, "job": job.id}
         if job.status == COMPLETE:
-            body["result_url"] = job.result["result_url"]
+            body["result_url"] = self._file_url(job, job.result["files"][0]["name"], base_url)
         if job.status == FAILED:
             body["message"] = job.error
         return body
 
     async def deepimage_process(self, request: web.Request) -> web.Response:
         job = await self._deepimage_submit(request)
-        return web.json_response(self._process_result(job))
+        return web.json_response(self._process_result(job, self._base_url(request, self.config.get())))
 
     async def deepimage_process_result(self, request: web.Request) -> web.Response:
         job = await self._deepimage_submit(request)
@@ -445,16 +450,16 @@ class RestApi:
         if job.status == FAILED:
             return web.json_response({"message": FAILED_MESSAGE, "status": "failed", "job": job.id,
                                       "error": job.error}, status=500)
-        return web.json_response(self._process_result(job))
+        return web.json_response(self._process_result(job, self._base_url(request, self.config.get())))
 
     async def deepimage_result(self, request: web.Request) -> web.Response:
-        key, _ = self._authenticate(DEEPIMAGE, request.headers.get("x-api-key"))
+        key, config = self._authenticate(DEEPIMAGE, request.headers.get("x-api-key"))
         job = self.store.get(request.match_info["job"], owner=key.name)
         if job is None:
             raise DeepImageError(404, "Job not found")
         if job.status == COMPLETE and not (self.results / job.id).is_dir():
             raise DeepImageError(404, "Image deleted", status="complete")
-        return web.json_response(self._process_result(job))
+        return web.json_response(self._process_result(job, self._base_url(request, config)))
 
     # -- Stability v1 -----------------------------------------------------------------------------------------
 
@@ -528,8 +533,8 @@ class RestApi:
         raise DeepmodeError(404, f"image_id: no image {image_id!r} on this server (upload one through "
                             "/upload/image, or use an id that /api/images/generate returned)")
 
-    async def _deepmode_run(self, job: Job, graph: ApiPrompt, config: ApiConfig, callback: str | None,
-                            ack: dict[str, str]) -> web.Response:
+    async def _deepmode_run(self, request: web.Request, job: Job, graph: ApiPrompt, config: ApiConfig,
+                            callback: str | None, ack: dict[str, str]) -> web.Response:
         try:
             await self._queue(job, _with_prefix(graph, f"{SUBFOLDER}/{job.id}"), config)
         except (FieldError, comfy_queue.GraphRefused) as error:
@@ -543,7 +548,8 @@ class RestApi:
         job = await self._wait(job.id, SYNC_WAIT_S)
         if job.status != COMPLETE:
             raise DeepmodeError(500, f"The job failed: {job.error}")
-        images = job.result["images"]
+        base_url = self._base_url(request, config)
+        images = [self._image_object(job, image_id, base_url) for image_id in job.result["image_ids"]]
         return web.json_response(images[0] if job.meta["kind"] == "upscale" else images)
 
     async def deepmode_upscale(self, request: web.Request) -> web.Response:
@@ -562,7 +568,7 @@ class RestApi:
             self._discard(job)
             raise DeepmodeError(400, str(error)) from None
         graph = shipped_workflows.deepmode_upscale_graph(image=image)
-        return await self._deepmode_run(job, graph, config, parsed.callback, deepmode.UPSCALE_ACK)
+        return await self._deepmode_run(request, job, graph, config, parsed.callback, deepmode.UPSCALE_ACK)
 
     async def deepmode_generate(self, request: web.Request) -> web.Response:
         key, config, body = await self._deepmode_body(request)
@@ -577,15 +583,15 @@ class RestApi:
         graph = shipped_workflows.deepmode_generate_graph(
             parsed.prompt, parsed.negative_prompt, parsed.num_images, parsed.ratio, parsed.upscale,
             random.randint(0, 2**32 - 1))
-        return await self._deepmode_run(job, graph, config, parsed.callback, deepmode.GENERATE_ACK)
+        return await self._deepmode_run(request, job, graph, config, parsed.callback, deepmode.GENERATE_ACK)
 
     async def deepmode_image(self, request: web.Request) -> web.Response:
-        key, _ = self._authenticate(DEEPMODE, bearer_token(request.headers.get("Authorization")))
+        key, config = self._authenticate(DEEPMODE, bearer_token(request.headers.get("Authorization")))
         image_id = request.match_info["image_id"]
         job = self.store.find(key.name, DEEPMODE, "image_ids", image_id)
         if job is None:
             raise DeepmodeError(404, "Image not found")
-        return web.json_response(job.result["images"][job.result["image_ids"].index(image_id)])
+        return web.json_response(self._image_object(job, image_id, self._base_url(request, config)))
 
 
 def register_routes(server: Any) -> RestApi:
