@@ -41,7 +41,8 @@ from .safe_fetch import FetchRefused, decide, fetch, system_resolver
 log = logging.getLogger(__name__)
 
 DEEPIMAGE, STABILITY, DEEPMODE = "deep-image", "stability", "deepmode"
-POLL_S = 0.1
+POLL_S = 0.05
+"""How often the watcher looks at ComfyUI's queue for the jobs it follows."""
 CLEANUP_EVERY_S = 60.0
 SYNC_WAIT_S = 3600.0
 """Stability and deepmode's sync calls wait for their job this long at most."""

@@ -1,0 +1,102 @@
+"""The REST layer's overhead against POST /prompt (prints figures; not a test).
+
+usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts python bench/rest_overhead.py [--jobs 50]
+
+A real ComfyUI server on loopback with the tiny models. The same small job (a 64 x 48 photo to 128 px wide,
+upscale_strength 8: bicubic, no model) is run `--jobs` times each way, alternating:
+  /prompt   the request's graph, completed, posted to /prompt; done when /history has it (polled every 10 ms);
+  REST      POST /rest_api/process_result with the image as base64: key check, decode, save, graph, validation,
+            queue, watcher, PNG encode, job store; done when the response arrives.
+Per way: p50 and p95 of the wall time from request to result; the overhead is REST minus /prompt per pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_base
+from PIL import Image
+
+import workflows
+from hires_studio.nodes.api_prompt import complete_prompt
+from hires_studio.nodes.rest import deepimage
+from hires_studio.nodes.rest.keys import hash_key, new_key
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=50)
+    args = parser.parse_args()
+    tiny = ensure_tiny_models()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = make_base(Path(tmp) / "base", [tiny, HIRES / "base" / "models"])
+        workflows.stage_base(base, workflows.tiny_stand_ins(tiny))
+        key = new_key()
+        config = base / "user" / "hires_studio_api" / "config.json"
+        config.parent.mkdir(parents=True)
+        config.write_text(json.dumps({"keys": [{"name": "bench", "sha256": hash_key(key), "rate_limit": 10}]}))
+        photo = io.BytesIO()
+        Image.new("RGB", (64, 48), (120, 60, 30)).save(photo, "PNG")
+        (base / "input" / "bench.png").write_bytes(photo.getvalue())
+        request = {"url": "base64," + base64.b64encode(photo.getvalue()).decode(), "width": 128,
+                   "upscale_strength": 8}
+        http = requests.Session()
+        http.trust_env = False  # loopback only, never a proxy
+        server = ComfyServer(base)
+        try:
+            graph = complete_prompt(deepimage.build_graph(deepimage.parse_request(request), image="bench.png",
+                                                          source=(64, 48), prefix="bench/prompt"),
+                                    server.object_info)
+
+            def via_prompt() -> float:
+                started = time.perf_counter()
+                response = http.post(server.url + "/prompt", json={"prompt": graph, "client_id": str(uuid.uuid4())},
+                                     timeout=60)
+                prompt_id = response.json()["prompt_id"]
+                while True:
+                    entry = http.get(f"{server.url}/history/{prompt_id}", timeout=60).json().get(prompt_id)
+                    if entry and entry["status"]["completed"]:
+                        return time.perf_counter() - started
+                    time.sleep(0.01)
+
+            def via_rest() -> float:
+                started = time.perf_counter()
+                body = http.post(server.url + "/rest_api/process_result", json=request, headers={"x-api-key": key},
+                                 timeout=60).json()
+                assert body["status"] == "complete", body
+                return time.perf_counter() - started
+
+            for _ in range(3):  # warm-up: first loads, caches
+                via_prompt()
+                via_rest()
+            prompt_times, rest_times = [], []
+            for _ in range(args.jobs):
+                prompt_times.append(via_prompt())
+                rest_times.append(via_rest())
+        finally:
+            server.stop()
+    overhead = [r - p for r, p in zip(rest_times, prompt_times, strict=True)]
+    print(f"{args.jobs} jobs each way (64x48 -> 128 px, strength 8), times in ms")
+    print("| way | p50 | p95 | mean |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, values in (("/prompt", prompt_times), ("REST process_result", rest_times), ("overhead", overhead)):
+        print(f"| {name} | {percentile(values, 0.5) * 1000:.0f} | {percentile(values, 0.95) * 1000:.0f} | "
+              f"{statistics.mean(values) * 1000:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
