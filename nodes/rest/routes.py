@@ -41,7 +41,7 @@ from .safe_fetch import FetchRefused, decide, fetch, system_resolver
 log = logging.getLogger(__name__)
 
 DEEPIMAGE, STABILITY, DEEPMODE = "deep-image", "stability", "deepmode"
-POLL_S = 0.05
+POLL_S = 0.02
 """How often the watcher looks at ComfyUI's queue for the jobs it follows."""
 CLEANUP_EVERY_S = 60.0
 SYNC_WAIT_S = 3600.0
@@ -109,6 +109,7 @@ class RestApi:
         self.results = self.home / "results"
         self.watched: dict[str, tuple[str, ApiPrompt]] = {}
         self.finished: dict[str, asyncio.Event] = {}
+        self.running: set[str] = set()
         self.tasks: set[asyncio.Task] = set()
 
     # -- set-up -----------------------------------------------------------------------------------------------
@@ -289,10 +290,12 @@ class RestApi:
             for job_id, (prompt_id, graph) in list(self.watched.items()):
                 state = comfy_queue.prompt_state(self.server, prompt_id)
                 if state.state == comfy_queue.RUNNING:
-                    if self.store.get(job_id).status != IN_PROGRESS:
+                    if job_id not in self.running:
+                        self.running.add(job_id)
                         self.store.update(job_id, status=IN_PROGRESS)
                 elif state.state in (comfy_queue.DONE, comfy_queue.GONE):
                     del self.watched[job_id]
+                    self.running.discard(job_id)
                     task = asyncio.get_running_loop().create_task(self._finish(job_id, graph, state))
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
