@@ -29,6 +29,7 @@ from PIL import Image
 
 from .. import shipped_workflows
 from ..api_prompt import ApiPrompt
+from ..core.errors import HiResInputError
 from . import comfy_queue, deepimage, deepmode, stability
 from .config import CONFIG_DIR, KEYS_ENV, ApiConfig, ConfigCache, ConfigError, config_path
 from .errors import ApiError, DeepImageError, DeepmodeError, FieldError, StabilityError, bad_request
@@ -485,12 +486,12 @@ class RestApi:
             except FieldError as error:
                 raise stability.bad(f"image: {str(error).split(': ', 1)[1]}", "invalid_mime_type") from None
             stability.output_size(parsed, source)
-            graph = shipped_workflows.stability_upscale_graph(
-                engine, width=parsed.width, height=parsed.height, prompts=parsed.prompts, seed=seed,
-                steps=parsed.steps, cfg_scale=parsed.cfg_scale, image=image)
             try:
+                graph = shipped_workflows.stability_upscale_graph(
+                    engine, width=parsed.width, height=parsed.height, prompts=parsed.prompts, seed=seed,
+                    steps=parsed.steps, cfg_scale=parsed.cfg_scale, image=image)
                 await self._queue(job, _with_prefix(graph, f"{SUBFOLDER}/{job.id}"), config)
-            except (FieldError, comfy_queue.GraphRefused) as error:
+            except (FieldError, HiResInputError, comfy_queue.GraphRefused) as error:
                 raise stability.bad(str(error)) from None
         except BaseException:
             self._discard(job)
@@ -571,7 +572,11 @@ class RestApi:
         except FieldError as error:
             self._discard(job)
             raise DeepmodeError(400, str(error)) from None
-        graph = shipped_workflows.deepmode_upscale_graph(image=image)
+        try:
+            graph = shipped_workflows.deepmode_upscale_graph(image=image)
+        except HiResInputError as error:
+            self._discard(job)
+            raise DeepmodeError(400, str(error)) from None
         return await self._deepmode_run(request, job, graph, config, parsed.callback, deepmode.UPSCALE_ACK)
 
     async def deepmode_generate(self, request: web.Request) -> web.Response:
@@ -584,9 +589,13 @@ class RestApi:
             "base_url": self._base_url(request, config),
             "source": {"model_id": parsed.model_id, "prompt": parsed.prompt,
                        "negative_prompt": parsed.negative_prompt, "ratio": parsed.ratio}})
-        graph = shipped_workflows.deepmode_generate_graph(
-            parsed.prompt, parsed.negative_prompt, parsed.num_images, parsed.ratio, parsed.upscale,
-            random.randint(0, 2**32 - 1))
+        try:
+            graph = shipped_workflows.deepmode_generate_graph(
+                parsed.prompt, parsed.negative_prompt, parsed.num_images, parsed.ratio, parsed.upscale,
+                random.randint(0, 2**32 - 1))
+        except HiResInputError as error:
+            self._discard(job)
+            raise DeepmodeError(400, str(error)) from None
         return await self._deepmode_run(request, job, graph, config, parsed.callback, deepmode.GENERATE_ACK)
 
     async def deepmode_image(self, request: web.Request) -> web.Response:
