@@ -26,6 +26,7 @@ RESTART_MESSAGE = "The server restarted before this job finished. No credits wer
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
+    token TEXT NOT NULL UNIQUE,
     owner TEXT NOT NULL,
     api TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -49,6 +50,9 @@ def new_job_id() -> str:
 @dataclass(frozen=True)
 class Job:
     id: str
+    token: str
+    """The capability in the job's result URLs: random like the id, but never shown to ComfyUI (whose own
+    unauthenticated /queue and /history routes list the job id), so the result files cannot be found from there."""
     owner: str
     api: str
     status: str
@@ -90,7 +94,8 @@ class JobStore:
 
     @staticmethod
     def _job(row: sqlite3.Row) -> Job:
-        return Job(row["id"], row["owner"], row["api"], row["status"], row["prompt_id"], json.loads(row["meta"]),
+        return Job(row["id"], row["token"], row["owner"], row["api"], row["status"], row["prompt_id"],
+                   json.loads(row["meta"]),
                    json.loads(row["result"]) if row["result"] else None, row["error"], json.loads(row["files"]),
                    row["created"], row["updated"])
 
@@ -98,8 +103,9 @@ class JobStore:
         now = time.time()
         job_id = job_id or new_job_id()
         with self._db() as db:
-            db.execute("INSERT INTO jobs (id, owner, api, status, meta, created, updated) VALUES (?,?,?,?,?,?,?)",
-                       (job_id, owner, api, RECEIVED, json.dumps(meta), now, now))
+            db.execute("INSERT INTO jobs (id, token, owner, api, status, meta, created, updated) "
+                       "VALUES (?,?,?,?,?,?,?,?)",
+                       (job_id, new_job_id(), owner, api, RECEIVED, json.dumps(meta), now, now))
         return self.get(job_id)
 
     def get(self, job_id: str, owner: str | None = None) -> Job | None:
@@ -109,6 +115,11 @@ class JobStore:
         if row is None or (owner is not None and row["owner"] != owner):
             return None
         return self._job(row)
+
+    def by_token(self, token: str) -> Job | None:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM jobs WHERE token = ?", (token,)).fetchone()
+        return None if row is None else self._job(row)
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Set status, prompt_id, meta, result, error or files (dicts and lists are stored as JSON)."""

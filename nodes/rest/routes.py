@@ -124,7 +124,7 @@ class RestApi:
         routes.post("/api/images/upscale")(self._api(DEEPMODE, self.deepmode_upscale))
         routes.post("/api/images/generate")(self._api(DEEPMODE, self.deepmode_generate))
         routes.get("/api/images/{image_id}")(self._api(DEEPMODE, self.deepmode_image))
-        routes.get(FILES_ROUTE + "/{job}/{name}")(self.result_file)
+        routes.get(FILES_ROUTE + "/{token}/{name}")(self.result_file)
         self.server.app.on_startup.append(self._start)
         self.server.app.on_cleanup.append(self._stop)
 
@@ -275,7 +275,7 @@ class RestApi:
 
     def _file_url(self, job: Job, name: str, base_url: str | None = None) -> str:
         """A result file's URL: on the host the client called (the one the job was made on for callbacks)."""
-        return f"{base_url or job.meta['base_url']}{FILES_ROUTE}/{job.id}/{name}"
+        return f"{base_url or job.meta['base_url']}{FILES_ROUTE}/{job.token}/{name}"
 
     def _image_object(self, job: Job, image_id: str, base_url: str) -> dict[str, Any]:
         image = dict(job.result["images"][job.result["image_ids"].index(image_id)])
@@ -396,8 +396,8 @@ class RestApi:
             self.finished.pop(job.id, None)
 
     async def result_file(self, request: web.Request) -> web.StreamResponse:
-        """A finished job's result file. The URL is the capability: the job id in it is 192 random bits."""
-        job = self.store.get(request.match_info["job"])
+        """A finished job's result file. The URL is the capability: its token is 192 random bits."""
+        job = self.store.by_token(request.match_info["token"])
         name = request.match_info["name"]
         entry = next((f for f in (job.result or {}).get("files", []) if f["name"] == name), None) if job else None
         path = self.results / job.id / name if entry else None

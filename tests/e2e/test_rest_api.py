@@ -199,6 +199,7 @@ def test_deepimage_generative_upscale_seed(api: Api) -> None:
     if body["status"] != "complete":  # not done within 25 s: poll, as the docs say
         body = api.wait_result(body["job"])
     assert body["status"] == "complete" and set(body) == {"status", "job", "result_url"}, body
+    assert body["job"] not in body["result_url"], "the result URL's capability is not the job id ComfyUI lists"
     w, h = photo_size(api)
     image = api.result_image(body["result_url"])
     assert (image.format, image.size) == ("PNG", (SMALL_WIDTH, round(h * SMALL_WIDTH / w)))

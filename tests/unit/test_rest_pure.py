@@ -67,6 +67,7 @@ def test_job_store_owner_isolation_recovery_and_expiry(tmp_path) -> None:
     c = store.create("bob", "deep-image", {})
     assert store.get(a.id, owner="bob") is None and store.get(a.id, owner="alice").meta == {"x": 1}
     assert len({a.id, b.id, c.id}) == 3 and len(a.id) >= 32
+    assert a.token != a.id and len(a.token) >= 32 and store.by_token(a.token).id == a.id
     store.update(a.id, status=IN_PROGRESS)
     store.update(b.id, status=COMPLETE, result={"r": 1})
     store.update(c.id, status=NOT_STARTED)
