@@ -17,7 +17,7 @@ from ..api_prompt import ApiPrompt
 from ..core.adapter import ADAPTER_TYPES
 from ..core.errors import HiResInputError
 from ..core.sizing import FITS, plan_size
-from ..shipped_workflows import CANNY_CONTROLNET, CHECKPOINT, MODEL_TYPES, REALESRGAN, ZIMAGE
+from ..shipped_workflows import CANNY_CONTROLNET, CHECKPOINT, MODEL_TYPES, REALESRGAN, WORKFLOWS
 from .errors import FieldError
 from .images import FORMATS, parse_file_size
 
@@ -29,11 +29,16 @@ GENERATE_FIELDS = ("description", "negative_prompt", "adapter_type", "face_id", 
 CROP_FOCUSES = ("center", "item", "content")
 IMAGE_ADAPTERS = ("generate_background", "face", "control", "control2", "inpainting")
 SD_MODEL_TYPES = tuple(MODEL_TYPES)
-ZIMAGE_TYPE = "z-image-turbo"
-ZIMAGE_SETTINGS = {"steps": 8, "cfg": 1.0, "sampler_name": "res_multistep", "scheduler": "simple"}
-"""What the shipped Z-Image-Turbo workflow sets on HiResGenerate (the turbo model wants few steps, cfg 1)."""
+FAMILY_WORKFLOWS: dict[str, tuple[str, ...]] = {
+    "z-image-turbo": ("text_to_image_zimage_turbo", "zimage_turbo_text_to_image"),
+    "qwen": ("text_to_image_qwen",),
+    "flux2-klein9b": ("text_to_image_flux2",),
+}
+"""model_types loaded from separate UNET, text encoder and VAE files: the shipped text-to-image workflow whose
+loaders and diffusion settings (steps, cfg, sampler, scheduler) a request of that model_type uses."""
+LOADERS = ("UNETLoader", "CLIPLoader", "VAELoader")
+SETTINGS = ("steps", "cfg", "sampler_name", "scheduler")
 HOSTED_MODEL_TYPES = ("gemini-3-pro-image-preview", "google-gemini-image-flash", "see-dream-4.5")
-OTHER_MODEL_TYPES = ("qwen", "flux2-klein9b")
 UPSCALE_4_STRENGTHS = (1, 4, 7)
 SAVE_NODE = "save"
 
@@ -185,14 +190,15 @@ def _parse_generate(generate: Any) -> dict[str, Any]:
                          f"use one of {', '.join(ADAPTER_TYPES)}")
     model_type = out.get("model_type")
     if model_type is not None:
-        known = (*SD_MODEL_TYPES, ZIMAGE_TYPE, *HOSTED_MODEL_TYPES, *OTHER_MODEL_TYPES)
+        known = (*SD_MODEL_TYPES, *FAMILY_WORKFLOWS, *HOSTED_MODEL_TYPES)
         if model_type not in known:
             raise FieldError("background.generate.model_type", model_type, "is not a model type",
                              f"use one of {', '.join(known)}")
-        if model_type not in (*SD_MODEL_TYPES, ZIMAGE_TYPE):
+        served = (*SD_MODEL_TYPES, *(t for t in FAMILY_WORKFLOWS if _family_workflow(t) is not None))
+        if model_type not in served:
             raise FieldError("background.generate.model_type", model_type, "is not served by this server's API "
                              "(hosted models need an account with their provider; the others need their own loaders)",
-                             f"use one of {', '.join((*SD_MODEL_TYPES, ZIMAGE_TYPE))}, or run the shipped workflow "
+                             f"use one of {', '.join(served)}, or run the shipped workflow "
                              "for this model_type in the graph editor")
     for name in ("description", "negative_prompt"):
         if name in out:
@@ -258,15 +264,41 @@ def _node(class_type: str, **inputs: Any) -> dict[str, Any]:
     return {"inputs": inputs, "class_type": class_type, "_meta": {"title": class_type}}
 
 
-def _model_nodes(model_type: str | None) -> tuple[dict[str, Any], list, list, list, dict[str, Any]]:
-    """The loader nodes for a model_type, the (model, clip, vae) links and the diffusion settings it needs."""
-    if model_type == ZIMAGE_TYPE:
-        nodes = {"unet": _node("UNETLoader", unet_name=ZIMAGE["unet"], weight_dtype="default"),
-                 "clip": _node("CLIPLoader", clip_name=ZIMAGE["clip"], type="lumina2", device="default"),
-                 "vae": _node("VAELoader", vae_name=ZIMAGE["vae"])}
-        return nodes, ["unet", 0], ["clip", 0], ["vae", 0], dict(ZIMAGE_SETTINGS)
+def _family_workflow(model_type: str) -> dict[str, Any] | None:
+    """The shipped text-to-image graph of a separate-files model_type, or None when none is shipped."""
+    names = FAMILY_WORKFLOWS.get(model_type, ())
+    return next((dict(w.prompt) for name in names for w in WORKFLOWS if w.name == name), None)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The loader nodes of a model_type, the links to its model, clip and vae, the diffusion settings it needs,
+    and whether its text-to-image workflow AI-upscales to the size (Real-ESRGAN) or resizes."""
+
+    nodes: dict[str, Any]
+    model: list
+    clip: list
+    vae: list
+    settings: dict[str, Any]
+    text_upscaler: bool
+
+
+def _model_choice(model_type: str | None) -> ModelChoice:
+    if model_type in FAMILY_WORKFLOWS:
+        shipped = _family_workflow(model_type)
+        ids = {node_id: f"{node['class_type'].lower()}" for node_id, node in shipped.items()
+               if node["class_type"] in LOADERS}
+        generate = next(node["inputs"] for node in shipped.values() if node["class_type"] == "HiResGenerate")
+        nodes = {ids[node_id]: _node(shipped[node_id]["class_type"], **shipped[node_id]["inputs"]) for node_id in ids}
+
+        def link(name: str) -> list:
+            return [ids[generate[name][0]], generate[name][1]]
+
+        return ModelChoice(nodes, link("model"), link("clip"), link("vae"),
+                           {k: generate[k] for k in SETTINGS if k in generate}, "upscale_model" in generate)
     ckpt = MODEL_TYPES[model_type] if model_type else CHECKPOINT
-    return {"ckpt": _node("CheckpointLoaderSimple", ckpt_name=ckpt)}, ["ckpt", 0], ["ckpt", 1], ["ckpt", 2], {}
+    return ModelChoice({"ckpt": _node("CheckpointLoaderSimple", ckpt_name=ckpt)}, ["ckpt", 0], ["ckpt", 1],
+                       ["ckpt", 2], {}, True)
 
 
 def _adapter_node(generate: Mapping[str, Any], adapter_type: str, clip: list, **links: Any) -> dict[str, Any]:
@@ -335,9 +367,9 @@ def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[i
             strength = (strength - 1) % 3 + 7  # the strength's base path, without the diffusion pass
         main: dict[str, Any] = {"image": ["image", 0], "upscale_strength": strength}
         if strength <= 6:
-            loaders, model, clip, vae, settings = _model_nodes(model_type)
-            graph.update(loaders)
-            main.update(model=model, clip=clip, vae=vae, **settings)
+            choice = _model_choice(model_type)
+            graph.update(choice.nodes)
+            main.update(model=choice.model, clip=choice.clip, vae=choice.vae, **choice.settings)
         if strength in UPSCALE_4_STRENGTHS:
             graph["upscaler"] = _node("UpscaleModelLoader", model_name=REALESRGAN)
             main["upscale_model"] = ["upscaler", 0]
@@ -352,8 +384,9 @@ def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[i
         graph[SAVE_NODE] = _node("SaveImage", images=["upscale", 0], filename_prefix=prefix)
         return graph
 
-    loaders, model, clip, vae, settings = _model_nodes(model_type)
-    graph.update(loaders)
+    choice = _model_choice(model_type)
+    graph.update(choice.nodes)
+    clip = choice.clip
     links: dict[str, Any] = {}
     if adapter in IMAGE_ADAPTERS:
         links["image"] = ["image", 0]
@@ -364,13 +397,14 @@ def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[i
         graph["mask"] = _node("LoadImageMask", image=mask, channel="red")
         links["mask"] = ["mask", 0]
     graph["adapter"] = _adapter_node(generate, adapter, clip, **links)
-    main = {"model": model, "clip": clip, "vae": vae, "adapter": ["adapter", 0], "width": request.width or 0,
-            "height": request.height or 0, "generative_upscale": request.generative_upscale, **settings}
+    main = {"model": choice.model, "clip": clip, "vae": choice.vae, "adapter": ["adapter", 0],
+            "width": request.width or 0, "height": request.height or 0,
+            "generative_upscale": request.generative_upscale, **choice.settings}
     if request.upscale_strength is not None:
         main["upscale_strength"] = request.upscale_strength
     strength = request.upscale_strength or 5
     text_only = adapter not in IMAGE_ADAPTERS
-    if (text_only and not request.generative_upscale) or (request.generative_upscale
+    if (text_only and choice.text_upscaler and not request.generative_upscale) or (request.generative_upscale
                                                           and strength in UPSCALE_4_STRENGTHS):
         graph["upscaler"] = _node("UpscaleModelLoader", model_name=REALESRGAN)
         main["upscale_model"] = ["upscaler", 0]

@@ -316,6 +316,9 @@ SEED_WORKFLOWS = [
      "deepimage_model_on_the_beach"),
     ({"url": "u", "background": {"generate": {"description": "model in the room", "adapter_type": "control"}}},
      "deepimage_model_in_the_room"),
+    ({"width": 2048, "height": 1024, "background": {"generate": {"description": shipped_workflows.CYBERPUNK_PROMPT,
+                                                                  "model_type": "z-image-turbo"}}},
+     "zimage_turbo_text_to_image"),
 ]
 
 

@@ -207,7 +207,8 @@ def test_deepimage_graph_choices() -> None:
                     background={"generate": {"adapter_type": "inpainting", "description": "d"}})
     assert inpaint["mask"]["class_type"] == "LoadImageMask" and inpaint["adapter"]["inputs"]["mask"] == ["mask", 0]
     zimage = graph(background={"generate": {"description": "d", "model_type": "z-image-turbo"}})
-    assert zimage["generate"]["inputs"]["steps"] == 8 and zimage["unet"]["class_type"] == "UNETLoader"
+    assert zimage["generate"]["inputs"]["steps"] == 8 and zimage["unetloader"]["class_type"] == "UNETLoader"
+    assert zimage["generate"]["inputs"]["model"] == ["unetloader", 0] and "upscaler" not in zimage
 
 
 def test_form_data_nests_like_json() -> None:
