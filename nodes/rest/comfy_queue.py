@@ -76,17 +76,24 @@ class PromptState:
     history: dict[str, Any] | None = None
 
 
-def prompt_state(server: Any, prompt_id: str) -> PromptState:
-    """Where the prompt is, read under the queue's lock so a prompt moving between lists is never missed."""
+def prompt_states(server: Any, prompt_ids: list[str]) -> dict[str, PromptState]:
+    """Where each prompt is, read in one pass under the queue's lock, so a prompt moving between the queue,
+    the running set and the history is never missed."""
     queue = server.prompt_queue
+    states = {}
     with queue.mutex:
-        if prompt_id in queue.history:
-            return PromptState(DONE, queue.history[prompt_id])
-        if any(item[1] == prompt_id for item in queue.currently_running.values()):
-            return PromptState(RUNNING)
-        if any(item[1] == prompt_id for item in queue.queue):
-            return PromptState(QUEUED)
-    return PromptState(GONE)
+        running = {item[1] for item in queue.currently_running.values()}
+        queued = {item[1] for item in queue.queue}
+        for prompt_id in prompt_ids:
+            if prompt_id in queue.history:
+                states[prompt_id] = PromptState(DONE, queue.history[prompt_id])
+            elif prompt_id in running:
+                states[prompt_id] = PromptState(RUNNING)
+            elif prompt_id in queued:
+                states[prompt_id] = PromptState(QUEUED)
+            else:
+                states[prompt_id] = PromptState(GONE)
+    return states
 
 
 def outcome(history: dict[str, Any]) -> tuple[bool, str | None]:

@@ -288,8 +288,10 @@ class RestApi:
         last_cleanup = 0.0
         while True:
             await asyncio.sleep(POLL_S)
-            for job_id, (prompt_id, graph) in list(self.watched.items()):
-                state = comfy_queue.prompt_state(self.server, prompt_id)
+            watched = list(self.watched.items())
+            states = comfy_queue.prompt_states(self.server, [prompt_id for _, (prompt_id, _) in watched])
+            for job_id, (prompt_id, graph) in watched:
+                state = states[prompt_id]
                 if state.state == comfy_queue.RUNNING:
                     if job_id not in self.running:
                         self.running.add(job_id)
