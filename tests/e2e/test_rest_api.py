@@ -106,13 +106,14 @@ class Api:
     def config_path(self):
         return self.server.base / "user" / CONFIG
 
-    def write_config(self, with_keys: bool = True) -> None:
+    def write_config(self, with_keys: bool = True, models: dict[str, str] | None = None) -> None:
         config = {
             "keys": [{"name": name, "sha256": hash_key(key), "rate_limit": limit}
                      for (name, key), limit in zip(self.keys.items(), (200, 4, 0), strict=True)] if with_keys else [],
             "fetch_allowlist": [f"127.0.0.1:{self.site.port}"],
             "max_input_pixels": MAX_INPUT_PIXELS,
             "max_body_bytes": MAX_BODY_BYTES,
+            "models": models or {},
         }
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(json.dumps(config))
@@ -476,6 +477,18 @@ def test_rate_limit(api: Api) -> None:
     assert (response.status_code, response.json()) == (429, {
         "message": "Image cannot be processed right now. Your rate limit is 0 and you are currently processing 0 "
                    "images.", "code": "TOO_MANY_REQUESTS"})
+
+
+def test_a_missing_model_is_a_400_that_names_the_file(api: Api) -> None:
+    api.write_config(models={shipped_workflows.CHECKPOINT: "my_missing_model.safetensors"})
+    try:
+        response = api.deepimage("/rest_api/process", {"url": f"{api.site.url}/api-example.png", "width": 128,
+                                                       "generative_upscale": True})
+    finally:
+        api.write_config()
+    assert response.status_code == 400 and response.json()["code"] == "BAD_REQUEST"
+    message = response.json()["message"]
+    assert "my_missing_model.safetensors" in message and "models/checkpoints" in message, message
 
 
 # --- auth -----------------------------------------------------------------------------------------------------
