@@ -16,7 +16,7 @@ from typing import Any
 from ..api_prompt import ApiPrompt
 from ..core.adapter import ADAPTER_TYPES
 from ..core.errors import HiResInputError
-from ..core.sizing import FITS, plan_size
+from ..core.sizing import FITS, MAX_SIDE, plan_size
 from ..shipped_workflows import CANNY_CONTROLNET, CHECKPOINT, MODEL_TYPES, REALESRGAN, WORKFLOWS
 from .errors import FieldError
 from .images import FORMATS, parse_file_size
@@ -316,6 +316,10 @@ def upscale_sizes(request: DeepImageRequest, source: tuple[int, int]) -> dict[st
     try:
         plan_size(source[0], source[1], request.width, request.height, request.fit, 1.0)
     except HiResInputError as error:
+        if str(MAX_SIDE) in str(error):  # deep-image's own wording, on the field the request gave
+            name = "width" if request.width is not None else "height"
+            raise FieldError(name, getattr(request, name), f"Image cannot be upscaled above {MAX_SIDE} x {MAX_SIDE} "
+                             "pixels limit", f"ask for at most {MAX_SIDE} pixels per side") from None
         raise FieldError(error.input_name, error.value, str(error).split(": ", 1)[1].split(". Fix: ")[0],
                          str(error).split(". Fix: ")[1].rstrip(".")) from None
     sizes: dict[str, Any] = {}
