@@ -6,7 +6,7 @@
      "rate_limit": 4, "result_ttl_hours": 24, "process_result_wait_s": 25,
      "fetch_allowlist": ["192.168.1.20", "10.0.0.0/8", "127.0.0.1:8123"],
      "models": {"v1-5-pruned-emaonly-fp16.safetensors": "my_model.safetensors"},
-     "public_url": "https://images.example.com"}
+     "public_url": "https://images.example.com", "deepmode_native_side": 1024}
 
 `HIRES_STUDIO_API_KEYS="name=key,other=key2"` adds keys from the environment (hashed on load). The file lives
 outside `user/default`, so ComfyUI's own /userdata routes cannot read or write it. It is read again whenever
@@ -68,6 +68,9 @@ class ApiConfig:
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     public_url: str | None = None
+    deepmode_native_side: int = 0
+    """The native side of the model deepmode's generate loads (its sizes are that budget at the ratio); 0 = the
+    shipped checkpoint's (SD1.5, 512). Set it when `models` maps the checkpoint to another family (SDXL: 1024)."""
 
 
 def parse_allow_entry(text: str) -> AllowEntry:
@@ -137,6 +140,7 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], source: str = 
         connect_timeout_s=number("connect_timeout_s", DEFAULT_CONNECT_TIMEOUT_S, 0.1),
         read_timeout_s=number("read_timeout_s", DEFAULT_READ_TIMEOUT_S, 0.1),
         public_url=data.get("public_url"),
+        deepmode_native_side=int(number("deepmode_native_side", 0)),
     )
 
 

@@ -43,6 +43,8 @@ CONFIG = "hires_studio_api/config.json"
 MAX_INPUT_PIXELS = 1_500_000
 MAX_BODY_BYTES = 3_000_000
 JOB_TIMEOUT_S = 300.0
+DEEPMODE_NATIVE = 64
+"""deepmode's generate sizes follow the model's native side: 64 keeps the tiny model's generation small."""
 SMALL_WIDTH = 128
 COTTAGE = "small cottage and cows eating grass on the green fields. Sunset."
 
@@ -114,6 +116,7 @@ class Api:
             "max_input_pixels": MAX_INPUT_PIXELS,
             "max_body_bytes": MAX_BODY_BYTES,
             "models": models or {},
+            "deepmode_native_side": DEEPMODE_NATIVE,
         }
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(json.dumps(config))
@@ -297,30 +300,34 @@ def test_deepmode_upscale_async_callback(api: Api) -> None:
 
 # --- each seed request is its shipped workflow ----------------------------------------------------------------
 
+def _text_only(model_type: str) -> dict[str, Any]:
+    return {"width": 2048, "height": 1024,
+            "background": {"generate": {"description": shipped_workflows.CYBERPUNK_PROMPT, "model_type": model_type}}}
+
+
 SEED_WORKFLOWS = [
-    ({"url": "u", "width": 2048}, "upscale_realesrgan_to_width"),
-    ({"url": "u", "width": 3000, "generative_upscale": True, "upscale_strength": 5}, "deepimage_upscale_any_image"),
+    ({"url": "u", "width": 2048}, ("upscale_realesrgan_to_width",)),
+    ({"url": "u", "width": 3000, "generative_upscale": True, "upscale_strength": 5},
+     ("generative_upscale_to_width", "deepimage_upscale_any_image")),
     ({"url": "u", "width": 2048, "height": 1024, "generative_upscale": True, "upscale_strength": 4,
       "background": {"generate": {"adapter_type": "upscale", "description": COTTAGE}}},
-     "deepimage_prompt_guided_upscale"),
-    ({"url": "u", "width": 3000, "generative_upscale": True}, "deepimage_generative_upscaling"),
+     ("generative_upscale_prompt_guided", "deepimage_prompt_guided_upscale")),
+    ({"url": "u", "width": 3000, "generative_upscale": True},
+     ("generative_upscale_default_strength", "deepimage_generative_upscaling")),
     ({"width": 2048, "height": 1024, "generative_upscale": True, "background": {"generate": {"description": COTTAGE}}},
-     "deepimage_hires_generation"),
-    *[({"width": 2048, "height": 1024, "background": {"generate": {"description": shipped_workflows.CYBERPUNK_PROMPT,
-                                                                    "model_type": t}}}, f"deepimage_text_only_{t}")
-      for t in ("realistic", "fantasy", "premium")],
+     ("hires_generate_from_prompt", "deepimage_hires_generation")),
+    *[(_text_only(t), (f"text_to_image_{t}", f"deepimage_text_only_{t}")) for t in ("realistic", "fantasy", "premium")],
     ({"url": "u", "width": 1024, "height": 1024,
       "background": {"generate": {"description": "item on the beach", "adapter_type": "generate_background"}}},
-     "deepimage_item_on_the_beach"),
+     ("background_around_object", "deepimage_item_on_the_beach")),
     ({"url": "u", "width": 1024, "height": 1024,
       "background": {"generate": {"description": "model on the beach", "adapter_type": "face"}}},
-     "deepimage_model_on_the_beach"),
+     ("avatar_around_face", "deepimage_model_on_the_beach")),
     ({"url": "u", "background": {"generate": {"description": "model in the room", "adapter_type": "control"}}},
-     "deepimage_model_in_the_room"),
-    ({"width": 2048, "height": 1024, "background": {"generate": {"description": shipped_workflows.CYBERPUNK_PROMPT,
-                                                                  "model_type": "z-image-turbo"}}},
-     "zimage_turbo_text_to_image"),
+     ("edges_guided_image_to_image", "deepimage_model_in_the_room")),
+    (_text_only("z-image-turbo"), ("text_to_image_zimage_turbo", "zimage_turbo_text_to_image")),
 ]
+"""A seed request and its shipped workflow (named as today or before the workflows were renamed)."""
 
 
 def canonical(prompt: dict[str, Any]) -> list[str]:
@@ -339,9 +346,14 @@ def canonical(prompt: dict[str, Any]) -> list[str]:
     return sorted(json.dumps(form(node_id), sort_keys=True) for node_id in prompt)
 
 
-@pytest.mark.parametrize(("request_body", "name"), SEED_WORKFLOWS, ids=[name for _, name in SEED_WORKFLOWS])
-def test_seed_request_builds_the_shipped_graph(api: Api, request_body: dict[str, Any], name: str) -> None:
-    shipped = next(w.prompt for w in shipped_workflows.WORKFLOWS if w.name == name)
+def shipped_prompt(names: tuple[str, ...]) -> dict[str, Any]:
+    """The shipped workflow's graph under its name (the first of `names` this pack ships: workflows were renamed)."""
+    return next(w.prompt for name in names for w in shipped_workflows.WORKFLOWS if w.name == name)
+
+
+@pytest.mark.parametrize(("request_body", "names"), SEED_WORKFLOWS, ids=[names[0] for _, names in SEED_WORKFLOWS])
+def test_seed_request_builds_the_shipped_graph(api: Api, request_body: dict[str, Any], names: tuple[str, ...]) -> None:
+    shipped = shipped_prompt(names)
     request = deepimage.parse_request(request_body)
     built = deepimage.build_graph(request, image="x.png" if request.url else None, source=(640, 427))
     info = api.server.object_info
@@ -580,7 +592,7 @@ def test_ssrf_targets_are_refused(api: Api) -> None:
 
 def test_jobs_are_on_comfyuis_queue_and_can_be_taken_off(api: Api) -> None:
     blocker = copy.deepcopy(next(w.prompt for w in shipped_workflows.WORKFLOWS
-                                 if w.name == "deepimage_upscale_any_image"))
+                                 if w.name == ("generative_upscale_to_width", "deepimage_upscale_any_image")))
     for node in blocker.values():
         if node["class_type"] == "GenerativeUpscale":
             node["inputs"].update(width=384, steps=200)
@@ -626,3 +638,18 @@ def test_load_100_jobs_queued_at_once(api: Api) -> None:
     for body in results:
         image = api.result_image(body["result_url"])
         assert image.size == (48, 36) and image.getpixel((24, 18)) == (200, 30, 60)
+
+
+def test_deepmode_generate(api: Api) -> None:
+    response = api.bearer("/api/images/generate", json={"model_id": "m1", "prompt": COTTAGE,
+                                                        "negative_prompt": "rainy", "num_images": 2,
+                                                        "ratio": "square"})
+    assert response.status_code == 200, response.text
+    images = response.json()
+    assert len(images) == 2 and images[0]["id"] != images[1]["id"]
+    for image in images:
+        assert list(image) == DEEPMODE_KEYS and image["upscaled"] is False
+        assert (image["model_id"], image["prompt"], image["negative_prompt"], image["ratio"]) == (
+            "m1", COTTAGE, "rainy", "square")
+        assert api.result_image(image["image_url"]).size == (DEEPMODE_NATIVE, DEEPMODE_NATIVE)
+    assert api.get(f"/api/images/{images[1]['id']}", bearer=True).json() == images[1]
