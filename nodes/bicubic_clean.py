@@ -9,7 +9,7 @@ from .core.errors import HiResInputError
 from .core.request import (
     CLEANUP_CHOICES,
     SizeRequest,
-    check_size_request,
+    check_size_request_at_prompt,
     cleanup_route,
     plan_upscale,
     plan_upscale_image,
@@ -50,11 +50,13 @@ class BicubicClean(io.ComfyNode):
                         fill_color: str = "#000000") -> bool | str:
         """What needs no image, refused at /prompt (outpaint too: this node has no model)."""
         try:
-            cleanup_route(cleanup)
-            check_size_request(SizeRequest(width, height, fit, scale_by, size_rules, padding, min_length,
-                                           crop_focus, canvas_fill, fill_color))
+            if cleanup is not None:  # None: fed by a link, checked at run time
+                cleanup_route(cleanup)
+            check_size_request_at_prompt(width=width, height=height, fit=fit, scale_by=scale_by,
+                                         size_rules=size_rules, padding=padding, min_length=min_length,
+                                         crop_focus=crop_focus, canvas_fill=canvas_fill, fill_color=fill_color)
             if canvas_fill == "outpaint":
-                plan_upscale(SizeRequest(canvas_fill=canvas_fill), 1, 1, cleanup_route(cleanup)[0], node=NODE,
+                plan_upscale(SizeRequest(canvas_fill=canvas_fill), 1, 1, cleanup_route("off")[0], node=NODE,
                              model_inputs=False)
         except HiResInputError as error:
             return str(error)

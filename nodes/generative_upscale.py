@@ -9,7 +9,7 @@ from .adapter_select import AdapterIO
 from .common_inputs import diffusion_inputs, resize_inputs, size_inputs, size_rules_input, strength_input
 from .core.adapter import check_consumer
 from .core.errors import HiResInputError
-from .core.request import SizeRequest, check_size_request, lazy_inputs_for, plan_upscale_image, strength_route
+from .core.request import SizeRequest, check_size_request_at_prompt, lazy_inputs_for, plan_upscale_image, strength_route
 from .runtime.conditioning import adapter_conditioning
 from .runtime.generative import DiffusionSettings
 from .runtime.upscale_pipeline import EdgeControl, upscale_image
@@ -75,9 +75,11 @@ class GenerativeUpscale(io.ComfyNode):
                         fill_color: str = "#000000") -> bool | str:
         """What needs no image, refused at /prompt; the rest is checked on the real image."""
         try:
-            strength_route(upscale_strength)
-            check_size_request(SizeRequest(width, height, fit, scale_by, size_rules, padding, min_length,
-                                           crop_focus, canvas_fill, fill_color))
+            if upscale_strength is not None:  # None: fed by a link, checked at run time
+                strength_route(upscale_strength)
+            check_size_request_at_prompt(width=width, height=height, fit=fit, scale_by=scale_by,
+                                         size_rules=size_rules, padding=padding, min_length=min_length,
+                                         crop_focus=crop_focus, canvas_fill=canvas_fill, fill_color=fill_color)
         except HiResInputError as error:
             return str(error)
         return True

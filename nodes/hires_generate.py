@@ -83,8 +83,10 @@ class HiResGenerate(io.ComfyNode):
                         num_images: int = 1) -> bool | str:
         """What needs no model or image, refused at /prompt."""
         try:
-            strength_route(upscale_strength)
-            check_generation_request(width, height, size_rules, num_images)
+            if upscale_strength is not None:  # None: fed by a link, checked at run time
+                strength_route(upscale_strength)
+            if None not in (width, height, size_rules, num_images):
+                check_generation_request(width, height, size_rules, num_images)
         except HiResInputError as error:
             return str(error)
         return True

@@ -197,6 +197,14 @@ def check_size_request(request: SizeRequest) -> None:
                               f"give a margin below {(min(request.width, request.height) - 1) // 2} px")
 
 
+def check_size_request_at_prompt(**fields: object) -> None:
+    """check_size_request for validate_inputs, where a widget fed by a link arrives as None: its value is known
+    only at run time, so the request is then left to the run's check on the real image (before any model)."""
+    if any(value is None for value in fields.values()):
+        return
+    check_size_request(SizeRequest(**fields))  # type: ignore[arg-type]
+
+
 def _check_stability_request(request: SizeRequest, padding: float) -> None:
     """Stability v1's upscale rules that need no image, in its own words where it has them."""
     if request.width and request.height:

@@ -394,3 +394,13 @@ def test_no_focus_analysis_unless_crop_with_a_focus():
     plan = plan_upscale_image(SizeRequest(width=200, crop_focus="item"), _image(_scene()), strength_route(8),
                               node="N")
     assert plan.size.source_box == Box(0, 0, 400, 200)
+
+
+def test_a_linked_widget_leaves_the_size_to_the_run():
+    from hires_studio.nodes.core.request import check_size_request_at_prompt
+
+    fields = dict(width=0, height=0, fit="canvas", scale_by=0.0, size_rules="deep-image", padding="0",
+                  min_length=0, crop_focus="center", canvas_fill="color", fill_color="#000000")
+    with pytest.raises(HiResInputError, match="^scale_by=0.0"):
+        check_size_request_at_prompt(**fields)
+    check_size_request_at_prompt(**{**fields, "width": None})  # width comes from a link: known at run time
