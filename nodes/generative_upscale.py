@@ -63,7 +63,7 @@ class GenerativeUpscale(io.ComfyNode):
         request = SizeRequest(width, height, fit, scale_by, size_rules, padding, min_length, crop_focus,
                               canvas_fill, fill_color)
         plan = plan_upscale_image(request, image, strength_route(upscale_strength, denoise_override), node=NODE,
-                                  connected={name for name in LAZY_INPUTS if name in inputs})
+                                  connected={name for name in LAZY_INPUTS if name in inputs}, find_focus=False)
         adapter = inputs.get("adapter")
         wanted = lazy_inputs_for(plan, adapter is None or adapter.needs_clip)
         return [name for name in wanted if name in inputs and inputs[name] is None]

@@ -19,7 +19,7 @@ from .sizing import Box, CropPlacer
 
 CropFocus = Literal["center", "item", "content"]
 CROP_FOCI: tuple[CropFocus, ...] = ("center", "item", "content")
-ANALYSIS_SIDE = 384
+ANALYSIS_SIDE = 256
 """The longest side of the copy the focus is found on."""
 
 

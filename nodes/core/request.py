@@ -261,11 +261,12 @@ def plan_upscale(request: SizeRequest, src_w: int, src_h: int, route: Route, *, 
 
 
 def plan_upscale_image(request: SizeRequest, image: torch.Tensor, route: Route, *, node: str,
-                       connected: Collection[str] = (), model_inputs: bool = True) -> Plan:
+                       connected: Collection[str] = (), model_inputs: bool = True, find_focus: bool = True) -> Plan:
     """plan_upscale for a ComfyUI IMAGE (B, H, W, C); the crop window's focus, when asked for, is found on the
-    batch's first image (one plan serves the whole batch)."""
+    batch's first image (one plan serves the whole batch). `find_focus` False places the window in the centre:
+    enough for the checks, which never depend on where the window is."""
     placer = None
-    if needs_focus(request):
+    if find_focus and needs_focus(request):
         first = image[0].movedim(-1, 0)
         alpha = first[3:4] if first.shape[0] == 4 else None
         placer = crop_placer(request.crop_focus, first[:3].expand(3, -1, -1), alpha)
