@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..shipped_workflows import DEEPMODE_RATIOS
 from .errors import DeepmodeError
-from .graphs import DEEPMODE_RATIOS
 
 UPSCALE_FIELDS = ("image_id", "callback")
 GENERATE_FIELDS = ("model_id", "prompt", "negative_prompt", "num_images", "upscale", "ratio", "callback")

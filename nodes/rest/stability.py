@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from ..core.errors import HiResInputError
 from ..core.sizing import stability_v1_size
+from ..shipped_workflows import STABILITY_ENGINES
 from .errors import StabilityError
-from .graphs import STABILITY_ENGINES
 
 ESRGAN, LATENT = STABILITY_ENGINES
 MAX_SEED = 4294967295

@@ -591,8 +591,7 @@ def test_ssrf_targets_are_refused(api: Api) -> None:
 # --- ComfyUI's own queue ------------------------------------------------------------------------------------------
 
 def test_jobs_are_on_comfyuis_queue_and_can_be_taken_off(api: Api) -> None:
-    blocker = copy.deepcopy(next(w.prompt for w in shipped_workflows.WORKFLOWS
-                                 if w.name == ("generative_upscale_to_width", "deepimage_upscale_any_image")))
+    blocker = copy.deepcopy(shipped_prompt(("generative_upscale_to_width", "deepimage_upscale_any_image")))
     for node in blocker.values():
         if node["class_type"] == "GenerativeUpscale":
             node["inputs"].update(width=384, steps=200)
@@ -638,6 +637,27 @@ def test_load_100_jobs_queued_at_once(api: Api) -> None:
     for body in results:
         image = api.result_image(body["result_url"])
         assert image.size == (48, 36) and image.getpixel((24, 18)) == (200, 30, 60)
+
+
+def test_deepimage_resize_fields(api: Api) -> None:
+    """padding, min_length, fit's crop object and background.color reach GenerativeUpscale (96 x 64 photo)."""
+    def result(**body: Any) -> Image.Image:
+        request = {"url": f"{api.site.url}/api-example.png", "upscale_strength": 8, **body}
+        response = api.deepimage("/rest_api/process", request)
+        assert response.status_code == 200, response.text
+        done = api.wait_result(response.json()["job"])
+        assert done["status"] == "complete", done
+        return api.result_image(done["result_url"]).convert("RGB")
+
+    assert photo_size(api) == (96, 64)
+    canvas = result(width=120, height=120, background={"color": "#ff0000"})
+    assert canvas.size == (120, 120) and canvas.getpixel((60, 5)) == (255, 0, 0)
+    assert canvas.getpixel((60, 60)) != (255, 0, 0)
+    padded = result(width=120, height=120, padding=10, background={"color": "#00ff00"})
+    assert padded.size == (120, 120) and padded.getpixel((5, 60)) == (0, 255, 0)
+    assert padded.getpixel((15, 60)) != (0, 255, 0)
+    assert result(width=48, min_length=60).size == (90, 60)
+    assert result(width=64, height=64, fit={"crop": "center"}).size == (64, 64)
 
 
 def test_deepmode_generate(api: Api) -> None:
