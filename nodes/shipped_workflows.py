@@ -536,4 +536,3 @@ def model_references(prompt: ApiPrompt) -> set[tuple[str, str]]:
 def input_images(prompt: ApiPrompt) -> set[str]:
     """The files the prompt's LoadImage nodes read from ComfyUI's input folder."""
     return {node["inputs"]["image"] for node in prompt.values() if node["class_type"] == "LoadImage"}
-
