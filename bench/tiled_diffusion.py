@@ -166,7 +166,7 @@ def run_one(args: argparse.Namespace) -> dict:
     model_management.load_models_gpu([model])  # load time is not the pass's
     tiles, minimum = len(grid.tiles), math.ceil(side / args.tile) ** 2
     lines = grid_lines(grid)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with torch.inference_mode():
         if args.method == "tiled":
             report = generative.PassReport()
@@ -197,20 +197,27 @@ def run_one(args: argparse.Namespace) -> dict:
                 result[region] += samples * weight.to(samples.dtype)
             out = vae.decode(result).movedim(-1, 1)
             evaluated = grid.overlap_ratio
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     image = out[0].movedim(0, -1).clamp(0, 1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "model": args.model, "method": args.method, "side": side, "megapixels": round(side * side / 1e6, 2),
         "steps": args.steps, "cfg": args.cfg, "denoise": args.denoise, "tile": args.tile, "calls": calls[0],
         "evaluated": round(evaluated, 3), "minimum_tiles": minimum, "tiles": tiles,
-        "seconds": round(elapsed, 1), "peak_mib": round(peak), "seam": round(seam_score(image, *lines), 3),
+        "seconds": round(elapsed, 1), "cpu_seconds": round(cpu, 1),
+        "peak_mib": round(peak), "seam": round(seam_score(image, *lines), 3),
         "device": str(model_management.get_torch_device()), "finished": time.strftime("%H:%M:%S"),
     }
 
 
 def _median(rows: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in rows)
+
+
+def cpu_median(rows: list[dict]) -> str:
+    """Process CPU seconds (user + system): on a shared machine less sensitive to load than wall time."""
+    have = [r["cpu_seconds"] for r in rows if "cpu_seconds" in r]
+    return f"{statistics.median(have):.1f}" if have else "-"
 
 
 def summarize(rows: list[dict]) -> str:
@@ -222,8 +229,8 @@ def summarize(rows: list[dict]) -> str:
         out.append(f"\n{model}: {CHECKPOINTS[model]}, {first['steps']} steps, cfg {first['cfg']}, denoise "
                    f"{first['denoise']}, euler/normal, tile {first['tile']} px, device {first['device']}\n")
         out.append("| method | output | tiles (no-overlap min) | evaluated / canvas latent px | model calls | runs "
-                   "| time s (median) | peak RSS MiB (median) | seam score |")
-        out.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+                   "| wall s (median) | CPU s (median) | peak RSS MiB (median) | seam score |")
+        out.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         groups: dict[tuple, list[dict]] = {}
         for r in mine:
             groups.setdefault((r["side"], r["method"]), []).append(r)
@@ -232,6 +239,7 @@ def summarize(rows: list[dict]) -> str:
             r = group[0]
             out.append(f"| {method} | {side}x{side} ({r['megapixels']} MP) | {r['tiles']} ({r['minimum_tiles']}) "
                        f"| {r['evaluated']} | {r['calls']} | {len(group)} | {_median(group, 'seconds'):.1f} "
+                       f"| {cpu_median(group)} "
                        f"| {_median(group, 'peak_mib'):.0f} | {r['seam']} |")
         out.append("")
         out.append("| goal | " + " | ".join(f"{s}²" for s in sorted({s for s, _ in groups})) + " |")
@@ -242,10 +250,18 @@ def summarize(rows: list[dict]) -> str:
             a, b = groups.get((side, "tiled")), groups.get((side, method))
             return f"{_median(a, key) / _median(b, key):.2f}x" if a and b else "-"
 
+        def cpu_ratio(method: str, side: int, groups: dict = groups) -> str:
+            a, b = groups.get((side, "tiled")), groups.get((side, method))
+            if not a or not b or cpu_median(a) == "-" or cpu_median(b) == "-":
+                return "-"
+            return f"{float(cpu_median(a)) / float(cpu_median(b)):.2f}x"
+
         out.append("| wall time tiled / usdu (goal <= 0.9x at 2048² and above) | "
                    + " | ".join(ratio("usdu", "seconds", s) for s in sides) + " |")
+        out.append("| CPU time tiled / usdu | " + " | ".join(cpu_ratio("usdu", s) for s in sides) + " |")
         out.append("| wall time tiled / untiled (goal <= 0.5x at 2048² and above) | "
                    + " | ".join(ratio("untiled", "seconds", s) for s in sides) + " |")
+        out.append("| CPU time tiled / untiled | " + " | ".join(cpu_ratio("untiled", s) for s in sides) + " |")
         out.append("| peak RSS tiled / usdu (goal <= 1.2x at 3072²) | "
                    + " | ".join(ratio("usdu", "peak_mib", s) for s in sides) + " |")
         out.append("| evaluated / canvas latent px, tiled (goal <= 1.10 at 2048² and above) | "
