@@ -1,24 +1,37 @@
-"""Benchmark of the generative pass (prints a table; not a test).
+"""Benchmark of the generative pass (prints tables; not a test).
 
 usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts python bench/tiled_diffusion.py \
-           [--ckpt tiny_sd15.safetensors] [--megapixels 1 2 4] [--steps 2] [--tile 512] [--batches 0]
+           [--model tiny|full] [--sides 1024 2048 3072 4096] [--methods tiled usdu untiled separate] \
+           [--repeats 3] [--steps 2] [--cfg 7] [--denoise 0.35] [--tile 512] [--log FILE]
+       python bench/tiled_diffusion.py --summarize FILE [FILE ...]
 
-From a 512 px image, output 1, 2 and 4 megapixels with three methods at the same steps and denoise:
-  tiled     GenerativeUpscale's pass: overlapping tiles blended into one canvas at every model evaluation;
-  untiled   (a) one image-to-image pass over the whole canvas;
-  separate  (b) the same tiles denoised one after another, each a full image-to-image of its own, pasted with
-            the same blend weights only at the end (what tile-by-tile upscalers do).
-Per row: model calls, latent pixels evaluated per canvas pixel (the no-overlap minimum is 1.0), wall time,
-peak RSS of the process (each row runs in a fresh process), and a seam score (mean gradient on tile
-boundary lines / mean gradient elsewhere; 1.0 = no seam).
+From a 512 px image upscaled by bicubic to each side, the same steps, sampler (euler/normal), denoise and seed:
+  tiled     GenerativeUpscale's pass: overlapping latent tiles blended into one canvas at every model
+            evaluation, the VAE streamed in tiles;
+  usdu      tile by tile as Ultimate SD Upscale does it (linear order, no seam fix, force_uniform_tiles): the
+            image cut into ceil(side / tile) cells per axis, each cell's crop taken with 32 px of padding on
+            every side, resized to tile + padding (544 px for 512), VAE-encoded, sampled and decoded on its
+            own, resized back and pasted with a feathered mask (the cell blurred by 8 px);
+  untiled   one image-to-image pass over the whole canvas (the VAE untiled too);
+  separate  this pack's tiles denoised one after another as independent images, pasted with the same blend
+            weights at the end.
+Each row runs in a fresh process; the runs are interleaved (every method at every size, then again) and each
+finished row is appended to the log as JSON at once, so a crash loses nothing. `--summarize` prints the
+median table and the goals of issue 10 from one or more logs.
+
+Models: `tiny` is the test suite's tiny SD1.5 checkpoint (a 32M-parameter UNet, TAESD); `full` has the real
+SD1.5 UNet architecture (860M parameters, random weights, made by tests/fixtures/make_bench_models.py into
+.hires/bench-models on first use) with the same CLIP and TAESD.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -27,50 +40,121 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCH_MODELS = ROOT / ".hires" / "bench-models"
+CHECKPOINTS = {"tiny": "tiny_sd15.safetensors", "full": "full_sd15_unet.safetensors"}
+USDU_PADDING = 32
+USDU_MASK_BLUR = 8
 
 
-def seam_score(image: torch.Tensor, grid) -> float:
-    """Gradient energy on the tile boundary lines against the whole image (BHWC in [0, 1])."""
-    img = image[0]
-    gx = (img[:, 1:] - img[:, :-1]).abs().mean(dim=(0, 2))
-    gy = (img[1:] - img[:-1]).abs().mean(dim=(1, 2))
-    xs = sorted({c * 8 - 1 for c in grid.cols[1:]} | {(c + grid.tile_w) * 8 - 1 for c in grid.cols[:-1]})
-    ys = sorted({r * 8 - 1 for r in grid.rows[1:]} | {(r + grid.tile_h) * 8 - 1 for r in grid.rows[:-1]})
+def ensure_bench_models(tiny: Path) -> Path:
+    target = BENCH_MODELS / "checkpoints" / CHECKPOINTS["full"]
+    if not target.exists():
+        comfy_dir = ROOT / ".hires" / "ComfyUI"
+        subprocess.run([sys.executable, str(ROOT / "tests" / "fixtures" / "make_bench_models.py"), str(tiny),
+                        str(BENCH_MODELS)], env={**os.environ, "PYTHONPATH": str(comfy_dir)}, cwd=comfy_dir,
+                       check=True)
+    return BENCH_MODELS
+
+
+def seam_score(image: torch.Tensor, xs: list[int], ys: list[int]) -> float:
+    """Gradient energy on the given boundary lines against the whole image (HWC in [0, 1])."""
+    gx = (image[:, 1:] - image[:, :-1]).abs().mean(dim=(0, 2))
+    gy = (image[1:] - image[:-1]).abs().mean(dim=(1, 2))
     xs = [x for x in xs if 0 <= x < gx.shape[0]]
     ys = [y for y in ys if 0 <= y < gy.shape[0]]
     if not xs and not ys:
         return 1.0
-    on = torch.cat([gx[xs], gy[ys]]).mean()
-    return float(on / torch.cat([gx, gy]).mean())
+    return float(torch.cat([gx[xs], gy[ys]]).mean() / torch.cat([gx, gy]).mean())
+
+
+def grid_lines(grid, scale: int = 8) -> tuple[list[int], list[int]]:
+    xs = sorted({c * scale - 1 for c in grid.cols[1:]} | {(c + grid.tile_w) * scale - 1 for c in grid.cols[:-1]})
+    ys = sorted({r * scale - 1 for r in grid.rows[1:]} | {(r + grid.tile_h) * scale - 1 for r in grid.rows[:-1]})
+    return xs, ys
+
+
+def usdu_cells(side: int, tile: int) -> list[int]:
+    """Cell edges along one axis: ceil(side / tile) cells (at least one), as even as whole pixels allow."""
+    count = max(1, math.ceil(side / tile))
+    return [round(i * side / count) for i in range(count + 1)]
+
+
+def feather_mask(h: int, w: int, y0: int, y1: int, x0: int, x1: int, blur: int) -> torch.Tensor:
+    """The cell (y0:y1, x0:x1) inside an h x w crop as 1, blurred by a Gaussian of radius `blur` (as PIL's
+    GaussianBlur on USDU's mask), (1, 1, h, w)."""
+    mask = torch.zeros(1, 1, h, w)
+    mask[..., y0:y1, x0:x1] = 1.0
+    sigma = blur
+    radius = 3 * sigma
+    k = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=torch.float32) / sigma) ** 2)
+    k = (k / k.sum()).reshape(1, 1, 1, -1)
+    pad = torch.nn.functional.pad
+    mask = torch.nn.functional.conv2d(pad(mask, (radius, radius, 0, 0), mode="replicate"), k)
+    mask = torch.nn.functional.conv2d(pad(mask, (0, 0, radius, radius), mode="replicate"), k.transpose(-1, -2))
+    return mask
+
+
+def run_usdu(comfy_sample, bicubic, model, vae, positive, negative, base: torch.Tensor, args, count) -> tuple:
+    """Ultimate SD Upscale's redraw pass (see the module docstring). Returns (BCHW image, latent px per step,
+    cell edges)."""
+    side_h, side_w = base.shape[-2:]
+    ys, xs = usdu_cells(side_h, args.tile), usdu_cells(side_w, args.tile)
+    out = base.clone()
+    evaluated = 0
+    for y0, y1 in zip(ys, ys[1:], strict=False):
+        for x0, x1 in zip(xs, xs[1:], strict=False):
+            # crop = the cell plus padding, expanded to a square of that size inside the image (force_uniform)
+            want = max(y1 - y0, x1 - x0) + 2 * USDU_PADDING
+            ch, cw = min(want, side_h), min(want, side_w)
+            cy = min(max(0, (y0 + y1) // 2 - ch // 2), side_h - ch)
+            cx = min(max(0, (x0 + x1) // 2 - cw // 2), side_w - cw)
+            crop = out[..., cy:cy + ch, cx:cx + cw]  # USDU crops the result so far, as it pastes tile by tile
+            proc = math.ceil((args.tile + USDU_PADDING) / 8) * 8
+            ph = proc if ch == want else math.ceil(ch * proc / want / 8) * 8
+            pw = proc if cw == want else math.ceil(cw * proc / want / 8) * 8
+            latent = vae.encode(bicubic(crop, (pw, ph)).movedim(1, -1))
+            noise = comfy_sample.prepare_noise(latent, args.seed)
+            samples = comfy_sample.sample(model, noise, args.steps, args.cfg, "euler", "normal", positive, negative,
+                                          latent, denoise=args.denoise, disable_pbar=True, seed=args.seed)
+            evaluated += samples.shape[-1] * samples.shape[-2]
+            tile = bicubic(vae.decode(samples).movedim(-1, 1).clamp(0, 1), (cw, ch))
+            mask = feather_mask(ch, cw, y0 - cy, y1 - cy, x0 - cx, x1 - cx, USDU_MASK_BLUR)
+            region = out[..., cy:cy + ch, cx:cx + cw]
+            out[..., cy:cy + ch, cx:cx + cw] = region * (1 - mask) + tile * mask
+    return out, evaluated, (ys, xs)
 
 
 def run_one(args: argparse.Namespace) -> dict:
     """One (method, size) in this process; returns the row."""
     from comfy_host import InProcessComfy, ensure_tiny_models, make_base
 
-    base = make_base(Path(args.base), [ensure_tiny_models(), ROOT / ".hires" / "base" / "models"])
+    tiny = ensure_tiny_models()
+    sources = [tiny, ROOT / ".hires" / "base" / "models"]
+    if args.model == "full":
+        sources.append(ensure_bench_models(tiny))
+    base = make_base(Path(args.base), sources)
     host = InProcessComfy(base)
     import comfy.sample
     from comfy import model_management
 
     from hires_studio.nodes.core.resize import bicubic
-    from hires_studio.nodes.core.tiling import blend_weights, plan_grid
+    from hires_studio.nodes.core.tiling import blend_weights, diffusion_grid
 
     package = host.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
     generative = sys.modules[f"{package}.runtime.generative"]
     conditioning = sys.modules[f"{package}.runtime.conditioning"]
 
-    model, clip, vae = host.node("CheckpointLoaderSimple")().load_checkpoint(args.ckpt)[:3]
+    model, clip, vae = host.node("CheckpointLoaderSimple")().load_checkpoint(CHECKPOINTS[args.model])[:3]
     positive = conditioning.encode_text(clip, "a detailed photo, high quality, highly detailed, 8K")
     negative = conditioning.encode_text(clip, "")
-    side = int((args.megapixels[0] * 1e6) ** 0.5) // 8 * 8
+    side = args.side
     g = torch.Generator().manual_seed(0)
     source = bicubic(torch.rand(1, 3, 8, 8, generator=g), (512, 512))
     base_image = bicubic(source, (side, side))
-    settings = generative.DiffusionSettings(seed=1, steps=args.steps, cfg=7.0, sampler_name="euler",
-                                            scheduler="normal", denoise=0.5, tile_size=args.tile,
+    settings = generative.DiffusionSettings(seed=args.seed, steps=args.steps, cfg=args.cfg, sampler_name="euler",
+                                            scheduler="normal", denoise=args.denoise, tile_size=args.tile,
                                             tile_batch=args.batch, color_fix="none")
-    grid = plan_grid(side // 8, side // 8, args.tile // 8, max(4, args.tile // 64))
+    grid = diffusion_grid(side // 8, side // 8, args.tile // 8)
     calls = [0]
 
     def count(apply_model, a):
@@ -79,7 +163,10 @@ def run_one(args: argparse.Namespace) -> dict:
 
     counted = model.clone()
     counted.set_model_unet_function_wrapper(count)
-    started = time.perf_counter()
+    model_management.load_models_gpu([model])  # load time is not the pass's
+    tiles, minimum = len(grid.tiles), math.ceil(side / args.tile) ** 2
+    lines = grid_lines(grid)
+    started, cpu_started = time.perf_counter(), time.process_time()
     with torch.inference_mode():
         if args.method == "tiled":
             report = generative.PassReport()
@@ -89,7 +176,13 @@ def run_one(args: argparse.Namespace) -> dict:
         elif args.method == "untiled":
             whole = generative.DiffusionSettings(**{**settings.__dict__, "tile_size": side * 4})
             out = generative.generative_pass(counted, vae, positive, negative, base_image, whole)
-            evaluated = 1.0
+            evaluated, tiles = 1.0, 1
+        elif args.method == "usdu":
+            out, per_step, (ys, xs) = run_usdu(comfy.sample, bicubic, counted, vae, positive, negative, base_image,
+                                              args, calls)
+            evaluated = per_step / (side // 8) ** 2
+            tiles = (len(ys) - 1) * (len(xs) - 1)
+            lines = ([x - 1 for x in xs[1:-1]], [y - 1 for y in ys[1:-1]])
         else:
             latent = vae.encode(base_image.movedim(1, -1))
             noise = comfy.sample.prepare_noise(latent, settings.seed)
@@ -104,48 +197,144 @@ def run_one(args: argparse.Namespace) -> dict:
                 result[region] += samples * weight.to(samples.dtype)
             out = vae.decode(result).movedim(-1, 1)
             evaluated = grid.overlap_ratio
-    elapsed = time.perf_counter() - started
-    image = out.movedim(1, -1).clamp(0, 1)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    image = out[0].movedim(0, -1).clamp(0, 1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "method": args.method, "megapixels": round(side * side / 1e6, 2), "side": side, "calls": calls[0],
-        "evaluated": round(evaluated, 3), "minimum_tiles": grid.minimum_tiles(args.tile // 8),
-        "tiles": len(grid.tiles), "seconds": round(elapsed, 1), "peak_mib": round(peak),
-        "seam": round(seam_score(image, grid), 3), "device": str(model_management.get_torch_device()),
+        "model": args.model, "method": args.method, "side": side, "megapixels": round(side * side / 1e6, 2),
+        "steps": args.steps, "cfg": args.cfg, "denoise": args.denoise, "tile": args.tile, "calls": calls[0],
+        "evaluated": round(evaluated, 3), "minimum_tiles": minimum, "tiles": tiles,
+        "seconds": round(elapsed, 1), "cpu_seconds": round(cpu, 1),
+        "peak_mib": round(peak), "seam": round(seam_score(image, *lines), 3),
+        "device": str(model_management.get_torch_device()), "finished": time.strftime("%H:%M:%S"),
     }
+
+
+def _median(rows: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def cpu_median(rows: list[dict]) -> str:
+    """Process CPU seconds (user + system): on a shared machine less sensitive to load than wall time."""
+    have = [r["cpu_seconds"] for r in rows if "cpu_seconds" in r]
+    return f"{statistics.median(have):.1f}" if have else "-"
+
+
+def summarize(rows: list[dict]) -> str:
+    """The median table per model and the goals of issue 10."""
+    out = []
+    for model in sorted({r["model"] for r in rows}, key=lambda m: list(CHECKPOINTS).index(m)):
+        mine = [r for r in rows if r["model"] == model]
+        first = mine[0]
+        out.append(f"\n{model}: {CHECKPOINTS[model]}, {first['steps']} steps, cfg {first['cfg']}, denoise "
+                   f"{first['denoise']}, euler/normal, tile {first['tile']} px, device {first['device']}\n")
+        out.append("| method | output | tiles (no-overlap min) | evaluated / canvas latent px | model calls | runs "
+                   "| wall s (median) | CPU s (median) | peak RSS MiB (median) | seam score |")
+        out.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        groups: dict[tuple, list[dict]] = {}
+        for r in mine:
+            groups.setdefault((r["side"], r["method"]), []).append(r)
+        order = ["tiled", "usdu", "untiled", "separate"]
+        for (side, method), group in sorted(groups.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1]))):
+            r = group[0]
+            out.append(f"| {method} | {side}x{side} ({r['megapixels']} MP) | {r['tiles']} ({r['minimum_tiles']}) "
+                       f"| {r['evaluated']} | {r['calls']} | {len(group)} | {_median(group, 'seconds'):.1f} "
+                       f"| {cpu_median(group)} "
+                       f"| {_median(group, 'peak_mib'):.0f} | {r['seam']} |")
+        out.append("")
+        out.append("| goal | " + " | ".join(f"{s}²" for s in sorted({s for s, _ in groups})) + " |")
+        out.append("| --- |" + " ---: |" * len({s for s, _ in groups}))
+        sides = sorted({s for s, _ in groups})
+
+        def ratio(method: str, key: str, side: int, groups: dict = groups) -> str:
+            a, b = groups.get((side, "tiled")), groups.get((side, method))
+            return f"{_median(a, key) / _median(b, key):.2f}x" if a and b else "-"
+
+        def cpu_ratio(method: str, side: int, groups: dict = groups) -> str:
+            a, b = groups.get((side, "tiled")), groups.get((side, method))
+            if not a or not b or cpu_median(a) == "-" or cpu_median(b) == "-":
+                return "-"
+            return f"{float(cpu_median(a)) / float(cpu_median(b)):.2f}x"
+
+        out.append("| wall time tiled / usdu (goal <= 0.9x at 2048² and above) | "
+                   + " | ".join(ratio("usdu", "seconds", s) for s in sides) + " |")
+        out.append("| CPU time tiled / usdu | " + " | ".join(cpu_ratio("usdu", s) for s in sides) + " |")
+        out.append("| wall time tiled / untiled (goal <= 0.5x at 2048² and above) | "
+                   + " | ".join(ratio("untiled", "seconds", s) for s in sides) + " |")
+        out.append("| CPU time tiled / untiled | " + " | ".join(cpu_ratio("untiled", s) for s in sides) + " |")
+        out.append("| peak RSS tiled / usdu (goal <= 1.2x at 3072²) | "
+                   + " | ".join(ratio("usdu", "peak_mib", s) for s in sides) + " |")
+        out.append("| evaluated / canvas latent px, tiled (goal <= 1.10 at 2048² and above) | "
+                   + " | ".join(str(groups[(s, "tiled")][0]["evaluated"]) if (s, "tiled") in groups else "-"
+                                for s in sides) + " |")
+        tiled = sorted((s, _median(g, "seconds"), _median(g, "peak_mib")) for (s, m), g in groups.items()
+                       if m == "tiled")
+        fit = [(s * s / 1e6, t) for s, t, _ in tiled if s * s / 1e6 <= 9.5]
+        if len(fit) >= 3:
+            xs, ys = [f[0] for f in fit], [f[1] for f in fit]
+            mx, my = statistics.fmean(xs), statistics.fmean(ys)
+            slope = sum((x - mx) * (y - my) for x, y in fit) / sum((x - mx) ** 2 for x in xs)
+            residual = sum((y - (my + slope * (x - mx))) ** 2 for x, y in fit)
+            total = sum((y - my) ** 2 for y in ys)
+            out.append(f"\nTime per output MP, tiled, {xs[0]:.2f} to {xs[-1]:.2f} MP: {slope:.2f} s/MP, R² = "
+                       f"{1 - residual / total:.4f} (goal: linear)")
+        small = [t for t in tiled if t[0] <= 1024]
+        large = [t for t in tiled if 2900 <= t[0] <= 3100]
+        if small and large:
+            (s1, _, m1), (s9, _, m9) = small[0], large[0]
+            buffers = (s9 * s9 - s1 * s1) * 3 * 4 * 3 / 2 ** 20
+            out.append(f"Peak RSS, tiled, {s1}² -> {s9}²: +{m9 - m1:.0f} MiB; three float32 RGB images of the "
+                       f"output grow by {buffers:.0f} MiB (goal: no more than the output buffers)")
+    return "\n".join(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckpt", default="tiny_sd15.safetensors")
-    parser.add_argument("--megapixels", type=float, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--methods", nargs="+", default=["tiled", "untiled", "separate"])
+    parser.add_argument("--model", choices=list(CHECKPOINTS), default="tiny")
+    parser.add_argument("--sides", type=int, nargs="+", default=[1024, 2048, 3072, 4096])
+    parser.add_argument("--methods", nargs="+", default=["tiled", "usdu", "untiled", "separate"])
+    parser.add_argument("--untiled-max", type=int, default=3072, help="largest side for the untiled row")
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--cfg", type=float, default=7.0)
+    parser.add_argument("--denoise", type=float, default=0.35)
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--batch", type=int, default=0)
+    parser.add_argument("--log", default=str(ROOT / ".hires" / "bench-tiled-diffusion.jsonl"))
+    parser.add_argument("--summarize", nargs="+", help="print the tables from these logs and exit")
     parser.add_argument("--method", help=argparse.SUPPRESS)
+    parser.add_argument("--side", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--base", default=str(ROOT / ".hires" / "bench-base"))
     args = parser.parse_args()
+    if args.summarize:
+        rows = [json.loads(line) for path in args.summarize for line in Path(path).read_text().splitlines()
+                if line.strip()]
+        print(summarize(rows))
+        return
     if args.method:
         print("ROW " + json.dumps(run_one(args)), flush=True)
         return
-    print(f"| method | output | tiles (no-overlap min) | px evaluated / canvas px | model calls | time s "
-          f"| peak RSS MiB | seam score |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |  ({args.ckpt}, "
-          f"{args.steps} steps, denoise 0.5, tile {args.tile} px)", flush=True)
-    for megapixels in args.megapixels:
-        for method in args.methods:
-            cmd = [sys.executable, __file__, "--method", method, "--megapixels", str(megapixels), "--ckpt",
-                   args.ckpt, "--steps", str(args.steps), "--tile", str(args.tile), "--batch", str(args.batch),
-                   "--base", args.base]
-            done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
-            rows = [line[4:] for line in done.stdout.splitlines() if line.startswith("ROW ")]
-            if not rows:
-                print(f"| {method} | {megapixels} MP | failed: {done.stderr.strip().splitlines()[-1:]} |")
-                continue
-            r = json.loads(rows[0])
-            print(f"| {r['method']} | {r['side']}x{r['side']} ({r['megapixels']} MP) | {r['tiles']} "
-                  f"({r['minimum_tiles']}) | {r['evaluated']} | {r['calls']} | {r['seconds']} | {r['peak_mib']} "
-                  f"| {r['seam']} |", flush=True)
+    rows = []
+    for _ in range(args.repeats):
+        for side in args.sides:
+            for method in args.methods:
+                if method == "untiled" and side > args.untiled_max:
+                    continue
+                cmd = [sys.executable, __file__, "--method", method, "--side", str(side)]
+                for key in ("model", "steps", "cfg", "denoise", "seed", "tile", "batch", "base"):
+                    cmd += [f"--{key}", str(getattr(args, key))]
+                done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+                found = [line[4:] for line in done.stdout.splitlines() if line.startswith("ROW ")]
+                if not found:
+                    print(f"{method} {side}: failed: {done.stderr.strip().splitlines()[-3:]}", flush=True)
+                    continue
+                row = json.loads(found[0])
+                rows.append(row)
+                with open(args.log, "a") as log:
+                    log.write(json.dumps(row) + "\n")
+                print(json.dumps(row), flush=True)
+    print(summarize(rows), flush=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from comfy import model_management
 from ..core.color_fix import ColorFix, color_fix
 from ..core.native import native_side
 from ..core.resize import bchw_to_bhwc, bhwc_to_bchw
+from ..core.tiling import diffusion_overlap
+from . import tiled_vae
 from .memory import halve_tile_on_oom
 from .tiled_diffusion import (
     EvaluationProgress,
@@ -27,6 +29,7 @@ from .tiled_diffusion import (
     TiledModelWrapper,
     TileSettings,
     auto_batch_size,
+    size_memory_for_tiles,
     wrap_controls,
 )
 
@@ -80,28 +83,43 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
 
 VAE_ESTIMATE_SLACK = 4.0
 """ComfyUI's VAE memory estimate is sized for the largest VAEs and runs several times high (measured 9x for
-TAESD at 4 MP); the VAE's own encode/decode already fall back to tiles on out-of-memory. So the pass tiles up
-front only when the estimate passes free memory by this factor: tiled decoding cost 5x the time here."""
+TAESD at 4 MP); the VAE's own encode/decode already fall back to tiles on out-of-memory. So a canvas within
+one VAE tile is tiled up front only when the estimate passes free memory by this factor."""
 
 
-def _vae_needs_tiles(vae, shape, decode: bool) -> bool:
+VAE_TILING = tiled_vae.DEFAULT_VAE_TILING
+"""The VAE tile budget of the pass (a canvas larger than one tile streams through tiles)."""
+
+
+def _vae_tiling(vae, shape, decode: bool) -> tiled_vae.VaeTiling | None:
+    """The tiling for a VAE call, or None to run it whole: tiles when the latent canvas is larger than one VAE
+    tile (tile-bounded memory on every device), half-size tiles when ComfyUI's estimate says even one would
+    not fit."""
+    ratio = 1 if decode else vae.spacial_compression_encode()
+    height, width = shape[-2] // ratio, shape[-1] // ratio
+    if tiled_vae.needs_tiles(height, width, VAE_TILING):
+        return VAE_TILING
     used = (vae.memory_used_decode if decode else vae.memory_used_encode)(shape, vae.vae_dtype)
-    return used > model_management.get_free_memory(vae.device) * VAE_ESTIMATE_SLACK
+    if used > model_management.get_free_memory(vae.device) * VAE_ESTIMATE_SLACK:
+        return tiled_vae.VaeTiling(max(16, VAE_TILING.tile // 2), VAE_TILING.overlap, VAE_TILING.margin)
+    return None
 
 
 def encode(vae, pixels: torch.Tensor, report: PassReport) -> torch.Tensor:
-    """BCHW pixels (a multiple of the VAE's ratio) -> latent; tiled only when it would not fit."""
-    bhwc = bchw_to_bhwc(pixels)
-    if _vae_needs_tiles(vae, pixels.shape, decode=False):
+    """BCHW pixels (a multiple of the VAE's ratio) -> latent; streamed in tiles when larger than one tile."""
+    tiling = _vae_tiling(vae, pixels.shape, decode=False)
+    if tiling is not None:
         report.vae_tiled = True
-        return vae.encode_tiled(bhwc)
-    return vae.encode(bhwc)
+        return tiled_vae.encode_tiled(vae, pixels, tiling)
+    return vae.encode(bchw_to_bhwc(pixels))
 
 
 def decode(vae, latent: torch.Tensor, report: PassReport) -> torch.Tensor:
-    if _vae_needs_tiles(vae, latent.shape, decode=True):
+    """Latent -> BCHW pixels; streamed in tiles when larger than one tile."""
+    tiling = _vae_tiling(vae, latent.shape, decode=True)
+    if tiling is not None:
         report.vae_tiled = True
-        return bhwc_to_bchw(vae.decode_tiled(latent))
+        return tiled_vae.decode_tiled(vae, latent, tiling)
     return bhwc_to_bchw(vae.decode(latent))
 
 
@@ -138,7 +156,7 @@ def generative_pass(
 
     def sample(tile: int) -> torch.Tensor:
         """The whole pass with tiles of at most `tile` latent pixels."""
-        tiles_settings = TileSettings(tile=tile, overlap=max(4, tile // 8), batch_size=1, margin=1)
+        tiles_settings = TileSettings(tile=tile, overlap=diffusion_overlap(tile), batch_size=1, margin=1)
         wrapper = TiledModelWrapper(tiles_settings, inner=model.model_options.get("model_function_wrapper"))
         grid, _ = wrapper.grid_for(latent.shape[-2], latent.shape[-1])
         tiles = len(grid.tiles)
@@ -147,6 +165,7 @@ def generative_pass(
         wrapper.progress = EvaluationProgress(settings.steps * math.ceil(tiles / tiles_settings.batch_size))
         patched = model.clone()
         patched.set_model_unet_function_wrapper(wrapper)
+        size_memory_for_tiles(patched, tiles_settings.batch_size, grid.tile_h, grid.tile_w)
         report.tiles, report.tile_latent = tiles, (grid.tile_h, grid.tile_w)
         report.overlap_ratio, report.batch_size = grid.overlap_ratio, tiles_settings.batch_size
         log.info("generative pass: %d tiles of %dx%d latent px (overlap ratio %.3f), %d per call",

@@ -13,11 +13,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import comfy.controlnet
+import comfy.patcher_extension
 import comfy.utils
 import torch
 from comfy import model_management
 
-from ..core.tiling import Tile, TileGrid, blend_weights, crop_tiles, plan_grid, repeat_per_tile, tiled_apply
+from ..core.tiling import (
+    TILE_STRETCH,
+    Tile,
+    TileGrid,
+    blend_weights,
+    crop_tiles,
+    plan_grid,
+    repeat_per_tile,
+    tiled_apply,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +46,8 @@ class TileSettings:
     """Tiles per model call."""
     margin: int = 1
     """Latent pixels at a tile's inner edge that get no weight."""
+    stretch: float = TILE_STRETCH
+    """How far over `tile` a tile may grow to save a row or column (see core.tiling.plan_grid)."""
 
 
 @dataclass
@@ -183,7 +195,7 @@ class TiledModelWrapper:
         key = (height, width)
         if key not in self.grids:
             s = self.settings
-            grid = plan_grid(height, width, s.tile, s.overlap)
+            grid = plan_grid(height, width, s.tile, s.overlap, stretch=s.stretch)
             self.grids[key] = (grid, blend_weights(grid, s.margin))
         return self.grids[key]
 
@@ -233,6 +245,26 @@ class _BatchOOM(Exception):
     def __init__(self, batch: int) -> None:
         super().__init__(batch)
         self.batch = batch
+
+
+TILE_MEMORY_KEY = "hires_studio_tile_memory"
+
+
+def size_memory_for_tiles(model_patcher, batch_size: int, tile_h: int, tile_w: int) -> None:
+    """Make ComfyUI's model-load estimate count one tile batch, not the whole canvas.
+
+    comfy.sample sizes the memory it frees (and whether it falls back to low-VRAM loading) from the noise
+    shape; the model only ever sees `batch_size` tiles at a time, so a PREPARE_SAMPLING wrapper hands the
+    estimate that shape instead (as ComfyUI's own context windows do for their window length)."""
+
+    def estimate_for_tiles(executor, model, noise_shape, *args, **kwargs):
+        shape = [noise_shape[0] * batch_size, *noise_shape[1:-2], min(tile_h, noise_shape[-2]),
+                 min(tile_w, noise_shape[-1])]
+        return executor(model, shape, *args, **kwargs)
+
+    model_patcher.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.PREPARE_SAMPLING, TILE_MEMORY_KEY)
+    model_patcher.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.PREPARE_SAMPLING, TILE_MEMORY_KEY,
+                                       estimate_for_tiles)
 
 
 def auto_batch_size(model_patcher, tile_shape: Sequence[int], tiles: int, groups: int = 2) -> int:

@@ -10,7 +10,7 @@ import torch
 from hires_studio.nodes.core.edges import canny_edges
 from hires_studio.nodes.core.resize import bicubic
 from hires_studio.nodes.core.sizing import plan_size
-from hires_studio.nodes.core.tiling import plan_grid
+from hires_studio.nodes.core.tiling import diffusion_grid
 
 pytestmark = pytest.mark.comfy
 
@@ -67,7 +67,7 @@ def test_tiled_equals_untiled_for_a_model_that_sees_locally(comfy, ckpt, h, w, b
     untiled = upscale(comfy, (local, clip, vae), image, tile_size=4096, **args)
     plan = plan_size(w, h, 0, 0, scale_by=2.5)
     assert tiled.shape == untiled.shape == (1, plan.canvas[1], plan.canvas[0], 3)
-    grid = plan_grid(-(-plan.canvas[1] // 8), -(-plan.canvas[0] // 8), 16, 4)
+    grid = diffusion_grid(-(-plan.canvas[1] // 8), -(-plan.canvas[0] // 8), 16)
     assert len(grid.tiles) > 1, "the test must actually tile"
     assert torch.allclose(tiled, untiled, atol=1e-4), (tiled - untiled).abs().max()
 
@@ -75,7 +75,7 @@ def test_tiled_equals_untiled_for_a_model_that_sees_locally(comfy, ckpt, h, w, b
 def test_no_tile_boundary_shows(comfy, ckpt):
     image = photo(96, 96)
     out = upscale(comfy, ckpt, image, scale_by=3.0, steps=3, upscale_strength=2, color_fix="none")[0]
-    grid = plan_grid(36, 36, 16, 4)
+    grid = diffusion_grid(36, 36, 16)
     assert len(grid.tiles) >= 4
     gx = (out[:, 1:] - out[:, :-1]).abs().mean(dim=(0, 2))  # energy of each vertical line
     gy = (out[1:] - out[:-1]).abs().mean(dim=(1, 2))
@@ -185,11 +185,12 @@ def test_each_controlnet_tile_gets_its_own_crop_of_the_hint(comfy, ckpt, monkeyp
     # The hint as the pipeline makes it: Canny edges of the padded bicubic base image.
     base = bicubic(image.movedim(-1, 1), (192, 144))
     edges = canny_edges(base)  # 192x144 is already a multiple of 8: no padding
-    grid = plan_grid(18, 24, 16, 4)
+    grid = diffusion_grid(18, 24, 16)
+    n = len(grid.tiles)
     # one model call per tile (tile_batch 1) for each of the cond and uncond batches
-    assert len(grid.tiles) == 4 and len(hints) in (4, 8)
+    assert n >= 2 and len(hints) in (n, 2 * n)
     for index, hint in enumerate(hints):
-        tile = grid.tiles[index % 4]
+        tile = grid.tiles[index % n]
         assert hint.shape[-2:] == (tile.h * 8, tile.w * 8), "a tile saw a hint that is not its own size"
         expected = edges[..., tile.y * 8:(tile.y + tile.h) * 8, tile.x * 8:(tile.x + tile.w) * 8]
         assert torch.allclose(hint[0].float(), expected[0], atol=1e-3)

@@ -5,7 +5,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hires_studio.nodes.core.tiling import blend_weights, crop_tiles, plan_grid, repeat_per_tile, tiled_apply
+from hires_studio.nodes.core.tiling import (
+    blend_profiles,
+    blend_weights,
+    crop_tiles,
+    diffusion_grid,
+    diffusion_overlap,
+    plan_grid,
+    repeat_per_tile,
+    scale_grid,
+    tiled_apply,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -98,3 +108,49 @@ def test_too_small_overlap_for_the_margin_is_an_error():
     grid = plan_grid(40, 40, 16, 2)
     with pytest.raises(ValueError, match="overlap is too small"):
         blend_weights(grid, margin=2)
+
+
+@pytest.mark.parametrize(("side", "tiles"), [(2048, 16), (3072, 36), (4096, 64)])
+def test_the_diffusion_grid_evaluates_at_most_10_percent_more_than_the_canvas(side, tiles):
+    """512 px tiles (64 latent px) at 2048, 3072 and 4096 px: the no-overlap minimum of tiles, each at most
+    1/8 over the nominal side, <= 1.10 evaluated latent px per canvas latent px."""
+    latent = side // 8
+    grid = diffusion_grid(latent, latent, 64)
+    assert len(grid.tiles) == tiles == grid.minimum_tiles(64)
+    assert 64 <= grid.tile_h <= 72 and grid.overlap_ratio <= 1.10
+    # neighbours still overlap by the 3 px that carry the blend
+    assert max(b - a for a, b in zip(grid.rows, grid.rows[1:], strict=False)) <= grid.tile_h - diffusion_overlap(64)
+    # the old rule (overlap 1/8 of a tile, tiles never over nominal) evaluated 27-28% more
+    assert plan_grid(latent, latent, 64, 8).overlap_ratio > 1.26
+
+
+@settings(max_examples=200, deadline=None)
+@given(length=st.integers(1, 700), tile=st.sampled_from([16, 32, 64, 128]), stretch=st.sampled_from([0.0, 0.125]))
+def test_stretched_tiles_stay_within_their_bound_and_never_add_tiles(length, tile, stretch):
+    overlap = diffusion_overlap(tile)
+    grid = plan_grid(length, 8, tile, overlap, stretch=stretch)
+    plain = plan_grid(length, 8, tile, overlap)
+    assert grid.tile_h <= max(int(tile * (1 + stretch)), min(length, tile))
+    assert grid.rows[0] == 0 and grid.rows[-1] + grid.tile_h == length
+    assert len(grid.rows) <= len(plain.rows)
+    for a, b in zip(grid.rows, grid.rows[1:], strict=False):
+        assert b <= a + grid.tile_h - overlap + 1
+
+
+@pytest.mark.parametrize(("h", "w", "tile", "overlap", "margin", "scale"),
+                         [(40, 53, 16, 8, 3, 8), (37, 90, 24, 6, 1, 1)])
+def test_blend_profiles_are_a_partition_of_unity_at_any_scale(h, w, tile, overlap, margin, scale):
+    grid = scale_grid(plan_grid(h, w, tile, overlap, stretch=0.125), scale)
+    profiles = blend_profiles(grid, margin * scale)
+    total = torch.zeros(grid.height, grid.width, dtype=torch.float64)
+    for i, t in enumerate(grid.tiles):
+        weight = profiles.weight(i)
+        assert weight.shape == (t.h, t.w) and (weight >= 0).all()
+        # nothing of a tile within the margin of an inner edge
+        if t.x > 0:
+            assert (weight[:, :margin * scale] == 0).all()
+        if t.y + t.h < grid.height:
+            assert (weight[-margin * scale:] == 0).all()
+        total[t.y:t.y + t.h, t.x:t.x + t.w] += weight
+    assert torch.allclose(total, torch.ones_like(total), atol=1e-12)
+    assert torch.equal(blend_weights(grid, margin * scale)[1], profiles.weight(1))
