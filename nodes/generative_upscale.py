@@ -7,15 +7,17 @@ from comfy_api.latest import io
 
 from .adapter_select import AdapterIO
 from .common_inputs import check_size_inputs, diffusion_inputs, diffusion_settings, size_inputs, strength_input
-from .core.adapter import check_consumer
 from .core.errors import HiResInputError
+from .core.input_checks import NOT_CONNECTED, check_upscale_inputs, check_upscale_links, connected, refusal
 from .core.sizing import plan_size
 from .core.strength import strength_preset
 from .runtime.conditioning import adapter_conditioning
+from .runtime.declared_inputs import check_widgets
 from .runtime.upscale_pipeline import EdgeControl, upscale_image
 
 NODE = "GenerativeUpscale"
 USABLE_ADAPTERS = ("upscale", "control")
+LINKS = ("model", "vae", "clip", "adapter", "upscale_model")
 
 
 class GenerativeUpscale(io.ComfyNode):
@@ -49,30 +51,46 @@ class GenerativeUpscale(io.ComfyNode):
         )
 
     @classmethod
-    def check_lazy_status(cls, upscale_strength: int, **inputs) -> list[str]:
+    def check_lazy_status(cls, upscale_strength: int, image=None, adapter=None, mask=None, **inputs) -> list[str]:
         """Load only what the chosen strength uses: no checkpoint at all for 7..9. Only connected inputs
-        (present in `inputs`) that are not evaluated yet (None) can be asked for."""
+        (present in `inputs`) that are not evaluated yet (None) can be asked for. Everything that can be
+        refused without the models is refused here, before any of them is asked for."""
         try:
             preset = strength_preset(upscale_strength)
         except HiResInputError:
             return []
+        linked = {name for name in LINKS if name in inputs or (name == "adapter" and adapter is not None)}
+        check_upscale_inputs(preset, linked, adapter, NODE, USABLE_ADAPTERS,
+                             None if image is None else tuple(image.shape[1:3]),
+                             None if mask is None else tuple(mask.shape[-2:]))
         wanted = []
         if preset.base_path == "upscale_4":
             wanted.append("upscale_model")
         if preset.generative:
             wanted += ["model", "vae"]
-            adapter = inputs.get("adapter")
             if adapter is None or adapter.needs_clip:
                 wanted.append("clip")
         return [name for name in wanted if name in inputs and inputs[name] is None]
 
     @classmethod
-    def validate_inputs(cls, width: int, height: int, fit: str, scale_by: float, upscale_strength: int) -> bool | str:
-        try:
-            strength_preset(upscale_strength)
-        except HiResInputError as error:
-            return str(error)
-        return check_size_inputs(width, height, fit, scale_by)
+    def validate_inputs(cls, width: int = None, height: int = None, fit: str = None, scale_by: float = None,
+                        upscale_strength: int = None, lora_name: str = None, lora_strength: float = None,
+                        cfg: float = None, sampler_name: str = None, scheduler: str = None,
+                        denoise_override: float = None, color_fix: str = None, model=NOT_CONNECTED,
+                        vae=NOT_CONNECTED, clip=NOT_CONNECTED, adapter=NOT_CONNECTED,
+                        upscale_model=NOT_CONNECTED) -> bool | str:
+        values = dict(width=width, height=height, fit=fit, scale_by=scale_by, upscale_strength=upscale_strength,
+                      lora_name=lora_name, lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name,
+                      scheduler=scheduler, denoise_override=denoise_override, color_fix=color_fix)
+        linked = connected(dict(model=model, vae=vae, clip=clip, adapter=adapter, upscale_model=upscale_model))
+
+        def check() -> None:
+            check_widgets(cls, values)
+            if upscale_strength is not None:  # None: a linked widget, known only at run time
+                check_upscale_links(strength_preset(upscale_strength), linked, None, NODE)
+
+        refused = refusal(check)
+        return refused if refused is not True else check_size_inputs(width, height, fit, scale_by)
 
     @classmethod
     def execute(cls, image, width: int, height: int, fit: str, scale_by: float, upscale_strength: int,
@@ -81,28 +99,11 @@ class GenerativeUpscale(io.ComfyNode):
                 model=None, vae=None, clip=None, adapter=None, upscale_model=None, mask=None) -> io.NodeOutput:
         preset = strength_preset(upscale_strength)
         plan = plan_size(image.shape[2], image.shape[1], width, height, fit, scale_by)
-        check_consumer(adapter, NODE, USABLE_ADAPTERS)
-        if preset.base_path == "upscale_4" and upscale_model is None:
-            raise HiResInputError(
-                "upscale_model", None, f"upscale_strength {upscale_strength} takes the upscale_4 base path, which "
-                "needs an UPSCALE_MODEL", "connect Load Upscale Model (e.g. RealESRGAN_x4plus), or choose a "
-                "bicubic strength (2, 3, 5, 6, 8, 9)",
-            )
-        if mask is not None and tuple(mask.shape[-2:]) != tuple(image.shape[1:3]):
-            raise HiResInputError(
-                "mask", f"{mask.shape[-1]}x{mask.shape[-2]}",
-                f"the mask must be the image's size ({image.shape[2]}x{image.shape[1]})",
-                "resize the mask to the image, or take both from the same Load Image node",
-            )
+        given = dict(model=model, vae=vae, clip=clip, adapter=adapter, upscale_model=upscale_model)
+        check_upscale_inputs(preset, {name for name, value in given.items() if value is not None}, adapter, NODE,
+                             USABLE_ADAPTERS, tuple(image.shape[1:3]), None if mask is None else tuple(mask.shape[-2:]))
         settings = positive = negative = edge_control = None
         if preset.generative:
-            for name, value in (("model", model), ("vae", vae)):
-                if value is None:
-                    raise HiResInputError(
-                        name, None, f"upscale_strength {upscale_strength} runs a diffusion pass, which needs a "
-                        f"{name.upper()}", f"connect the checkpoint's {name.upper()}, or choose strength 7-9 "
-                        "(no diffusion)",
-                    )
             positive, negative = adapter_conditioning(adapter, clip, NODE)
             if adapter is not None and adapter.adapter_type == "control":
                 edge_control = EdgeControl(adapter.control_net, adapter.control_scale)

@@ -11,16 +11,20 @@ from .common_inputs import diffusion_inputs, diffusion_settings, strength_input
 from .core.adapter import DEFAULT_CONTROL_SCALE
 from .core.errors import HiResInputError
 from .core.generation import generation_size, paste_kept, recipe_for, target_size
+from .core.input_checks import NOT_CONNECTED, check_generate_inputs, check_prompt_encoder, connected, refusal
 from .core.native import native_side
 from .core.resize import bchw_to_bhwc, split_alpha
 from .core.sizing import MAX_SIDE, plan_size
 from .core.strength import strength_preset
 from .runtime.conditioning import adapter_conditioning
+from .runtime.declared_inputs import check_widgets
 from .runtime.generation import generate_native
 from .runtime.generative import model_family
 from .runtime.upscale_pipeline import EdgeControl, upscale_image
 
 NODE = "HiResGenerate"
+LINKS = ("clip", "adapter")
+"""The optional links whose presence the checks need (model and vae are required)."""
 NO_DIFFUSION = {True: 7, False: 8}
 """Without generative_upscale: the strength rows with no diffusion (upscale_4 with a model, bicubic without)."""
 
@@ -35,9 +39,10 @@ class HiResGenerate(io.ComfyNode):
             description="deep-image's image generation at any size: generate at the model's native resolution with "
             "the target's aspect ratio, then reach exactly width x height (AI upscale, or the generative upscale).",
             inputs=[
-                io.Model.Input("model", tooltip="Any diffusion model ComfyUI loads (checkpoint or UNET loader)."),
-                io.Vae.Input("vae", tooltip="The model's VAE."),
-                io.Clip.Input("clip", optional=True,
+                io.Model.Input("model", lazy=True,
+                               tooltip="Any diffusion model ComfyUI loads (checkpoint or UNET loader)."),
+                io.Vae.Input("vae", lazy=True, tooltip="The model's VAE."),
+                io.Clip.Input("clip", optional=True, lazy=True,
                               tooltip="Encodes the prompt when the adapter brings no conditioning. Without an "
                               "adapter the prompt is deep-image's quality suffix."),
                 AdapterIO.Input("adapter", optional=True,
@@ -63,23 +68,39 @@ class HiResGenerate(io.ComfyNode):
         )
 
     @classmethod
-    def check_lazy_status(cls, upscale_strength: int, generative_upscale: bool, **inputs) -> list[str]:
-        """The upscale model is loaded only when it will be used (and only if it is connected)."""
+    def check_lazy_status(cls, upscale_strength: int, generative_upscale: bool, adapter=None, **inputs) -> list[str]:
+        """What the adapter shows is refused before the model, VAE and CLIP are asked for (they are lazy so
+        that nothing loads first); the upscale model is loaded only when it will be used."""
+        check_generate_inputs({name for name in LINKS if name in inputs}, adapter, NODE)
+        wanted = ["model", "vae"]
+        if adapter is None or adapter.needs_clip:
+            wanted.append("clip")
         try:
             preset = strength_preset(upscale_strength)
         except HiResInputError:
-            return []
-        needed = not generative_upscale or preset.base_path == "upscale_4"
-        return ["upscale_model"] if needed and "upscale_model" in inputs and inputs["upscale_model"] is None else []
+            preset = None
+        if preset is not None and (not generative_upscale or preset.base_path == "upscale_4"):
+            wanted.append("upscale_model")
+        return [name for name in wanted if name in inputs and inputs[name] is None]
 
     @classmethod
-    def validate_inputs(cls, width: int, height: int, upscale_strength: int) -> bool | str:
-        try:
-            strength_preset(upscale_strength)
-            target_size(width, height, None, 1024)
-        except HiResInputError as error:
-            return str(error)
-        return True
+    def validate_inputs(cls, width: int = None, height: int = None, upscale_strength: int = None,
+                        lora_name: str = None, lora_strength: float = None, cfg: float = None,
+                        sampler_name: str = None, scheduler: str = None, denoise_override: float = None,
+                        color_fix: str = None, clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
+        values = dict(width=width, height=height, upscale_strength=upscale_strength, lora_name=lora_name,
+                      lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name, scheduler=scheduler,
+                      denoise_override=denoise_override, color_fix=color_fix)
+
+        def check() -> None:
+            check_widgets(cls, values)
+            check_prompt_encoder(connected(dict(clip=clip, adapter=adapter)), None, NODE)
+            if upscale_strength is not None:
+                strength_preset(upscale_strength)
+            if width is not None and height is not None:
+                target_size(width, height, None, 1024)
+
+        return refusal(check)
 
     @classmethod
     def execute(cls, model, vae, width: int, height: int, generative_upscale: bool, upscale_strength: int,
@@ -87,6 +108,8 @@ class HiResGenerate(io.ComfyNode):
                 scheduler: str, denoise_override: float, tile_size: int, tile_batch: int, color_fix: str,
                 clip=None, adapter=None, upscale_model=None) -> io.NodeOutput:
         preset = strength_preset(upscale_strength)
+        check_generate_inputs({name for name, value in (("clip", clip), ("adapter", adapter)) if value is not None},
+                              adapter, NODE)
         image = None if adapter is None else adapter.image
         reference = None if image is None else (image.shape[2], image.shape[1])
         native = native_side(model_family(model))
