@@ -6,9 +6,11 @@ from comfy_api.latest import io
 
 from .common_inputs import CLEANUP_CHOICES, CLEANUP_LEVELS, check_size_inputs, size_inputs
 from .core.base_path import make_base, resize_alpha
+from .core.input_checks import refusal
 from .core.resize import merge_alpha, split_alpha
 from .core.sizing import plan_size
 from .runtime.cleanup_model import cleanup_function
+from .runtime.declared_inputs import check_widgets
 
 
 class BicubicClean(io.ComfyNode):
@@ -33,10 +35,10 @@ class BicubicClean(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, width: int, height: int, fit: str, scale_by: float, cleanup: str) -> bool | str:
-        if cleanup not in CLEANUP_CHOICES:
-            return f"cleanup={cleanup!r}: is not a cleanup level. Fix: use one of {', '.join(CLEANUP_CHOICES)}."
-        return check_size_inputs(width, height, fit, scale_by)
+    def validate_inputs(cls, width: int = None, height: int = None, fit: str = None, scale_by: float = None,
+                        cleanup: str = None) -> bool | str:
+        refused = refusal(lambda: check_widgets(cls, dict(fit=fit, scale_by=scale_by, cleanup=cleanup)))
+        return refused if refused is not True else check_size_inputs(width, height, fit, scale_by)
 
     @classmethod
     def execute(cls, image, width: int, height: int, fit: str, scale_by: float, cleanup: str) -> io.NodeOutput:

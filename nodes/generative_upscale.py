@@ -79,9 +79,10 @@ class GenerativeUpscale(io.ComfyNode):
                         denoise_override: float = None, color_fix: str = None, model=NOT_CONNECTED,
                         vae=NOT_CONNECTED, clip=NOT_CONNECTED, adapter=NOT_CONNECTED,
                         upscale_model=NOT_CONNECTED) -> bool | str:
-        values = dict(width=width, height=height, fit=fit, scale_by=scale_by, upscale_strength=upscale_strength,
-                      lora_name=lora_name, lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name,
-                      scheduler=scheduler, denoise_override=denoise_override, color_fix=color_fix)
+        # The whole numbers (sizes, strength) get the sizing and strength rules' own messages below.
+        values = dict(fit=fit, scale_by=scale_by, lora_name=lora_name, lora_strength=lora_strength, cfg=cfg,
+                      sampler_name=sampler_name, scheduler=scheduler, denoise_override=denoise_override,
+                      color_fix=color_fix)
         linked = connected(dict(model=model, vae=vae, clip=clip, adapter=adapter, upscale_model=upscale_model))
 
         def check() -> None:

@@ -88,9 +88,9 @@ class HiResGenerate(io.ComfyNode):
                         lora_name: str = None, lora_strength: float = None, cfg: float = None,
                         sampler_name: str = None, scheduler: str = None, denoise_override: float = None,
                         color_fix: str = None, clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
-        values = dict(width=width, height=height, upscale_strength=upscale_strength, lora_name=lora_name,
-                      lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name, scheduler=scheduler,
-                      denoise_override=denoise_override, color_fix=color_fix)
+        # The whole numbers (sizes, strength) get the sizing and strength rules' own messages below.
+        values = dict(lora_name=lora_name, lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name,
+                      scheduler=scheduler, denoise_override=denoise_override, color_fix=color_fix)
 
         def check() -> None:
             check_widgets(cls, values)
