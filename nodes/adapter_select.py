@@ -87,13 +87,16 @@ class AdapterSelect(io.ComfyNode):
     def check_lazy_status(cls, adapter_type: str, image=None, mask=None, **inputs) -> list[str]:
         """Refuse what the image and mask show (a mask of another size, no face for `face`) before the CLIP,
         the ControlNet or ready conditioning is asked for: those are what load models."""
-        if mask is not None and image is not None:
-            check_mask_size(tuple(mask.shape[-2:]), tuple(image.shape[1:3]))
-        if adapter_type == "face" and image is not None:
-            rgb, _ = split_alpha(image)
-            for one in rgb:
-                require_face(one)
-        return [name for name in LAZY if name in inputs and inputs[name] is None]
+        linked = [name for name in LAZY if name in inputs]
+        pending = [name for name in linked if inputs[name] is None]
+        if pending or not linked:  # once: not again after the lazy inputs have arrived
+            if mask is not None and image is not None:
+                check_mask_size(tuple(mask.shape[-2:]), tuple(image.shape[1:3]))
+            if adapter_type == "face" and image is not None:
+                rgb, _ = split_alpha(image)
+                for one in rgb:
+                    require_face(one)
+        return pending
 
     @classmethod
     def execute(cls, adapter_type: str, description: str, add_quality_suffix: bool, negative_prompt: str,

@@ -37,8 +37,8 @@ class BicubicClean(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, width: int = None, height: int = None, fit: str = None, scale_by: float = None,
                         cleanup: str = None) -> bool | str:
-        refused = refusal(lambda: check_widgets(cls, dict(fit=fit, scale_by=scale_by, cleanup=cleanup)))
-        return refused if refused is not True else check_size_inputs(width, height, fit, scale_by)
+        return refusal(lambda: check_widgets(cls, dict(fit=fit, scale_by=scale_by, cleanup=cleanup)),
+                       lambda: check_size_inputs(width, height, fit, scale_by))
 
     @classmethod
     def execute(cls, image, width: int, height: int, fit: str, scale_by: float, cleanup: str) -> io.NodeOutput:

@@ -85,13 +85,12 @@ class GenerativeUpscale(io.ComfyNode):
                       color_fix=color_fix)
         linked = connected(dict(model=model, vae=vae, clip=clip, adapter=adapter, upscale_model=upscale_model))
 
-        def check() -> None:
-            check_widgets(cls, values)
-            if upscale_strength is not None:  # None: a linked widget, known only at run time
-                check_upscale_links(strength_preset(upscale_strength), linked, None, NODE)
-
-        refused = refusal(check)
-        return refused if refused is not True else check_size_inputs(width, height, fit, scale_by)
+        strength = None if upscale_strength is None else lambda: strength_preset(upscale_strength)  # None: linked
+        return refusal(
+            lambda: check_widgets(cls, values), strength, lambda: check_size_inputs(width, height, fit, scale_by),
+            None if strength is None else lambda: check_upscale_links(strength_preset(upscale_strength), linked,
+                                                                      None, NODE),
+        )
 
     @classmethod
     def execute(cls, image, width: int, height: int, fit: str, scale_by: float, upscale_strength: int,

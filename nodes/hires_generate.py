@@ -92,15 +92,12 @@ class HiResGenerate(io.ComfyNode):
         values = dict(lora_name=lora_name, lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name,
                       scheduler=scheduler, denoise_override=denoise_override, color_fix=color_fix)
 
-        def check() -> None:
-            check_widgets(cls, values)
-            check_prompt_encoder(connected(dict(clip=clip, adapter=adapter)), None, NODE)
-            if upscale_strength is not None:
-                strength_preset(upscale_strength)
-            if width is not None and height is not None:
-                target_size(width, height, None, 1024)
-
-        return refusal(check)
+        return refusal(
+            lambda: check_widgets(cls, values),
+            None if upscale_strength is None else lambda: strength_preset(upscale_strength),  # None: linked
+            None if width is None or height is None else lambda: target_size(width, height, None, 1024),
+            lambda: check_prompt_encoder(connected(dict(clip=clip, adapter=adapter)), None, NODE),
+        )
 
     @classmethod
     def execute(cls, model, vae, width: int, height: int, generative_upscale: bool, upscale_strength: int,

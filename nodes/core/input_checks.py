@@ -181,12 +181,18 @@ def out_of_memory_message(what: str, tile: int, lower: str) -> str:
             "device memory (close other programs using it, or start ComfyUI with --lowvram or --cpu).")
 
 
-def refusal(check: Callable[[], None]) -> bool | str:
-    """validate_inputs' answer for a check that raises HiResInputError: True, or the message ComfyUI shows."""
-    try:
-        check()
-    except HiResInputError as error:
-        return str(error)
+def refusal(*checks: Callable[[], object] | None) -> bool | str:
+    """validate_inputs' answer for checks run in order (None ones skipped): True, or the first refusal, where
+    a check refuses by raising HiResInputError or by returning a message (a string)."""
+    for check in checks:
+        if check is None:
+            continue
+        try:
+            answer = check()
+        except HiResInputError as error:
+            return str(error)
+        if isinstance(answer, str):
+            return answer
     return True
 
 

@@ -154,7 +154,11 @@ def test_control_without_an_image_is_an_error_for_the_generator():
 
 def test_refusal_is_validate_inputs_answer():
     assert refusal(lambda: None) is True
+    assert refusal(None, lambda: True) is True
     assert refusal(lambda: check_text("description", "\ud800")).startswith("description=")
+    later = []
+    first = refusal(lambda: True, lambda: "width=20000: too wide. Fix: less.", lambda: later.append(1))
+    assert first == "width=20000: too wide. Fix: less." and not later  # the first refusal wins, the rest never run
 
 
 def test_out_of_memory_message_says_what_to_lower():
