@@ -74,14 +74,13 @@ class AdapterSelect(io.ComfyNode):
                         mask=NOT_CONNECTED, control_net=NOT_CONNECTED) -> bool | str:
         values = dict(adapter_type=adapter_type, description=description, negative_prompt=negative_prompt,
                       controlnet_conditioning_scale=controlnet_conditioning_scale)
-
-        def check() -> None:
-            check_widgets(cls, values)
-            if adapter_type is not None:
-                check_face_id(adapter_type, bool(face_id))
-                check_adapter_links(adapter_type, connected(dict(image=image, mask=mask, control_net=control_net)))
-
-        return refusal(check)
+        linked = connected(dict(image=image, mask=mask, control_net=control_net))
+        known = adapter_type is not None  # None: a linked widget, known only at run time
+        return refusal(
+            lambda: check_widgets(cls, values),
+            (lambda: check_face_id(adapter_type, bool(face_id))) if known else None,
+            (lambda: check_adapter_links(adapter_type, linked)) if known else None,
+        )
 
     @classmethod
     def check_lazy_status(cls, adapter_type: str, image=None, mask=None, **inputs) -> list[str]:
