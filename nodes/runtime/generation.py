@@ -12,7 +12,6 @@ from ..core.adapter import DEFAULT_CONTROL_SCALE
 from ..core.generation import Recipe
 from .conditioning import apply_controlnet
 from .generative import DiffusionSettings, PassReport, decode, encode, pad_to_multiple
-from .interrupts import diffusion_modules, interrupt_checks
 
 
 def _progress(steps: int):
@@ -30,12 +29,6 @@ def generate_native(model, vae, positive: list, negative: list, recipe: Recipe, 
                     batch: int, settings: DiffusionSettings, control_net=None,
                     control_scale: float = DEFAULT_CONTROL_SCALE) -> torch.Tensor:
     """A BCHW image of `size` (width, height) in [0, 1]."""
-    with interrupt_checks(*diffusion_modules(model, vae, control_net)):
-        return _generate(model, vae, positive, negative, recipe, size, batch, settings, control_net, control_scale)
-
-
-def _generate(model, vae, positive: list, negative: list, recipe: Recipe, size: tuple[int, int], batch: int,
-              settings: DiffusionSettings, control_net, control_scale: float) -> torch.Tensor:
     report = PassReport()
     ratio = vae.spacial_compression_encode()
     width, height = size

@@ -1,7 +1,8 @@
-"""Cancel inside a long model call. ComfyUI checks its interrupt flag between nodes, and the pack's runners
-check it between tiles, but one tile of a large model can take a minute on a CPU (Real-ESRGAN x4plus on a
-512 px tile). While a runner works, a forward pre-hook on every leaf module of its models checks the flag at
-each layer; the hooks are removed when the work ends, so the models are left as they were."""
+"""Cancel inside a long model call. ComfyUI's own models (UNet, VAE, ControlNet, built from comfy.ops) check
+the interrupt flag at every layer already; plain torch models do not: a spandrel upscaler or the cleanup net
+checks only between the pack's tiles, and one tile can take a minute on a CPU (Real-ESRGAN x4plus, 512 px).
+While a runner works, a forward pre-hook on every leaf module of such a model checks the flag at each layer;
+the hooks are removed when the work ends, so the model is left as it was."""
 
 from __future__ import annotations
 
@@ -40,16 +41,3 @@ def interrupt_checks(*modules: object) -> Iterator[None]:
     finally:
         for handle in handles:
             handle.remove()
-
-
-def diffusion_modules(model=None, vae=None, control_net=None) -> tuple[object, ...]:
-    """The torch modules behind a ComfyUI MODEL (ModelPatcher), VAE and CONTROL_NET chain, for interrupt_checks."""
-    found: list[object] = []
-    if model is not None:
-        found.append(getattr(model, "model", None))
-    if vae is not None:
-        found.append(getattr(vae, "first_stage_model", None))
-    while control_net is not None:
-        found += [getattr(control_net, "control_model", None), getattr(control_net, "t2i_model", None)]
-        control_net = getattr(control_net, "previous_controlnet", None)
-    return tuple(found)

@@ -15,7 +15,6 @@ from ..core.strength import StrengthPreset
 from .cleanup_model import cleanup_function
 from .conditioning import apply_controlnet
 from .generative import DiffusionSettings, PassReport, generative_pass
-from .interrupts import diffusion_modules, interrupt_checks
 from .lora import apply_lora
 from .upscale_model import upscale_with_model
 
@@ -64,10 +63,8 @@ def upscale_image(
                 return apply_controlnet(pos, neg, edge_control.control_net, canny_edges(padded),
                                         edge_control.scale, vae)
         noise_mask = None if mask is None else mask_to_canvas(mask, plan)
-        control_net = None if edge_control is None else edge_control.control_net
-        with interrupt_checks(*diffusion_modules(patched, vae, control_net)):
-            base = generative_pass(patched, vae, positive, negative, base, settings, noise_mask=noise_mask,
-                                   add_controls=add_controls, report=report)
+        base = generative_pass(patched, vae, positive, negative, base, settings, noise_mask=noise_mask,
+                               add_controls=add_controls, report=report)
     return merge_alpha(base, None if alpha is None else resize_alpha(alpha, plan))
 
 

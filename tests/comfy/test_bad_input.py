@@ -221,7 +221,8 @@ def ckpt(comfy):
 
 def test_cancel_in_the_diffusion_phase(comfy, ckpt):
     """One model evaluation that runs for a long time (a full-size UNet on a CPU takes seconds per tile; here
-    the tiny UNet evaluated many times over inside one call): Cancel lands inside it, not after it."""
+    the tiny UNet evaluated many times over inside one call): Cancel lands inside it, not after it (ComfyUI's
+    own layers check the flag)."""
     import comfy.model_management as mm
 
     model, clip, vae = ckpt
@@ -245,11 +246,29 @@ def test_cancel_in_the_diffusion_phase(comfy, ckpt):
     latency = interrupter.latency(time.monotonic())
     log.info("Cancel in the diffusion phase took %.3f s", latency)
     assert latency < CANCEL_WITHIN_S, f"Cancel took {latency:.2f} s in the diffusion phase"
-    for module in model.model.modules():
-        assert not module._forward_pre_hooks, "an interrupt hook was left on the model"
     with torch.inference_mode():
         out = node.execute(image=image, model=model, vae=vae, clip=clip, **{**GU, "steps": 1})[0]
     assert out.shape == (1, 96, 128, 3)
+
+
+def test_interrupt_checks_stop_a_plain_torch_model_and_leave_no_hook(comfy):
+    import comfy.model_management as mm
+
+    checks = pack_module(comfy, "runtime.interrupts")
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Conv2d(4, 3, 1)))
+    x = torch.rand(1, 3, 8, 8)
+    calls = []
+    net[1][1].register_forward_pre_hook(lambda module, args: calls.append(1))
+    with checks.interrupt_checks(net, None, "not a module"):
+        assert net(x).shape == (1, 3, 6, 6)
+        mm.interrupt_current_processing(True)
+        with pytest.raises(mm.InterruptProcessingException):
+            net(x)
+        assert len(calls) == 1, "a layer ran after the interrupt"
+    assert sum(len(m._forward_pre_hooks) for m in net.modules()) == 1  # only the test's own hook is left
+    mm.interrupt_current_processing(True)
+    assert net(x).shape == (1, 3, 6, 6)  # outside the block the model does not look at the flag
+    mm.interrupt_current_processing(False)
 
 
 # --- out of memory at the smallest tile ----------------------------------------------------------------------
