@@ -6,18 +6,24 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from .adapter_select import AdapterIO
-from .common_inputs import check_size_inputs, diffusion_inputs, diffusion_settings, size_inputs, strength_input
-from .core.errors import HiResInputError
-from .core.input_checks import NOT_CONNECTED, check_upscale_inputs, check_upscale_links, connected, refusal
-from .core.sizing import plan_size
-from .core.strength import strength_preset
+from .common_inputs import diffusion_inputs, resize_inputs, size_inputs, size_rules_input, strength_input
+from .core.input_checks import NOT_CONNECTED, connected, refusal
+from .core.request import (
+    SizeRequest,
+    check_connected,
+    check_size_request_at_prompt,
+    lazy_inputs_for,
+    plan_generative_upscale,
+    strength_route,
+)
 from .runtime.conditioning import adapter_conditioning
 from .runtime.declared_inputs import check_widgets
+from .runtime.generative import DiffusionSettings
 from .runtime.upscale_pipeline import EdgeControl, upscale_image
 
 NODE = "GenerativeUpscale"
 USABLE_ADAPTERS = ("upscale", "control")
-LINKS = ("model", "vae", "clip", "adapter", "upscale_model")
+LAZY_INPUTS = ("upscale_model", "model", "vae", "clip")
 
 
 class GenerativeUpscale(io.ComfyNode):
@@ -34,8 +40,9 @@ class GenerativeUpscale(io.ComfyNode):
                 *size_inputs(),
                 strength_input(),
                 io.Model.Input("model", optional=True, lazy=True,
-                               tooltip="The diffusion model (any ComfyUI loads). Needed for strengths 1-6."),
-                io.Vae.Input("vae", optional=True, lazy=True, tooltip="The model's VAE. Needed for strengths 1-6."),
+                               tooltip="The diffusion model (any ComfyUI loads). Needed for strengths 1-6 and "
+                               "for canvas_fill outpaint."),
+                io.Vae.Input("vae", optional=True, lazy=True, tooltip="The model's VAE. Needed with the model."),
                 io.Clip.Input("clip", optional=True, lazy=True,
                               tooltip="Encodes the prompt when the adapter brings no conditioning (or there is no "
                               "adapter: then the prompt is deep-image's quality suffix)."),
@@ -46,71 +53,84 @@ class GenerativeUpscale(io.ComfyNode):
                 io.Mask.Input("mask", optional=True,
                               tooltip="Where the diffusion pass may change the image (1 = change). The image's size."),
                 *diffusion_inputs(),
+                size_rules_input(),
+                *resize_inputs(),
             ],
             outputs=[io.Image.Output(tooltip="The upscaled image at exactly the planned size.")],
         )
 
     @classmethod
-    def check_lazy_status(cls, upscale_strength: int, image=None, adapter=None, mask=None, **inputs) -> list[str]:
-        """Load only what the chosen strength uses: no checkpoint at all for 7..9. Only connected inputs
-        (present in `inputs`) that are not evaluated yet (None) can be asked for. Everything that can be
-        refused without the models is refused here, before any of them is asked for."""
-        try:
-            preset = strength_preset(upscale_strength)
-        except HiResInputError:
-            return []
-        linked = {name for name in LINKS if name in inputs or (name == "adapter" and adapter is not None)}
-        check_upscale_inputs(preset, linked, adapter, NODE, USABLE_ADAPTERS,
-                             None if image is None else tuple(image.shape[1:3]),
-                             None if mask is None else tuple(mask.shape[-2:]))
-        wanted = []
-        if preset.base_path == "upscale_4":
-            wanted.append("upscale_model")
-        if preset.generative:
-            wanted += ["model", "vae"]
-            if adapter is None or adapter.needs_clip:
-                wanted.append("clip")
+    def check_lazy_status(cls, image, width: int, height: int, fit: str, scale_by: float, upscale_strength: int,
+                          denoise_override: float, size_rules: str = "deep-image", padding: str = "0",
+                          min_length: int = 0, crop_focus: str = "center", canvas_fill: str = "color",
+                          fill_color: str = "#000000", adapter=None, mask=None, **inputs) -> list[str]:
+        """The plan on the real image first, with everything that can be refused without the models (its
+        errors come before any of them is asked for), then only what it uses: no checkpoint at all for 7..9.
+        Only connected inputs (present in `inputs`) not evaluated yet (None) can be asked for."""
+        request = SizeRequest(width, height, fit, scale_by, size_rules, padding, min_length, crop_focus,
+                              canvas_fill, fill_color)
+        plan = plan_generative_upscale(request, image, strength_route(upscale_strength, denoise_override),
+                                       node=NODE, connected={name for name in LAZY_INPUTS if name in inputs},
+                                       adapter=adapter, usable=USABLE_ADAPTERS, mask=mask, find_focus=False)
+        wanted = lazy_inputs_for(plan, adapter is None or adapter.needs_clip)
         return [name for name in wanted if name in inputs and inputs[name] is None]
 
     @classmethod
     def validate_inputs(cls, width: int = None, height: int = None, fit: str = None, scale_by: float = None,
                         upscale_strength: int = None, lora_name: str = None, lora_strength: float = None,
                         cfg: float = None, sampler_name: str = None, scheduler: str = None,
-                        denoise_override: float = None, color_fix: str = None, model=NOT_CONNECTED,
+                        denoise_override: float = None, color_fix: str = None, size_rules: str = "deep-image",
+                        padding: str = "0", min_length: int = 0, crop_focus: str = "center",
+                        canvas_fill: str = "color", fill_color: str = "#000000", model=NOT_CONNECTED,
                         vae=NOT_CONNECTED, clip=NOT_CONNECTED, adapter=NOT_CONNECTED,
                         upscale_model=NOT_CONNECTED) -> bool | str:
-        # The whole numbers (sizes, strength) get the sizing and strength rules' own messages below.
+        """What needs no image, refused at /prompt; the rest is checked on the real image. A widget fed by a
+        link arrives as None (its value is known only at run time). The new optional inputs default to their
+        own defaults, as ComfyUI leaves them out of an older prompt."""
+        # The sizes and the strength get the sizing and strength rules' own messages below.
         values = dict(fit=fit, scale_by=scale_by, lora_name=lora_name, lora_strength=lora_strength, cfg=cfg,
                       sampler_name=sampler_name, scheduler=scheduler, denoise_override=denoise_override,
-                      color_fix=color_fix)
+                      color_fix=color_fix, size_rules=size_rules, padding=padding, min_length=min_length,
+                      crop_focus=crop_focus, canvas_fill=canvas_fill, fill_color=fill_color)
         linked = connected(dict(model=model, vae=vae, clip=clip, adapter=adapter, upscale_model=upscale_model))
-
-        strength = None if upscale_strength is None else lambda: strength_preset(upscale_strength)  # None: linked
+        known = upscale_strength is not None
         return refusal(
-            lambda: check_widgets(cls, values), strength, lambda: check_size_inputs(width, height, fit, scale_by),
-            None if strength is None else lambda: check_upscale_links(strength_preset(upscale_strength), linked,
-                                                                      None, NODE),
+            lambda: check_widgets(cls, values),
+            (lambda: strength_route(upscale_strength)) if known else None,
+            lambda: check_size_request_at_prompt(width=width, height=height, fit=fit, scale_by=scale_by,
+                                                 size_rules=size_rules, padding=padding, min_length=min_length,
+                                                 crop_focus=crop_focus, canvas_fill=canvas_fill,
+                                                 fill_color=fill_color),
+            (lambda: check_connected(strength_route(upscale_strength), canvas_fill == "outpaint", NODE,
+                                     linked)) if known else None,
         )
 
     @classmethod
     def execute(cls, image, width: int, height: int, fit: str, scale_by: float, upscale_strength: int,
                 seed: int, lora_name: str, lora_strength: float, steps: int, cfg: float, sampler_name: str,
                 scheduler: str, denoise_override: float, tile_size: int, tile_batch: int, color_fix: str,
-                model=None, vae=None, clip=None, adapter=None, upscale_model=None, mask=None) -> io.NodeOutput:
-        preset = strength_preset(upscale_strength)
-        plan = plan_size(image.shape[2], image.shape[1], width, height, fit, scale_by)
-        given = dict(model=model, vae=vae, clip=clip, adapter=adapter, upscale_model=upscale_model)
-        check_upscale_inputs(preset, {name for name, value in given.items() if value is not None}, adapter, NODE,
-                             USABLE_ADAPTERS, tuple(image.shape[1:3]), None if mask is None else tuple(mask.shape[-2:]))
+                model=None, vae=None, clip=None, adapter=None, upscale_model=None, mask=None,
+                size_rules: str = "deep-image", padding: str = "0", min_length: int = 0,
+                crop_focus: str = "center", canvas_fill: str = "color",
+                fill_color: str = "#000000") -> io.NodeOutput:
+        request = SizeRequest(width, height, fit, scale_by, size_rules, padding, min_length, crop_focus,
+                              canvas_fill, fill_color)
+        given = {"upscale_model": upscale_model, "model": model, "vae": vae, "clip": clip}
+        linked = {name for name, value in given.items() if value is not None}
+        plan = plan_generative_upscale(request, image, strength_route(upscale_strength, denoise_override),
+                                       node=NODE, connected=linked, adapter=adapter, usable=USABLE_ADAPTERS,
+                                       mask=mask)
         settings = positive = negative = edge_control = None
-        if preset.generative:
+        if plan.needs_model:
             positive, negative = adapter_conditioning(adapter, clip, NODE)
             if adapter is not None and adapter.adapter_type == "control":
                 edge_control = EdgeControl(adapter.control_net, adapter.control_scale)
-            settings = diffusion_settings(preset, seed, steps, cfg, sampler_name, scheduler, denoise_override,
-                                          tile_size, tile_batch, color_fix)
+            denoise = plan.route.diffusion.denoise if plan.route.diffusion is not None else 1.0
+            settings = DiffusionSettings(seed=seed, steps=steps, cfg=cfg, sampler_name=sampler_name,
+                                         scheduler=scheduler, denoise=denoise, tile_size=tile_size,
+                                         tile_batch=tile_batch, color_fix=color_fix)
         out = upscale_image(
-            image, plan, preset, settings, upscale_model=upscale_model, model=model, vae=vae,
+            image, plan, settings, upscale_model=upscale_model, model=model, vae=vae,
             positive=positive, negative=negative, lora_name=lora_name, lora_strength=lora_strength,
             edge_control=edge_control, mask=mask,
         )

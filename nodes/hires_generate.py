@@ -4,29 +4,29 @@ GenerativeUpscale's pipeline when generative_upscale is on."""
 
 from __future__ import annotations
 
+import torch
 from comfy_api.latest import io
 
 from .adapter_select import AdapterIO
-from .common_inputs import diffusion_inputs, diffusion_settings, strength_input
+from .common_inputs import diffusion_inputs, size_rules_input, strength_input
 from .core.adapter import DEFAULT_CONTROL_SCALE
-from .core.errors import HiResInputError
-from .core.generation import generation_size, paste_kept, recipe_for, target_size
+from .core.generation import paste_kept, recipe_for
 from .core.input_checks import NOT_CONNECTED, check_generate_inputs, check_prompt_encoder, connected, refusal
 from .core.native import native_side
+from .core.request import MAX_NUM_IMAGES, check_generation_request, plan_generation, strength_route
 from .core.resize import bchw_to_bhwc, split_alpha
-from .core.sizing import MAX_SIDE, plan_size
-from .core.strength import strength_preset
+from .core.sizing import MAX_SIDE
 from .runtime.conditioning import adapter_conditioning
 from .runtime.declared_inputs import check_widgets
 from .runtime.generation import generate_native
-from .runtime.generative import model_family
+from .runtime.generative import DiffusionSettings, model_family
 from .runtime.upscale_pipeline import EdgeControl, upscale_image
 
 NODE = "HiResGenerate"
 LINKS = ("clip", "adapter")
 """The optional links whose presence the checks need (model and vae are required)."""
-NO_DIFFUSION = {True: 7, False: 8}
-"""Without generative_upscale: the strength rows with no diffusion (upscale_4 with a model, bicubic without)."""
+SEED_SPACE = 1 << 64
+"""Seeds wrap around ComfyUI's 64-bit range (image i of a batch uses sample_num + i)."""
 
 
 class HiResGenerate(io.ComfyNode):
@@ -59,7 +59,12 @@ class HiResGenerate(io.ComfyNode):
                 io.UpscaleModel.Input("upscale_model", optional=True, lazy=True,
                                       tooltip="AI upscaler: up to 4x by the model, bicubic beyond. Without one, a "
                                       "clean bicubic resize."),
-                *diffusion_inputs("sample_num", "deep-image's sample_num: the seed of generation and upscale."),
+                *diffusion_inputs("sample_num", "deep-image's sample_num: the seed of generation and upscale "
+                                  "(image i of num_images uses sample_num + i)."),
+                size_rules_input(),
+                io.Int.Input("num_images", default=1, min=1, max=MAX_NUM_IMAGES, optional=True,
+                             tooltip="deepmode's num_images: this many images as one batch, each with its own "
+                             "seed (sample_num + i)."),
             ],
             outputs=[
                 io.Image.Output("image", tooltip="The image at exactly width x height."),
@@ -68,18 +73,19 @@ class HiResGenerate(io.ComfyNode):
         )
 
     @classmethod
-    def check_lazy_status(cls, upscale_strength: int, generative_upscale: bool, adapter=None, **inputs) -> list[str]:
-        """What the adapter shows is refused before the model, VAE and CLIP are asked for (they are lazy so
-        that nothing loads first); the upscale model is loaded only when it will be used."""
+    def check_lazy_status(cls, width: int, height: int, upscale_strength: int, generative_upscale: bool,
+                          denoise_override: float, size_rules: str = "deep-image", num_images: int = 1,
+                          adapter=None, **inputs) -> list[str]:
+        """The request's own rules and what the adapter shows are refused before the model, VAE and CLIP are
+        asked for (they are lazy so that nothing loads first); the upscale model is loaded only when it will
+        be used. What depends on the model's native size is planned in execute."""
+        check_generation_request(width, height, size_rules, num_images)
+        route = strength_route(upscale_strength, denoise_override)
         check_generate_inputs({name for name in LINKS if name in inputs}, adapter, NODE)
         wanted = ["model", "vae"]
         if adapter is None or adapter.needs_clip:
             wanted.append("clip")
-        try:
-            preset = strength_preset(upscale_strength)
-        except HiResInputError:
-            preset = None
-        if preset is not None and (not generative_upscale or preset.base_path == "upscale_4"):
+        if not generative_upscale or route.base_path == "upscale_4":
             wanted.append("upscale_model")
         return [name for name in wanted if name in inputs and inputs[name] is None]
 
@@ -87,15 +93,18 @@ class HiResGenerate(io.ComfyNode):
     def validate_inputs(cls, width: int = None, height: int = None, upscale_strength: int = None,
                         lora_name: str = None, lora_strength: float = None, cfg: float = None,
                         sampler_name: str = None, scheduler: str = None, denoise_override: float = None,
-                        color_fix: str = None, clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
-        # The whole numbers (sizes, strength) get the sizing and strength rules' own messages below.
+                        color_fix: str = None, size_rules: str = "deep-image", num_images: int = 1,
+                        clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
+        """What needs no model or image, refused at /prompt. A widget fed by a link arrives as None."""
+        # The sizes and the strength get the generation and strength rules' own messages below.
         values = dict(lora_name=lora_name, lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name,
-                      scheduler=scheduler, denoise_override=denoise_override, color_fix=color_fix)
-
+                      scheduler=scheduler, denoise_override=denoise_override, color_fix=color_fix,
+                      size_rules=size_rules, num_images=num_images)
+        request = (width, height, size_rules, num_images)
         return refusal(
             lambda: check_widgets(cls, values),
-            None if upscale_strength is None else lambda: strength_preset(upscale_strength),  # None: linked
-            None if width is None or height is None else lambda: target_size(width, height, None, 1024),
+            None if upscale_strength is None else lambda: strength_route(upscale_strength),  # None: linked
+            None if None in request else lambda: check_generation_request(*request),
             lambda: check_prompt_encoder(connected(dict(clip=clip, adapter=adapter)), None, NODE),
         )
 
@@ -103,44 +112,42 @@ class HiResGenerate(io.ComfyNode):
     def execute(cls, model, vae, width: int, height: int, generative_upscale: bool, upscale_strength: int,
                 sample_num: int, lora_name: str, lora_strength: float, steps: int, cfg: float, sampler_name: str,
                 scheduler: str, denoise_override: float, tile_size: int, tile_batch: int, color_fix: str,
-                clip=None, adapter=None, upscale_model=None) -> io.NodeOutput:
-        preset = strength_preset(upscale_strength)
+                clip=None, adapter=None, upscale_model=None, size_rules: str = "deep-image",
+                num_images: int = 1) -> io.NodeOutput:
         check_generate_inputs({name for name, value in (("clip", clip), ("adapter", adapter)) if value is not None},
                               adapter, NODE)
         image = None if adapter is None else adapter.image
         reference = None if image is None else (image.shape[2], image.shape[1])
         native = native_side(model_family(model))
-        target = target_size(width, height, reference, native)
-        gen = generation_size(target, native)
-        upscaling = target[0] * target[1] > native * native
-        if upscaling and generative_upscale and preset.base_path == "upscale_4" and upscale_model is None:
-            raise HiResInputError(
-                "upscale_model", None, f"upscale_strength {upscale_strength} takes the upscale_4 base path, which "
-                "needs an UPSCALE_MODEL", "connect Load Upscale Model, or choose a bicubic strength (2, 3, 5, 6)",
-            )
+        plan = plan_generation(width, height, size_rules, reference, native, generative_upscale=generative_upscale,
+                               strength=upscale_strength, denoise_override=denoise_override, num_images=num_images,
+                               connected={"upscale_model"} if upscale_model is not None else set())
         positive, negative = adapter_conditioning(adapter, clip, NODE)
         rgb, alpha = (None, None) if image is None else split_alpha(image)
         adapter_type = None if adapter is None else adapter.adapter_type
         recipe = recipe_for(adapter_type, rgb, alpha, None if adapter is None else adapter.mask,
-                            bool(adapter is not None and adapter.face_id), gen, target)
-        settings = diffusion_settings(preset, sample_num, steps, cfg, sampler_name, scheduler, denoise_override,
-                                      tile_size, tile_batch, color_fix)
+                            bool(adapter is not None and adapter.face_id), plan.generation, plan.target)
         control_net = None if adapter is None else adapter.control_net
         control_scale = DEFAULT_CONTROL_SCALE if adapter is None else adapter.control_scale
         batch = 1 if image is None else image.shape[0]
-
-        native_image = generate_native(model, vae, positive, negative, recipe, gen, batch, settings,
-                                       control_net, control_scale)
-
-        if not (upscaling and generative_upscale):
-            preset = strength_preset(NO_DIFFUSION[upscale_model is not None])
         edge_control = EdgeControl(control_net, control_scale) if adapter_type in ("control", "control2") else None
         regenerate = None if recipe.regenerate is None else recipe.regenerate[:, 0]
-        out = upscale_image(
-            bchw_to_bhwc(native_image), plan_size(gen[0], gen[1], target[0], target[1], "crop"), preset,
-            settings if preset.generative else None, upscale_model=upscale_model, model=model, vae=vae,
-            positive=positive, negative=negative, lora_name=lora_name, lora_strength=lora_strength,
-            edge_control=edge_control, mask=regenerate,
-        )
-        out = paste_kept(out.movedim(-1, 1), recipe)
-        return io.NodeOutput(bchw_to_bhwc(out).contiguous(), bchw_to_bhwc(native_image).contiguous())
+        finish = plan.finish.route.diffusion
+
+        images, natives = [], []
+        for i in range(plan.num_images):
+            seed = (sample_num + i) % SEED_SPACE
+            settings = DiffusionSettings(seed=seed, steps=steps, cfg=cfg, sampler_name=sampler_name,
+                                         scheduler=scheduler, denoise=1.0 if finish is None else finish.denoise,
+                                         tile_size=tile_size, tile_batch=tile_batch, color_fix=color_fix)
+            native_image = generate_native(model, vae, positive, negative, recipe, plan.generation, batch, settings,
+                                           control_net, control_scale)
+            out = upscale_image(
+                bchw_to_bhwc(native_image), plan.finish, settings if finish is not None else None,
+                upscale_model=upscale_model, model=model, vae=vae, positive=positive, negative=negative,
+                lora_name=lora_name, lora_strength=lora_strength, edge_control=edge_control, mask=regenerate,
+            )
+            images.append(paste_kept(out.movedim(-1, 1), recipe))
+            natives.append(native_image)
+        return io.NodeOutput(bchw_to_bhwc(torch.cat(images)).contiguous(),
+                             bchw_to_bhwc(torch.cat(natives)).contiguous())

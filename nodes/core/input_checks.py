@@ -11,9 +11,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .adapter import Adapter, AdapterType, check_consumer, missing_input, required_inputs
+from .adapter import Adapter, AdapterType, missing_input, required_inputs
 from .errors import HiResInputError
-from .strength import StrengthPreset
 
 Kind = Literal["INT", "FLOAT", "COMBO", "STRING", "BOOLEAN"]
 MAX_LISTED_CHOICES = 12
@@ -112,28 +111,6 @@ def connected(links: Mapping[str, object]) -> set[str]:
     return {name for name, value in links.items() if not (isinstance(value, str) and value == NOT_CONNECTED)}
 
 
-def check_upscale_links(preset: StrengthPreset, linked: Collection[str], has_adapter_clip: bool | None,
-                        node: str) -> None:
-    """GenerativeUpscale's connections for a strength: the upscale model of upscale_4, and the model, VAE
-    and a prompt encoder of a diffusion pass. `has_adapter_clip` is None while the adapter is not known yet
-    (at /prompt); then only the case without an adapter is decided."""
-    if preset.base_path == "upscale_4" and "upscale_model" not in linked:
-        raise HiResInputError(
-            "upscale_model", None, f"upscale_strength {preset.strength} takes the upscale_4 base path, which "
-            "needs an UPSCALE_MODEL", "connect Load Upscale Model (e.g. RealESRGAN_x4plus), or choose a "
-            "bicubic strength (2, 3, 5, 6, 8, 9)",
-        )
-    if not preset.generative:
-        return
-    for name in ("model", "vae"):
-        if name not in linked:
-            raise HiResInputError(
-                name, None, f"upscale_strength {preset.strength} runs a diffusion pass, which needs a "
-                f"{name.upper()}", f"connect the checkpoint's {name.upper()}, or choose strength 7-9 (no diffusion)",
-            )
-    check_prompt_encoder(linked, has_adapter_clip, node)
-
-
 def check_prompt_encoder(linked: Collection[str], has_adapter_clip: bool | None, node: str) -> None:
     """A generator needs its prompt encoded: by the adapter (its CLIP or ready CONDITIONING) or by its own
     `clip`. `has_adapter_clip` None = the adapter is not known yet; then only "no adapter, no clip" fails."""
@@ -194,17 +171,6 @@ def refusal(*checks: Callable[[], object] | None) -> bool | str:
         if isinstance(answer, str):
             return answer
     return True
-
-
-def check_upscale_inputs(preset: StrengthPreset, linked: Collection[str], adapter: Adapter | None, node: str,
-                         usable: tuple[AdapterType, ...], image_hw: tuple[int, int] | None = None,
-                         mask_hw: tuple[int, int] | None = None) -> None:
-    """Everything GenerativeUpscale can refuse once its image, adapter and mask are known and before any of
-    its models is asked for: the adapter type, the connections the strength needs, the mask's size."""
-    check_consumer(adapter, node, usable)
-    check_upscale_links(preset, linked, None if adapter is None else not adapter.needs_clip, node)
-    if mask_hw is not None and image_hw is not None:
-        check_mask_size(mask_hw, image_hw)
 
 
 def check_generate_inputs(linked: Collection[str], adapter: Adapter | None, node: str) -> None:

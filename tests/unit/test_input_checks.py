@@ -4,6 +4,7 @@ missing connections, and the tile fitting of the upscale model."""
 import math
 
 import pytest
+import torch
 
 from hires_studio.nodes.core.adapter import Adapter
 from hires_studio.nodes.core.errors import HiResInputError
@@ -16,14 +17,13 @@ from hires_studio.nodes.core.input_checks import (
     check_generate_inputs,
     check_mask_size,
     check_text,
-    check_upscale_inputs,
     connected,
     lone_surrogate_at,
     out_of_memory_message,
     refusal,
 )
 from hires_studio.nodes.core.model_tiles import fitted_tile
-from hires_studio.nodes.core.strength import strength_preset
+from hires_studio.nodes.core.request import SizeRequest, check_connected, plan_generative_upscale, strength_route
 
 DECLARED = {
     "sampler_name": Declared("COMBO", choices=("euler", "dpmpp_2m")),
@@ -104,27 +104,42 @@ def test_connected_tells_a_link_from_nothing():
     ],
 )
 def test_upscale_connections(strength, linked, name, fragment):
-    error = refused(lambda: check_upscale_inputs(strength_preset(strength), linked, None, "GenerativeUpscale",
-                                                 ("upscale", "control")))
+    """The one connection check, as /prompt runs it (links only, the adapter not known yet)."""
+    error = refused(lambda: check_connected(strength_route(strength), False, "GenerativeUpscale", linked))
     assert error.input_name == name and fragment in str(error) and "Fix:" in str(error)
+
+
+def test_outpaint_needs_a_model_and_a_prompt_encoder_whatever_the_strength():
+    error = refused(lambda: check_connected(strength_route(8), True, "GenerativeUpscale", {"model", "vae"}))
+    assert error.input_name == "clip"
+    check_connected(strength_route(8), True, "GenerativeUpscale", {"model", "vae", "adapter"})  # adapter unknown
+
+
+IMAGE = torch.zeros(1, 64, 96, 3)
+
+
+def plan_gu(strength, linked, adapter=None, mask=None):
+    return plan_generative_upscale(SizeRequest(), IMAGE, strength_route(strength), node="GenerativeUpscale",
+                                   connected=linked, adapter=adapter, usable=("upscale", "control"), mask=mask,
+                                   find_focus=False)
 
 
 def test_upscale_inputs_that_need_nothing_more_pass():
     for strength in (8, 9):
-        check_upscale_inputs(strength_preset(strength), set(), None, "GenerativeUpscale", ("upscale",))
+        plan_gu(strength, set())
     ready = Adapter("upscale", "p", "n", positive=[], negative=[])
-    check_upscale_inputs(strength_preset(5), {"model", "vae", "adapter"}, ready, "GenerativeUpscale", ("upscale",))
+    plan_gu(5, {"model", "vae"}, ready)
     with_clip = Adapter("upscale", "p", "n", clip=object())
-    check_upscale_inputs(strength_preset(5), {"model", "vae", "adapter"}, with_clip, "GenerativeUpscale", ("upscale",))
+    plan_gu(5, {"model", "vae"}, with_clip)
+    needs_clip = Adapter("upscale", "p", "n")
+    assert refused(lambda: plan_gu(5, {"model", "vae"}, needs_clip)).input_name == "clip"
 
 
 def test_adapter_into_the_wrong_node_and_a_mask_of_another_size():
     face = Adapter("face", "p", "n", image=object())
-    error = refused(lambda: check_upscale_inputs(strength_preset(5), {"model", "vae", "clip", "adapter"}, face,
-                                                 "GenerativeUpscale", ("upscale", "control")))
+    error = refused(lambda: plan_gu(5, {"model", "vae", "clip"}, face))
     assert str(error).startswith("adapter='face': GenerativeUpscale cannot use adapter_type 'face'")
-    error = refused(lambda: check_upscale_inputs(strength_preset(8), set(), None, "GenerativeUpscale", ("upscale",),
-                                                 (64, 96), (10, 12)))
+    error = refused(lambda: plan_gu(8, set(), mask=torch.ones(1, 10, 12)))
     assert str(error).startswith("mask='12x10': the mask must be the image's size (96x64)")
     check_mask_size((64, 96), (64, 96))
 
