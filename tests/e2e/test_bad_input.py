@@ -68,7 +68,7 @@ CASES = [
      "of none, tiny_lora.safetensors."),
     ("lora_unknown", "generate", "3", "lora_name", "missing.safetensors", "is not one of the choices."),
     ("hg_sampler", "generate", "3", "sampler_name", "nope", "is not one of the choices."),
-    ("cfg_nan", "upscale", "3", "cfg", NAN, "is not a finite number. Fix: use a number from 0 to 30."),
+    ("cfg_nan", "upscale", "3", "cfg", NAN, "is not a finite number. Fix: use a number from 0 to 100."),
     ("lora_strength_nan", "upscale", "3", "lora_strength", NAN, "is not a finite number. Fix: use a number from -4 "
      "to 4."),
     ("denoise_nan", "upscale", "3", "denoise_override", NAN, "is not a finite number. Fix: use a number from 0 to 1."),
@@ -81,6 +81,15 @@ CASES = [
     ("surrogate", "generate", "4", "description", "a \ud83d cottage", "has an unpaired surrogate U+D83D at character "
      "2, which is not a character and no text encoder can read. Fix:"),
     ("negative_surrogate", "generate", "4", "negative_prompt", "\udc00", "has an unpaired surrogate U+DC00"),
+    ("size_rules", "upscale", "3", "size_rules", "imagemagick", "is not one of the choices. Fix: use one of "
+     "deep-image, stability-v1."),
+    ("hg_size_rules", "generate", "3", "size_rules", "imagemagick", "is not one of the choices."),
+    ("crop_focus", "clean", "3", "crop_focus", "face", "is not one of the choices. Fix: use one of center, item, "
+     "content."),
+    ("canvas_fill", "upscale", "3", "canvas_fill", "mirror", "is not one of the choices. Fix: use one of color, "
+     "outpaint."),
+    ("padding_surrogate", "clean", "3", "padding", "5\udc00%", None),
+    ("fill_color_surrogate", "upscale", "3", "fill_color", "#\ud800", None),
     ("no_upscale_model_4", "upscale", "3", "upscale_strength", 4, None),
     ("no_upscale_model_1", "upscale", "3", "upscale_strength", 1, None),
     ("no_vae", "upscale", "3", "vae", "unlink", "upscale_strength 5 runs a diffusion pass, which needs a VAE. Fix:"),
@@ -96,6 +105,8 @@ CASES = [
 NAMED = {
     "surrogate": ("description", "...a \ud83d", "has an unpaired surrogate U+D83D at character 2"),
     "negative_surrogate": ("negative_prompt", "...\udc00", "has an unpaired surrogate U+DC00 at character 0"),
+    "padding_surrogate": ("padding", "...5\udc00", "has an unpaired surrogate U+DC00 at character 1"),
+    "fill_color_surrogate": ("fill_color", "...#\ud800", "has an unpaired surrogate U+D800 at character 1"),
     "no_upscale_model_4": ("upscale_model", None, "upscale_strength 4 takes the upscale_4 base path, which needs an "
                            "UPSCALE_MODEL. Fix: connect Load Upscale Model"),
     "no_upscale_model_1": ("upscale_model", None, "upscale_strength 1 takes the upscale_4 base path"),
