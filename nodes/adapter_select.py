@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from comfy_api.latest import io
 
-from .core.adapter import ADAPTER_TYPES, DEFAULT_CONTROL_SCALE, DEFAULT_SUFFIX, Adapter, build_prompt, check_adapter
-from .runtime.conditioning import encode_text
+from .core.adapter import (
+    ADAPTER_TYPES,
+    DEFAULT_CONTROL_SCALE,
+    DEFAULT_SUFFIX,
+    Adapter,
+    build_prompt,
+    check_adapter,
+    check_face_id,
+)
+from .core.input_checks import NOT_CONNECTED, check_adapter_links, check_mask_size, connected, refusal
+from .core.masks import require_face
+from .core.resize import split_alpha
+from .runtime.declared_inputs import check_widgets
 
 AdapterIO = io.Custom("HIRES_ADAPTER")
+LAZY = ("clip", "positive", "negative", "control_net")
+"""The inputs that load models upstream: asked for only after the checks on the image and the mask pass."""
 
 
 class AdapterSelect(io.ComfyNode):
@@ -39,17 +50,18 @@ class AdapterSelect(io.ComfyNode):
                                step=0.05, tooltip="How strongly the edges guide the result (control, control2)."),
                 io.Boolean.Input("face_id", default=False,
                                  tooltip="face only: keep the face alone (on) or the face with its hair (off)."),
-                io.Clip.Input("clip", optional=True,
+                io.Clip.Input("clip", optional=True, lazy=True,
                               tooltip="Encodes the prompts here. Without it the generator's own CLIP encodes them."),
-                io.Conditioning.Input("positive", optional=True, tooltip="Ready conditioning; overrides the text."),
-                io.Conditioning.Input("negative", optional=True,
+                io.Conditioning.Input("positive", optional=True, lazy=True,
+                                      tooltip="Ready conditioning; overrides the text."),
+                io.Conditioning.Input("negative", optional=True, lazy=True,
                                       tooltip="Ready negative conditioning; overrides the negative prompt."),
                 io.Image.Input("image", optional=True,
                                tooltip="The image the adapter works from (object, face, edges, inpainting)."),
                 io.Mask.Input("mask", optional=True,
                               tooltip="generate_background: the object to keep (1 = keep); inpainting: the area "
                               "to regenerate (1 = regenerate). Must be the image's size."),
-                io.ControlNet.Input("control_net", optional=True,
+                io.ControlNet.Input("control_net", optional=True, lazy=True,
                                     tooltip="The ControlNet the edges go through (control, control2)."),
             ],
             outputs=[AdapterIO.Output("adapter", display_name="adapter",
@@ -57,11 +69,33 @@ class AdapterSelect(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, controlnet_conditioning_scale: float) -> bool | str:
-        if not 0.0 <= controlnet_conditioning_scale <= 1.0:
-            return (f"controlnet_conditioning_scale={controlnet_conditioning_scale!r}: must be from 0 to 1. "
-                    f"Fix: use a value in 0..1 ({DEFAULT_CONTROL_SCALE} is the default).")
-        return True
+    def validate_inputs(cls, adapter_type: str = None, description: str = None, negative_prompt: str = None,
+                        controlnet_conditioning_scale: float = None, face_id: bool = None, image=NOT_CONNECTED,
+                        mask=NOT_CONNECTED, control_net=NOT_CONNECTED) -> bool | str:
+        values = dict(adapter_type=adapter_type, description=description, negative_prompt=negative_prompt,
+                      controlnet_conditioning_scale=controlnet_conditioning_scale)
+        linked = connected(dict(image=image, mask=mask, control_net=control_net))
+        known = adapter_type is not None  # None: a linked widget, known only at run time
+        return refusal(
+            lambda: check_widgets(cls, values),
+            (lambda: check_face_id(adapter_type, bool(face_id))) if known else None,
+            (lambda: check_adapter_links(adapter_type, linked)) if known else None,
+        )
+
+    @classmethod
+    def check_lazy_status(cls, adapter_type: str, image=None, mask=None, **inputs) -> list[str]:
+        """Refuse what the image and mask show (a mask of another size, no face for `face`) before the CLIP,
+        the ControlNet or ready conditioning is asked for: those are what load models."""
+        linked = [name for name in LAZY if name in inputs]
+        pending = [name for name in linked if inputs[name] is None]
+        if pending or not linked:  # once: not again after the lazy inputs have arrived
+            if mask is not None and image is not None:
+                check_mask_size(tuple(mask.shape[-2:]), tuple(image.shape[1:3]))
+            if adapter_type == "face" and image is not None:
+                rgb, _ = split_alpha(image)
+                for one in rgb:
+                    require_face(one)
+        return pending
 
     @classmethod
     def execute(cls, adapter_type: str, description: str, add_quality_suffix: bool, negative_prompt: str,
@@ -70,13 +104,7 @@ class AdapterSelect(io.ComfyNode):
         adapter = Adapter(
             adapter_type=adapter_type, prompt=build_prompt(description, add_quality_suffix),
             negative_prompt=negative_prompt, control_scale=controlnet_conditioning_scale, face_id=face_id,
-            positive=positive, negative=negative, image=image, mask=mask, control_net=control_net,
+            positive=positive, negative=negative, image=image, mask=mask, control_net=control_net, clip=clip,
         )
         check_adapter(adapter)
-        if clip is not None:
-            adapter = replace(
-                adapter,
-                positive=positive if positive is not None else encode_text(clip, adapter.prompt),
-                negative=negative if negative is not None else encode_text(clip, adapter.negative_prompt),
-            )
         return io.NodeOutput(adapter)

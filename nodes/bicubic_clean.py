@@ -5,16 +5,17 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from .common_inputs import resize_inputs, size_inputs, size_rules_input
-from .core.errors import HiResInputError
+from .core.input_checks import refusal
 from .core.request import (
     CLEANUP_CHOICES,
     SizeRequest,
+    check_canvas_fill,
     check_size_request_at_prompt,
     cleanup_route,
-    plan_upscale,
     plan_upscale_image,
 )
 from .runtime.cleanup_model import cleanup_function
+from .runtime.declared_inputs import check_widgets
 from .runtime.upscale_pipeline import upscale_image
 
 NODE = "BicubicClean"
@@ -44,23 +45,22 @@ class BicubicClean(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, width: int, height: int, fit: str, scale_by: float, cleanup: str,
-                        size_rules: str = "deep-image", padding: str = "0", min_length: int = 0,
+    def validate_inputs(cls, width: int = None, height: int = None, fit: str = None, scale_by: float = None,
+                        cleanup: str = None, size_rules: str = "deep-image", padding: str = "0", min_length: int = 0,
                         crop_focus: str = "center", canvas_fill: str = "color",
                         fill_color: str = "#000000") -> bool | str:
-        """What needs no image, refused at /prompt (outpaint too: this node has no model)."""
-        try:
-            if cleanup is not None:  # None: fed by a link, checked at run time
-                cleanup_route(cleanup)
-            check_size_request_at_prompt(width=width, height=height, fit=fit, scale_by=scale_by,
-                                         size_rules=size_rules, padding=padding, min_length=min_length,
-                                         crop_focus=crop_focus, canvas_fill=canvas_fill, fill_color=fill_color)
-            if canvas_fill == "outpaint":
-                plan_upscale(SizeRequest(canvas_fill=canvas_fill), 1, 1, cleanup_route("off")[0], node=NODE,
-                             model_inputs=False)
-        except HiResInputError as error:
-            return str(error)
-        return True
+        """What needs no image, refused at /prompt (outpaint too: this node has no model). A widget fed by a
+        link arrives as None and is checked on the real image."""
+        values = dict(fit=fit, scale_by=scale_by, cleanup=cleanup, size_rules=size_rules, padding=padding,
+                      min_length=min_length, crop_focus=crop_focus, canvas_fill=canvas_fill, fill_color=fill_color)
+        return refusal(
+            lambda: check_widgets(cls, values),
+            lambda: check_size_request_at_prompt(width=width, height=height, fit=fit, scale_by=scale_by,
+                                                 size_rules=size_rules, padding=padding, min_length=min_length,
+                                                 crop_focus=crop_focus, canvas_fill=canvas_fill,
+                                                 fill_color=fill_color),
+            lambda: check_canvas_fill(canvas_fill, NODE, model_inputs=False),
+        )
 
     @classmethod
     def execute(cls, image, width: int, height: int, fit: str, scale_by: float, cleanup: str,

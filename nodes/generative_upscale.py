@@ -7,10 +7,17 @@ from comfy_api.latest import io
 
 from .adapter_select import AdapterIO
 from .common_inputs import diffusion_inputs, resize_inputs, size_inputs, size_rules_input, strength_input
-from .core.adapter import check_consumer
-from .core.errors import HiResInputError
-from .core.request import SizeRequest, check_size_request_at_prompt, lazy_inputs_for, plan_upscale_image, strength_route
+from .core.input_checks import NOT_CONNECTED, connected, refusal
+from .core.request import (
+    SizeRequest,
+    check_connected,
+    check_size_request_at_prompt,
+    lazy_inputs_for,
+    plan_generative_upscale,
+    strength_route,
+)
 from .runtime.conditioning import adapter_conditioning
+from .runtime.declared_inputs import check_widgets
 from .runtime.generative import DiffusionSettings
 from .runtime.upscale_pipeline import EdgeControl, upscale_image
 
@@ -56,33 +63,47 @@ class GenerativeUpscale(io.ComfyNode):
     def check_lazy_status(cls, image, width: int, height: int, fit: str, scale_by: float, upscale_strength: int,
                           denoise_override: float, size_rules: str = "deep-image", padding: str = "0",
                           min_length: int = 0, crop_focus: str = "center", canvas_fill: str = "color",
-                          fill_color: str = "#000000", **inputs) -> list[str]:
-        """The plan on the real image first (its errors come before any model loads), then only what it uses:
-        no checkpoint at all for 7..9. Only connected inputs (present in `inputs`) not evaluated yet (None)
-        can be asked for."""
+                          fill_color: str = "#000000", adapter=None, mask=None, **inputs) -> list[str]:
+        """The plan on the real image first, with everything that can be refused without the models (its
+        errors come before any of them is asked for), then only what it uses: no checkpoint at all for 7..9.
+        Only connected inputs (present in `inputs`) not evaluated yet (None) can be asked for."""
         request = SizeRequest(width, height, fit, scale_by, size_rules, padding, min_length, crop_focus,
                               canvas_fill, fill_color)
-        plan = plan_upscale_image(request, image, strength_route(upscale_strength, denoise_override), node=NODE,
-                                  connected={name for name in LAZY_INPUTS if name in inputs}, find_focus=False)
-        adapter = inputs.get("adapter")
+        plan = plan_generative_upscale(request, image, strength_route(upscale_strength, denoise_override),
+                                       node=NODE, connected={name for name in LAZY_INPUTS if name in inputs},
+                                       adapter=adapter, usable=USABLE_ADAPTERS, mask=mask, find_focus=False)
         wanted = lazy_inputs_for(plan, adapter is None or adapter.needs_clip)
         return [name for name in wanted if name in inputs and inputs[name] is None]
 
     @classmethod
-    def validate_inputs(cls, width: int, height: int, fit: str, scale_by: float, upscale_strength: int,
-                        size_rules: str = "deep-image", padding: str = "0", min_length: int = 0,
-                        crop_focus: str = "center", canvas_fill: str = "color",
-                        fill_color: str = "#000000") -> bool | str:
-        """What needs no image, refused at /prompt; the rest is checked on the real image."""
-        try:
-            if upscale_strength is not None:  # None: fed by a link, checked at run time
-                strength_route(upscale_strength)
-            check_size_request_at_prompt(width=width, height=height, fit=fit, scale_by=scale_by,
-                                         size_rules=size_rules, padding=padding, min_length=min_length,
-                                         crop_focus=crop_focus, canvas_fill=canvas_fill, fill_color=fill_color)
-        except HiResInputError as error:
-            return str(error)
-        return True
+    def validate_inputs(cls, width: int = None, height: int = None, fit: str = None, scale_by: float = None,
+                        upscale_strength: int = None, lora_name: str = None, lora_strength: float = None,
+                        cfg: float = None, sampler_name: str = None, scheduler: str = None,
+                        denoise_override: float = None, color_fix: str = None, size_rules: str = "deep-image",
+                        padding: str = "0", min_length: int = 0, crop_focus: str = "center",
+                        canvas_fill: str = "color", fill_color: str = "#000000", model=NOT_CONNECTED,
+                        vae=NOT_CONNECTED, clip=NOT_CONNECTED, adapter=NOT_CONNECTED,
+                        upscale_model=NOT_CONNECTED) -> bool | str:
+        """What needs no image, refused at /prompt; the rest is checked on the real image. A widget fed by a
+        link arrives as None (its value is known only at run time). The new optional inputs default to their
+        own defaults, as ComfyUI leaves them out of an older prompt."""
+        # The sizes and the strength get the sizing and strength rules' own messages below.
+        values = dict(fit=fit, scale_by=scale_by, lora_name=lora_name, lora_strength=lora_strength, cfg=cfg,
+                      sampler_name=sampler_name, scheduler=scheduler, denoise_override=denoise_override,
+                      color_fix=color_fix, size_rules=size_rules, padding=padding, min_length=min_length,
+                      crop_focus=crop_focus, canvas_fill=canvas_fill, fill_color=fill_color)
+        linked = connected(dict(model=model, vae=vae, clip=clip, adapter=adapter, upscale_model=upscale_model))
+        known = upscale_strength is not None
+        return refusal(
+            lambda: check_widgets(cls, values),
+            (lambda: strength_route(upscale_strength)) if known else None,
+            lambda: check_size_request_at_prompt(width=width, height=height, fit=fit, scale_by=scale_by,
+                                                 size_rules=size_rules, padding=padding, min_length=min_length,
+                                                 crop_focus=crop_focus, canvas_fill=canvas_fill,
+                                                 fill_color=fill_color),
+            (lambda: check_connected(strength_route(upscale_strength), canvas_fill == "outpaint", NODE,
+                                     linked)) if known else None,
+        )
 
     @classmethod
     def execute(cls, image, width: int, height: int, fit: str, scale_by: float, upscale_strength: int,
@@ -95,15 +116,10 @@ class GenerativeUpscale(io.ComfyNode):
         request = SizeRequest(width, height, fit, scale_by, size_rules, padding, min_length, crop_focus,
                               canvas_fill, fill_color)
         given = {"upscale_model": upscale_model, "model": model, "vae": vae, "clip": clip}
-        plan = plan_upscale_image(request, image, strength_route(upscale_strength, denoise_override), node=NODE,
-                                  connected={name for name, value in given.items() if value is not None})
-        check_consumer(adapter, NODE, USABLE_ADAPTERS)
-        if mask is not None and tuple(mask.shape[-2:]) != tuple(image.shape[1:3]):
-            raise HiResInputError(
-                "mask", f"{mask.shape[-1]}x{mask.shape[-2]}",
-                f"the mask must be the image's size ({image.shape[2]}x{image.shape[1]})",
-                "resize the mask to the image, or take both from the same Load Image node",
-            )
+        linked = {name for name, value in given.items() if value is not None}
+        plan = plan_generative_upscale(request, image, strength_route(upscale_strength, denoise_override),
+                                       node=NODE, connected=linked, adapter=adapter, usable=USABLE_ADAPTERS,
+                                       mask=mask)
         settings = positive = negative = edge_control = None
         if plan.needs_model:
             positive, negative = adapter_conditioning(adapter, clip, NODE)

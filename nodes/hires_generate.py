@@ -10,18 +10,21 @@ from comfy_api.latest import io
 from .adapter_select import AdapterIO
 from .common_inputs import diffusion_inputs, size_rules_input, strength_input
 from .core.adapter import DEFAULT_CONTROL_SCALE
-from .core.errors import HiResInputError
 from .core.generation import paste_kept, recipe_for
+from .core.input_checks import NOT_CONNECTED, check_generate_inputs, check_prompt_encoder, connected, refusal
 from .core.native import native_side
 from .core.request import MAX_NUM_IMAGES, check_generation_request, plan_generation, strength_route
 from .core.resize import bchw_to_bhwc, split_alpha
 from .core.sizing import MAX_SIDE
 from .runtime.conditioning import adapter_conditioning
+from .runtime.declared_inputs import check_widgets
 from .runtime.generation import generate_native
 from .runtime.generative import DiffusionSettings, model_family
 from .runtime.upscale_pipeline import EdgeControl, upscale_image
 
 NODE = "HiResGenerate"
+LINKS = ("clip", "adapter")
+"""The optional links whose presence the checks need (model and vae are required)."""
 SEED_SPACE = 1 << 64
 """Seeds wrap around ComfyUI's 64-bit range (image i of a batch uses sample_num + i)."""
 
@@ -36,9 +39,10 @@ class HiResGenerate(io.ComfyNode):
             description="deep-image's image generation at any size: generate at the model's native resolution with "
             "the target's aspect ratio, then reach exactly width x height (AI upscale, or the generative upscale).",
             inputs=[
-                io.Model.Input("model", tooltip="Any diffusion model ComfyUI loads (checkpoint or UNET loader)."),
-                io.Vae.Input("vae", tooltip="The model's VAE."),
-                io.Clip.Input("clip", optional=True,
+                io.Model.Input("model", lazy=True,
+                               tooltip="Any diffusion model ComfyUI loads (checkpoint or UNET loader)."),
+                io.Vae.Input("vae", lazy=True, tooltip="The model's VAE."),
+                io.Clip.Input("clip", optional=True, lazy=True,
                               tooltip="Encodes the prompt when the adapter brings no conditioning. Without an "
                               "adapter the prompt is deep-image's quality suffix."),
                 AdapterIO.Input("adapter", optional=True,
@@ -69,27 +73,40 @@ class HiResGenerate(io.ComfyNode):
         )
 
     @classmethod
-    def check_lazy_status(cls, upscale_strength: int, generative_upscale: bool, **inputs) -> list[str]:
-        """The upscale model is loaded only when it will be used (and only if it is connected)."""
-        try:
-            route = strength_route(upscale_strength)
-        except HiResInputError:
-            return []
-        needed = not generative_upscale or route.base_path == "upscale_4"
-        return ["upscale_model"] if needed and "upscale_model" in inputs and inputs["upscale_model"] is None else []
+    def check_lazy_status(cls, width: int, height: int, upscale_strength: int, generative_upscale: bool,
+                          denoise_override: float, size_rules: str = "deep-image", num_images: int = 1,
+                          adapter=None, **inputs) -> list[str]:
+        """The request's own rules and what the adapter shows are refused before the model, VAE and CLIP are
+        asked for (they are lazy so that nothing loads first); the upscale model is loaded only when it will
+        be used. What depends on the model's native size is planned in execute."""
+        check_generation_request(width, height, size_rules, num_images)
+        route = strength_route(upscale_strength, denoise_override)
+        check_generate_inputs({name for name in LINKS if name in inputs}, adapter, NODE)
+        wanted = ["model", "vae"]
+        if adapter is None or adapter.needs_clip:
+            wanted.append("clip")
+        if not generative_upscale or route.base_path == "upscale_4":
+            wanted.append("upscale_model")
+        return [name for name in wanted if name in inputs and inputs[name] is None]
 
     @classmethod
-    def validate_inputs(cls, width: int, height: int, upscale_strength: int, size_rules: str = "deep-image",
-                        num_images: int = 1) -> bool | str:
-        """What needs no model or image, refused at /prompt."""
-        try:
-            if upscale_strength is not None:  # None: fed by a link, checked at run time
-                strength_route(upscale_strength)
-            if None not in (width, height, size_rules, num_images):
-                check_generation_request(width, height, size_rules, num_images)
-        except HiResInputError as error:
-            return str(error)
-        return True
+    def validate_inputs(cls, width: int = None, height: int = None, upscale_strength: int = None,
+                        lora_name: str = None, lora_strength: float = None, cfg: float = None,
+                        sampler_name: str = None, scheduler: str = None, denoise_override: float = None,
+                        color_fix: str = None, size_rules: str = "deep-image", num_images: int = 1,
+                        clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
+        """What needs no model or image, refused at /prompt. A widget fed by a link arrives as None."""
+        # The sizes and the strength get the generation and strength rules' own messages below.
+        values = dict(lora_name=lora_name, lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name,
+                      scheduler=scheduler, denoise_override=denoise_override, color_fix=color_fix,
+                      size_rules=size_rules, num_images=num_images)
+        request = (width, height, size_rules, num_images)
+        return refusal(
+            lambda: check_widgets(cls, values),
+            None if upscale_strength is None else lambda: strength_route(upscale_strength),  # None: linked
+            None if None in request else lambda: check_generation_request(*request),
+            lambda: check_prompt_encoder(connected(dict(clip=clip, adapter=adapter)), None, NODE),
+        )
 
     @classmethod
     def execute(cls, model, vae, width: int, height: int, generative_upscale: bool, upscale_strength: int,
@@ -97,6 +114,8 @@ class HiResGenerate(io.ComfyNode):
                 scheduler: str, denoise_override: float, tile_size: int, tile_batch: int, color_fix: str,
                 clip=None, adapter=None, upscale_model=None, size_rules: str = "deep-image",
                 num_images: int = 1) -> io.NodeOutput:
+        check_generate_inputs({name for name, value in (("clip", clip), ("adapter", adapter)) if value is not None},
+                              adapter, NODE)
         image = None if adapter is None else adapter.image
         reference = None if image is None else (image.shape[2], image.shape[1])
         native = native_side(model_family(model))

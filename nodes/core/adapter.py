@@ -33,17 +33,20 @@ class Adapter:
     control_scale: float = DEFAULT_CONTROL_SCALE
     face_id: bool = False
     positive: Any = None
-    """Ready CONDITIONING (from the adapter's CLIP or given by the user); None = encode `prompt` later."""
+    """Ready CONDITIONING given by the user; None = encode `prompt` later (with `clip`, else the consumer's)."""
     negative: Any = None
     image: Any = None
     """IMAGE (B, H, W, C) or None."""
     mask: Any = None
     """MASK (B, H, W) or (H, W), or None."""
     control_net: Any = None
+    clip: Any = None
+    """AdapterSelect's own CLIP: the consumer encodes the prompts with it, after its checks pass."""
 
     @property
     def needs_clip(self) -> bool:
-        return self.positive is None or self.negative is None
+        """True when the consumer's CLIP must encode a prompt (no ready CONDITIONING and no CLIP here)."""
+        return (self.positive is None or self.negative is None) and self.clip is None
 
 
 # What each type cannot do without: (field, the node input that carries it).
@@ -65,6 +68,24 @@ _WHY: dict[AdapterType, str] = {
 }
 
 
+def required_inputs(adapter_type: AdapterType) -> tuple[str, ...]:
+    """The AdapterSelect inputs an adapter type cannot do without."""
+    return tuple(input_name for _, input_name in _REQUIRED[adapter_type])
+
+
+def missing_input(adapter_type: AdapterType, input_name: str) -> HiResInputError:
+    return HiResInputError(
+        input_name, None, f"adapter_type {adapter_type!r} needs a connected {input_name.upper()}: "
+        f"{_WHY[adapter_type]}", f"connect a {input_name.upper()} to AdapterSelect's {input_name} input",
+    )
+
+
+def check_face_id(adapter_type: str, face_id: bool) -> None:
+    if face_id and adapter_type != "face":
+        raise HiResInputError("face_id", True, f"only applies to adapter_type 'face', not {adapter_type!r}",
+                              "switch face_id off, or choose adapter_type 'face'")
+
+
 def check_adapter(adapter: Adapter) -> None:
     """Every adapter type's requirements, as clear errors."""
     if adapter.adapter_type not in ADAPTER_TYPES:
@@ -73,16 +94,10 @@ def check_adapter(adapter: Adapter) -> None:
     if not 0.0 <= adapter.control_scale <= 1.0:
         raise HiResInputError("controlnet_conditioning_scale", adapter.control_scale, "must be from 0 to 1",
                               f"use a value in 0..1 ({DEFAULT_CONTROL_SCALE} is the default)")
-    if adapter.face_id and adapter.adapter_type != "face":
-        raise HiResInputError("face_id", True, f"only applies to adapter_type 'face', not {adapter.adapter_type!r}",
-                              "switch face_id off, or choose adapter_type 'face'")
+    check_face_id(adapter.adapter_type, adapter.face_id)
     for attribute, input_name in _REQUIRED[adapter.adapter_type]:
         if getattr(adapter, attribute) is None:
-            raise HiResInputError(
-                input_name, None, f"adapter_type {adapter.adapter_type!r} needs a connected {input_name.upper()}: "
-                f"{_WHY[adapter.adapter_type]}",
-                f"connect a {input_name.upper()} to AdapterSelect's {input_name} input",
-            )
+            raise missing_input(adapter.adapter_type, input_name)
     if adapter.mask is not None and adapter.image is not None:
         mask_hw = tuple(adapter.mask.shape[-2:])
         image_hw = tuple(adapter.image.shape[1:3])

@@ -67,13 +67,19 @@ def find_face(rgb: torch.Tensor) -> FaceBox | None:
     return FaceBox(int(x), int(y), int(w), int(h))
 
 
-def face_mask(rgb: torch.Tensor, face_id: bool) -> torch.Tensor:
-    """HW mask (1 = keep) of the first face: with face_id the face alone (an ellipse inside the detected box),
-    without it the face with its hair (an ellipse grown sideways and upwards)."""
+def require_face(rgb: torch.Tensor) -> FaceBox:
+    """The first face of one CHW RGB image, or the clear error the face adapter gives without one."""
     face = find_face(rgb)
     if face is None:
         raise HiResInputError("image", f"{rgb.shape[-1]}x{rgb.shape[-2]}", "no face was found in the image",
                               "use a photo with a clear frontal face, or another adapter_type")
+    return face
+
+
+def face_mask(rgb: torch.Tensor, face_id: bool) -> torch.Tensor:
+    """HW mask (1 = keep) of the first face: with face_id the face alone (an ellipse inside the detected box),
+    without it the face with its hair (an ellipse grown sideways and upwards)."""
+    face = require_face(rgb)
     h, w = rgb.shape[-2:]
     cx, cy = face.x + face.w / 2, face.y + face.h / 2
     if face_id:

@@ -3,8 +3,8 @@
 Every node that sizes (GenerativeUpscale, BicubicClean, HiResGenerate) builds its plan here, and every rule is
 checked here, once: the output size and placement (deep-image's or Stability v1's rules, padding, min_length,
 the crop window, the canvas fill), the base path, the diffusion pass or none, its denoise and LoRA scale, and
-what the plan needs connected. `check_size_request` is the part that needs no image (run by /prompt);
-`plan_upscale` and `plan_generation` run on the real image, before any model loads.
+what the plan needs connected. `check_size_request` and `check_connected` are the parts that need no image
+(run by /prompt too); `plan_upscale` and `plan_generation` run on the real image, before any model loads.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from typing import Literal
 
 import torch
 
+from .adapter import Adapter, AdapterType, check_consumer
 from .crop_focus import CROP_FOCI, crop_placer
 from .errors import HiResInputError
+from .input_checks import check_mask_size, check_prompt_encoder
 from .native import generation_size
 from .sizing import (
     FITS,
@@ -246,22 +248,27 @@ def needs_focus(request: SizeRequest) -> bool:
 
 def plan_upscale(request: SizeRequest, src_w: int, src_h: int, route: Route, *, node: str,
                  connected: Collection[str] = (), model_inputs: bool = True,
-                 place_crop: CropPlacer | None = None) -> Plan:
+                 place_crop: CropPlacer | None = None, adapter_encodes: bool | None = None) -> Plan:
     """The whole plan of GenerativeUpscale or BicubicClean, with every check: the size, then what the route
     and the fill need connected (`connected` names the inputs that are; `model_inputs` says whether the node
-    has model inputs at all)."""
+    has model inputs at all; `adapter_encodes` as for check_connected)."""
     size = size_plan(request, src_w, src_h, place_crop)
-    outpaint = request.canvas_fill == "outpaint"
-    if outpaint and not model_inputs:
-        raise HiResInputError("canvas_fill", "outpaint", f"{node} has no diffusion model to generate the gap with",
-                              "use GenerativeUpscale with a model for outpaint, or canvas_fill 'color'")
-    plan = Plan(size, route, parse_color(request.fill_color), outpaint)
-    check_connected(plan, node, connected)
+    check_canvas_fill(request.canvas_fill, node, model_inputs)
+    plan = Plan(size, route, parse_color(request.fill_color), request.canvas_fill == "outpaint")
+    check_connected(plan.route, plan.outpaint, node, connected, adapter_encodes)
     return plan
 
 
+def check_canvas_fill(canvas_fill: str, node: str, model_inputs: bool) -> None:
+    """Outpaint needs a diffusion model: a node without model inputs cannot do it whatever is connected."""
+    if canvas_fill == "outpaint" and not model_inputs:
+        raise HiResInputError("canvas_fill", "outpaint", f"{node} has no diffusion model to generate the gap with",
+                              "use GenerativeUpscale with a model for outpaint, or canvas_fill 'color'")
+
+
 def plan_upscale_image(request: SizeRequest, image: torch.Tensor, route: Route, *, node: str,
-                       connected: Collection[str] = (), model_inputs: bool = True, find_focus: bool = True) -> Plan:
+                       connected: Collection[str] = (), model_inputs: bool = True, find_focus: bool = True,
+                       adapter_encodes: bool | None = None) -> Plan:
     """plan_upscale for a ComfyUI IMAGE (B, H, W, C); the crop window's focus, when asked for, is found on the
     batch's first image (one plan serves the whole batch). `find_focus` False places the window in the centre:
     enough for the checks, which never depend on where the window is."""
@@ -271,19 +278,39 @@ def plan_upscale_image(request: SizeRequest, image: torch.Tensor, route: Route, 
         alpha = first[3:4] if first.shape[0] == 4 else None
         placer = crop_placer(request.crop_focus, first[:3].expand(3, -1, -1), alpha)
     return plan_upscale(request, image.shape[2], image.shape[1], route, node=node, connected=connected,
-                        model_inputs=model_inputs, place_crop=placer)
+                        model_inputs=model_inputs, place_crop=placer, adapter_encodes=adapter_encodes)
 
 
-def check_connected(plan: Plan, node: str, connected: Collection[str]) -> None:
-    """What the plan cannot run without, as errors naming the missing input."""
-    route = plan.route
+def plan_generative_upscale(request: SizeRequest, image: torch.Tensor, route: Route, *, node: str,
+                            connected: Collection[str], adapter: Adapter | None, usable: tuple[AdapterType, ...],
+                            mask: torch.Tensor | None, find_focus: bool = True) -> Plan:
+    """GenerativeUpscale's plan with everything it can refuse before any model is asked for, in order: the
+    adapter's type, the size, what the plan needs connected (a prompt encoder among them), the mask's size.
+    The same call serves check_lazy_status (`find_focus` False: the checks never depend on the crop window's
+    place) and execute."""
+    check_consumer(adapter, node, usable)
+    plan = plan_upscale_image(request, image, route, node=node, find_focus=find_focus,
+                              connected={*connected, *(("adapter",) if adapter is not None else ())},
+                              adapter_encodes=None if adapter is None else not adapter.needs_clip)
+    if mask is not None:
+        check_mask_size(tuple(mask.shape[-2:]), tuple(image.shape[1:3]))
+    return plan
+
+
+def check_connected(route: Route, outpaint: bool, node: str, connected: Collection[str],
+                    adapter_encodes: bool | None = None) -> None:
+    """What a route (and an outpainted gap) cannot run without, as errors naming the missing input: the
+    upscale model of upscale_4; the model, the VAE and a prompt encoder of a diffusion pass. It needs no image,
+    so /prompt runs it on the links alone and the run again on the real inputs. `connected` names the
+    connected inputs ("adapter" among them); `adapter_encodes` says whether the adapter brings a CLIP or
+    CONDITIONING, None while it is not known (at /prompt): then only "no adapter and no clip" is refused."""
     if route.base_path == "upscale_4" and "upscale_model" not in connected:
         row = f"upscale_strength {route.strength} takes" if route.strength else "this request takes"
         raise HiResInputError(
             "upscale_model", None, f"{row} the upscale_4 base path, which needs an UPSCALE_MODEL",
             "connect Load Upscale Model (e.g. RealESRGAN_x4plus), or choose a bicubic strength (2, 3, 5, 6, 8, 9)",
         )
-    if not plan.needs_model:
+    if route.diffusion is None and not outpaint:
         return
     why = (f"upscale_strength {route.strength} runs a diffusion pass" if route.diffusion is not None
            and route.strength else "canvas_fill 'outpaint' generates the gap with a diffusion pass")
@@ -294,6 +321,7 @@ def check_connected(plan: Plan, node: str, connected: Collection[str]) -> None:
                 f"connect the checkpoint's {name.upper()} to {node}, or choose strength 7-9 (no diffusion) and "
                 "canvas_fill 'color'",
             )
+    check_prompt_encoder(connected, adapter_encodes, node)
 
 
 def lazy_inputs_for(plan: Plan, wants_clip: bool) -> list[str]:
@@ -336,5 +364,6 @@ def plan_generation(width: int, height: int, size_rules: str, reference: tuple[i
     if not (upscaling and generative_upscale):
         route = no_diffusion_route("upscale_4" if "upscale_model" in connected else "bicubic")
     finish = Plan(plan_size(generation[0], generation[1], target[0], target[1], "crop"), route)
-    check_connected(finish, "HiResGenerate", {*connected, "model", "vae"})
+    # The model, the VAE and a prompt encoder are the generation's own needs, checked before the models load.
+    check_connected(finish.route, False, "HiResGenerate", {*connected, "model", "vae", "clip"})
     return GenerationPlan(target, generation, finish, num_images)

@@ -23,6 +23,7 @@ from ..core.cleanup import (
     load_cleanup_net,
     load_cleanup_net_file,
 )
+from .interrupts import interrupt_checks
 from .memory import halve_tile_on_oom
 
 _MIN_TILE = 32
@@ -69,6 +70,9 @@ def run_cleanup(net: UpConv7, image: torch.Tensor) -> torch.Tensor:
         return clean(net, image, tile=tile, on_tile=on_tile).to(model_management.intermediate_device())
 
     try:
-        return halve_tile_on_oom(run, tile, _MIN_TILE, "the cleanup pass")
+        with interrupt_checks(net):
+            return halve_tile_on_oom(run, tile, _MIN_TILE, "the cleanup pass",
+                                     lower="the input image's size (the cleanup runs at the source resolution), or "
+                                     "set cleanup to off")
     finally:
         net.to("cpu")

@@ -14,19 +14,18 @@ def encode_text(clip, text: str) -> list:
 
 
 def adapter_conditioning(adapter: Adapter | None, clip, node: str) -> tuple[list, list]:
-    """(positive, negative): the adapter's ready conditioning, or its prompts encoded with `clip`. With no
-    adapter, the default prompt (deep-image's quality suffix) and an empty negative."""
-    if adapter is not None and not adapter.needs_clip:
-        return adapter.positive, adapter.negative
-    if clip is None:
+    """(positive, negative): the adapter's ready conditioning, or its prompts encoded with the adapter's CLIP
+    (else `clip`). With no adapter, the default prompt (deep-image's quality suffix) and an empty negative."""
+    encoder = clip if adapter is None or adapter.clip is None else adapter.clip
+    if encoder is None and (adapter is None or adapter.needs_clip):
         raise HiResInputError(
             "clip", None, f"{node} needs a prompt encoded by a CLIP: neither an AdapterSelect with a CLIP or "
             "CONDITIONING nor a CLIP is connected", f"connect the checkpoint's CLIP to {node} or to AdapterSelect",
         )
     if adapter is None:
-        return encode_text(clip, build_prompt("", True)), encode_text(clip, "")
-    positive = adapter.positive if adapter.positive is not None else encode_text(clip, adapter.prompt)
-    negative = adapter.negative if adapter.negative is not None else encode_text(clip, adapter.negative_prompt)
+        return encode_text(encoder, build_prompt("", True)), encode_text(encoder, "")
+    positive = adapter.positive if adapter.positive is not None else encode_text(encoder, adapter.prompt)
+    negative = adapter.negative if adapter.negative is not None else encode_text(encoder, adapter.negative_prompt)
     return positive, negative
 
 

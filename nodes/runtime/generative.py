@@ -179,7 +179,8 @@ def generative_pass(
         return samples
 
     first_tile = max(MIN_TILE_LATENT, (settings.tile_size or default_tile_pixels(model)) // ratio)
-    samples = halve_tile_on_oom(sample, first_tile, MIN_TILE_LATENT, "the diffusion pass", (TileBatchTooLarge,))
+    samples = halve_tile_on_oom(sample, first_tile, MIN_TILE_LATENT, "the diffusion pass", (TileBatchTooLarge,),
+                                unit_px=ratio)
     out = decode(vae, samples, report)[..., :base.shape[-2], :base.shape[-1]]
     out = out.to(base.device, base.dtype).clamp(0.0, 1.0)
     return color_fix(out, base, settings.color_fix)

@@ -9,11 +9,16 @@ import comfy.utils
 import torch
 from comfy import model_management
 
+from ..core.model_tiles import fitted_tile
+from .interrupts import interrupt_checks
 from .memory import halve_tile_on_oom
 
 log = logging.getLogger(__name__)
 
 _TILE = 512
+_CPU_TILE = 192
+"""On a CPU one layer of Real-ESRGAN x4plus on a 512 px tile runs for seconds, longer than Cancel may take:
+smaller tiles keep every layer short (the interrupt is checked before each one), for about 1.3x the pixels."""
 _OVERLAP = 32
 _MIN_TILE = 64
 
@@ -33,10 +38,11 @@ def upscale_with_model(upscale_model, image: torch.Tensor, passes: int) -> torch
 
     upscale_model.to(device)
     try:
-        x = image
-        for index in range(passes):
-            x = _one_pass(upscale_model, x, scale, device)
-            log.debug("upscale pass %d/%d -> %dx%d", index + 1, passes, x.shape[-1], x.shape[-2])
+        with interrupt_checks(upscale_model.model):
+            x = image
+            for index in range(passes):
+                x = _one_pass(upscale_model, x, scale, device)
+                log.debug("upscale pass %d/%d -> %dx%d", index + 1, passes, x.shape[-1], x.shape[-2])
         return x
     finally:
         upscale_model.to("cpu")
@@ -44,15 +50,18 @@ def upscale_with_model(upscale_model, image: torch.Tensor, passes: int) -> torch
 
 def _one_pass(upscale_model, x: torch.Tensor, scale: float, device: torch.device) -> torch.Tensor:
     def run(tile: int) -> torch.Tensor:
-        steps = x.shape[0] * comfy.utils.get_tiled_scale_steps(x.shape[-1], x.shape[-2], tile, tile, _OVERLAP)
+        tile_x, tile_y = (fitted_tile(side, tile, _OVERLAP) for side in (x.shape[-1], x.shape[-2]))
+        steps = x.shape[0] * comfy.utils.get_tiled_scale_steps(x.shape[-1], x.shape[-2], tile_x, tile_y, _OVERLAP)
         y = comfy.utils.tiled_scale(
-            x.to(device), _interruptible(upscale_model), tile_x=tile, tile_y=tile, overlap=_OVERLAP,
+            x.to(device), _interruptible(upscale_model), tile_x=tile_x, tile_y=tile_y, overlap=_OVERLAP,
             upscale_amount=scale, pbar=comfy.utils.ProgressBar(steps),
             output_device=model_management.intermediate_device(),
         )
         return y.clamp(0.0, 1.0)
 
-    return halve_tile_on_oom(run, _TILE, _MIN_TILE, "the upscale model")
+    first = _CPU_TILE if device.type == "cpu" else _TILE
+    return halve_tile_on_oom(run, first, _MIN_TILE, "the upscale model", lower="the output size (width, height "
+                             "or scale_by) or the image's size")
 
 
 def _interruptible(upscale_model):

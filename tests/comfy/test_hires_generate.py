@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -179,7 +181,11 @@ def test_quality_suffix_and_ready_conditioning(comfy, ckpt):
     assert on.prompt == "a cottage, high quality, highly detailed, 8K" and off.prompt == "a cottage"
     ready = comfy.node("CLIPTextEncode")().encode(clip, "ready")[0]
     chosen = adapter(comfy, "upscale", description="ignored", clip=clip, positive=ready)
-    assert chosen.positive is ready and chosen.negative is not None
+    # AdapterSelect keeps its CLIP: the consumer encodes the rest, after its own checks pass.
+    assert chosen.positive is ready and chosen.clip is clip and not chosen.needs_clip
+    conditioning = sys.modules[f"{comfy.node('HiResGenerate').__module__.rsplit('.', 1)[0]}.runtime.conditioning"]
+    positive, negative = conditioning.adapter_conditioning(chosen, None, "HiResGenerate")
+    assert positive is ready and negative is not None
 
 
 @pytest.mark.parametrize("phase", ["generation", "upscale"])
