@@ -46,9 +46,9 @@ def seam_score(image: torch.Tensor, grid) -> float:
 
 def run_one(args: argparse.Namespace) -> dict:
     """One (method, size) in this process; returns the row."""
-    from comfy_host import InProcessComfy, ensure_tiny_models, make_base
+    from comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
 
-    base = make_base(Path(args.base), [ensure_tiny_models(), ROOT / ".hires" / "base" / "models"])
+    base = make_comfy_base(Path(args.base), [ensure_tiny_models(), ROOT / ".hires" / "base" / "models"])
     host = InProcessComfy(base)
     import comfy.sample
     from comfy import model_management
