@@ -37,6 +37,8 @@ log = logging.getLogger("workflows")
 ROOT = Path(__file__).resolve().parents[1]
 EDITOR_DIR = "workflows"
 API_DIR = "workflows/api"
+TEMPLATE_ORDER = "web/template_order.json"
+"""The workflow names in the pack's order, for the front-end extension that orders the Templates browser."""
 THUMBNAIL_SIZE = (256, 256)
 """The Templates browser's card picture: `workflows/<name>.jpg` beside the editor file (scripts/thumbnails.py)."""
 
@@ -51,6 +53,7 @@ from hires_studio.nodes.api_prompt import (  # noqa: E402 (the definitions live 
 )
 from hires_studio.nodes.shipped_workflows import (  # noqa: E402
     EXAMPLE_IMAGE,  # noqa: F401 (part of this module's interface for the tests)
+    GROUPS,  # noqa: F401 (the tests read the group order from here)
     HOSTED_NODES,
     MODEL_URLS,
     OUTPUT_FOLDER,
@@ -269,16 +272,18 @@ def render(object_info: ObjectInfo, workflows: Iterable[Workflow] = WORKFLOWS) -
     for workflow in workflows:
         files[f"{EDITOR_DIR}/{workflow.name}.json"] = _dump(editor_workflow(workflow, object_info))
         files[f"{API_DIR}/{workflow.name}.json"] = _dump(complete_prompt(workflow.prompt, object_info))
+    files[TEMPLATE_ORDER] = _dump([workflow.name for workflow in workflows])
     return files
 
 
 def shipped_files(root: Path = ROOT) -> set[str]:
     """Relative paths of the workflow files present under root."""
-    return {
+    shipped = {
         path.relative_to(root).as_posix()
         for folder in (EDITOR_DIR, API_DIR)
         for path in (root / folder).glob("*.json")
     }
+    return shipped | ({TEMPLATE_ORDER} if (root / TEMPLATE_ORDER).is_file() else set())
 
 
 def write(root: Path, files: Mapping[str, str]) -> list[str]:

@@ -135,3 +135,11 @@ def test_every_template_card_has_its_own_picture_and_title(report: dict, staged_
         assert (image["width"], image["height"]) == workflows.THUMBNAIL_SIZE, card
         sources.add(image["src"])
     assert len(sources) == len(cards)
+
+
+def test_template_cards_in_the_pack_order(report: dict) -> None:
+    """Upscaling first, then generation, then adapters (web/template_order.js orders the server's list)."""
+    shown = [card["name"] for card in report["templates"]]
+    assert shown == [w.name for w in workflows.WORKFLOWS]
+    groups = [next(w.group for w in workflows.WORKFLOWS if w.name == name) for name in shown]
+    assert groups == sorted(groups, key=workflows.GROUPS.index)
