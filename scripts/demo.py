@@ -29,6 +29,7 @@ from comfy_host import HIRES, ROOT, ComfyServer, ensure_tiny_models, make_comfy_
 
 from hires_studio.bench.cleanup_quality import degrade
 from hires_studio.bench.photos import load_photos
+from hires_studio.nodes.core.tiling import plan_grid
 
 PHOTO = "chelsea"
 SIZE = (447, 299)
@@ -44,8 +45,8 @@ CAPTIONS = {
     7: "strength 7: Real-ESRGAN x4plus (real weights) to exactly {W}x{H}; sharpest, but its detail is invented",
     8: "strength 8: plain bicubic to exactly {W}x{H}: soft, and the JPEG blocks are enlarged with it",
     9: "strength 9: the cleanup net (real waifu2x weights) measured the JPEG damage and removed it, then bicubic",
-    5: "strength 5: the tiled diffusion pass ran ({tiles}) on a tiny random-weight checkpoint in {seconds:.1f} s; "
-       "its added detail is noise because the weights are random",
+    5: "strength 5: the tiled diffusion pass ran ({tiles}, outlined) on a tiny random-weight checkpoint in "
+       "{seconds:.1f} s; its added detail is noise because the weights are random",
 }
 PSNR_NOTE = (
     "Why Real-ESRGAN scores lowest on PSNR although it looks sharpest: PSNR is the mean squared difference from "
@@ -108,6 +109,19 @@ def labelled(image: np.ndarray, text: str) -> np.ndarray:
     out = np.ascontiguousarray(image.copy())
     cv2.rectangle(out, (0, 0), (out.shape[1], 24), (0, 0, 0), -1)
     cv2.putText(out, text, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.48, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def draw_tiles(image: np.ndarray, tiles: int) -> np.ndarray:
+    """Outline the diffusion pass's tiles (the grid the pack plans for this canvas, if it matches the log)."""
+    latent = GENERATIVE["tile_size"] // 8
+    grid = plan_grid(-(-image.shape[0] // 8), -(-image.shape[1] // 8), latent, max(4, latent // 8))
+    out = np.ascontiguousarray(image.copy())
+    if len(grid.tiles) != tiles:
+        return out
+    for tile in grid.tiles:
+        cv2.rectangle(out, (tile.x * 8, tile.y * 8), (min(out.shape[1], tile.x * 8 + tile.w * 8) - 1,
+                      min(out.shape[0], tile.y * 8 + tile.h * 8) - 1), (255, 255, 255), 1)
     return out
 
 
@@ -177,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         cv2.imwrite(str(out_dir / f"strength_{strength}.png"), image[:, :, ::-1])
         caption = CAPTIONS[strength].format(W=w, H=h, tiles=tile_text, seconds=gen_s)
         print(f"{f'{strength}: {title}':>26}  {w}x{h:<5}  {quality:5.2f} dB  {caption}")
+        if strength == 5 and tiles:
+            image = draw_tiles(image, int(tiles[-1][0]))
         panels.append(labelled(image, f"{strength}: {title}, {w}x{h}, {quality:.2f} dB"))
     print(PSNR_NOTE)
     side_by_side = np.concatenate(panels, axis=1)

@@ -21,7 +21,7 @@ const PACK = path.resolve(HERE, '..', '..');
 const CHROMIUM_FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--proxy-server=http://127.0.0.1:9', '--proxy-bypass-list=<-loopback>',
+  '--proxy-server=http://127.0.0.1:9', // loopback bypasses the proxy (Chromium's default); nothing else can
 ];
 const PACK_NODES = ['GenerativeUpscale', 'BicubicClean', 'AdapterSelect', 'HiResGenerate'];
 // Console errors a fresh, offline front end always logs: a new user's missing settings files, and the
@@ -172,8 +172,19 @@ function inspectNodes(types) {
       category: cls.category ?? node.category ?? null,
       outputs: (node.outputs ?? []).map((o) => o.label ?? o.localized_name ?? o.name),
       widget_labels: Object.fromEntries((node.widgets ?? []).map((w) => [w.name, w.label ?? w.name])),
-      widget_tooltips: Object.fromEntries((node.widgets ?? []).map((w) => [w.name, w.tooltip ?? null])),
+      // The front end shows an input's tooltip from its node definition (the editor's hover text).
+      input_tooltips: Object.fromEntries(Object.entries(cls.nodeData?.inputs ?? {})
+        .map(([name, spec]) => [name, spec.tooltip ?? null])),
     };
+    const typeWidget = node.widgets?.find((w) => w.name === 'adapter_type');
+    if (typeWidget) {
+      out[type].disabled_by_type = {};
+      for (const value of typeWidget.options.values) {
+        typeWidget.value = value;
+        typeWidget.callback?.(value);
+        out[type].disabled_by_type[value] = (node.widgets ?? []).filter((w) => w.disabled).map((w) => w.name).sort();
+      }
+    }
   }
   return out;
 }
@@ -185,17 +196,36 @@ async function inspectTemplates(page, module) {
   const navItem = page.locator('.workflow-template-selector-dialog').getByText(module, { exact: true }).first();
   await navItem.click();
   await sleep(1000);
-  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid^="template-workflow-"] img')]
-    .every((img) => img.complete), null, { timeout: 60000 });
-  const cards = await page.evaluate(() => [...document.querySelectorAll('[data-testid^="template-workflow-"]')]
-    .map((card) => ({
-      name: card.dataset.testid.replace(/^template-workflow-/, ''),
-      title: card.querySelector('h3')?.innerText.trim() ?? null,
-      description: card.querySelector('p')?.innerText.trim() ?? null,
-      images: [...card.querySelectorAll('img')].map((img) => ({
-        src: img.currentSrc || img.src, width: img.naturalWidth, height: img.naturalHeight,
-      })),
-    })));
+  // Pictures load lazily while a card is in view (and unload after): read each card while it is in view. The
+  // cards load their pictures into blob: URLs; the bytes' SHA-256 says which file each one shows.
+  const ids = await page.evaluate(() => [...document.querySelectorAll('[data-testid^="template-workflow-"]')]
+    .map((card) => card.dataset.testid));
+  const cards = [];
+  for (const testid of ids) {
+    const card = page.locator(`[data-testid="${testid}"]`);
+    await card.scrollIntoViewIfNeeded();
+    await page.waitForFunction((id) => {
+      const images = [...document.querySelectorAll(`[data-testid="${id}"] img`)];
+      return images.length > 0 && images.every((img) => img.complete && img.naturalWidth > 0);
+    }, testid, { timeout: 30000 }).catch(() => {});
+    cards.push(await page.evaluate(async (id) => {
+      const element = document.querySelector(`[data-testid="${id}"]`);
+      const sha256 = async (url) => {
+        const bytes = await (await fetch(url)).arrayBuffer();
+        return [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))]
+          .map((b) => b.toString(16).padStart(2, '0')).join('');
+      };
+      return {
+        name: id.replace(/^template-workflow-/, ''),
+        title: element.querySelector('h3')?.innerText.trim() ?? null,
+        description: element.querySelector('p')?.innerText.trim() ?? null,
+        images: await Promise.all([...element.querySelectorAll('img')].map(async (img) => ({
+          src: img.currentSrc || img.src, width: img.naturalWidth, height: img.naturalHeight,
+          sha256: await sha256(img.currentSrc || img.src),
+        }))),
+      };
+    }, testid));
+  }
   await closeDialogs(page);
   return cards;
 }

@@ -10,6 +10,7 @@ also reads the pack's nodes as the editor shows them and every card of the pack 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -115,26 +116,39 @@ def test_adapter_inputs_say_which_types_use_them(report: dict) -> None:
     assert labels["controlnet_conditioning_scale"] == "controlnet_conditioning_scale (control types only)"
 
 
+def test_adapter_greys_out_what_its_type_does_not_use(report: dict) -> None:
+    disabled = report["nodes"]["AdapterSelect"]["disabled_by_type"]
+    assert disabled == {
+        "generate_background": ["controlnet_conditioning_scale", "face_id"],
+        "face": ["controlnet_conditioning_scale"],
+        "control": ["face_id"],
+        "control2": ["face_id"],
+        "upscale": ["controlnet_conditioning_scale", "face_id"],
+        "inpainting": ["controlnet_conditioning_scale", "face_id"],
+    }
+
+
 @pytest.mark.parametrize("node", ["GenerativeUpscale", "HiResGenerate"])
 def test_strength_band_and_sampler_tooltips_in_the_editor(report: dict, node: str) -> None:
     shown = report["nodes"][node]
     assert shown["widget_labels"]["upscale_strength"] == "upscale_strength (1-3 strong, 4-6 medium, 7-9 none)"
-    assert "sampling algorithm" in (shown["widget_tooltips"]["sampler_name"] or "")
-    assert "noise levels" in (shown["widget_tooltips"]["scheduler"] or "")
+    assert "sampling algorithm" in (shown["input_tooltips"]["sampler_name"] or "")
+    assert "noise levels" in (shown["input_tooltips"]["scheduler"] or "")
 
 
 def test_every_template_card_has_its_own_picture_and_title(report: dict, staged_server: ComfyServer) -> None:
     cards = {card["name"]: card for card in report["templates"]}
     assert set(cards) == {w.name for w in workflows.WORKFLOWS}, sorted(cards)
-    sources = set()
     for name, card in cards.items():
         # ComfyUI 0.3.75's front end titles a custom node's card with the file name and describes it with the
-        # name's words; the picture is <name>.jpg beside the file.
+        # name's words; the picture is <name>.jpg beside the file, and no other card's.
         assert card["title"] == name and card["description"] == name.replace("_", " "), card
-        (image,) = [i for i in card["images"] if i["src"].endswith(f"/api/workflow_templates/{PACK_LINK}/{name}.jpg")]
-        assert (image["width"], image["height"]) == workflows.THUMBNAIL_SIZE, card
-        sources.add(image["src"])
-    assert len(sources) == len(cards)
+        own = hashlib.sha256((ROOT / workflows.EDITOR_DIR / f"{name}.jpg").read_bytes()).hexdigest()
+        shown = [image for image in card["images"] if image["sha256"] == own]
+        assert shown, f"the card {name} does not show workflows/{name}.jpg: {card['images']}"
+        assert (shown[0]["width"], shown[0]["height"]) == workflows.THUMBNAIL_SIZE, card
+    pictures = [image["sha256"] for card in cards.values() for image in card["images"]]
+    assert len(set(pictures)) == len(pictures) == len(cards), "a card shows another card's picture"
 
 
 def test_template_cards_in_the_pack_order(report: dict) -> None:
