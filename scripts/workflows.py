@@ -1,6 +1,6 @@
 """The shipped workflows (defined in the pack: nodes/shipped_workflows.py), written in both formats ComfyUI reads.
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes .hires/venv/bin/python scripts/workflows.py \
+usage: PYTHONPATH=.hires/ComfyUI:tests/support .hires/venv/bin/python scripts/workflows.py \
            [--out DIR] [--url URL] [--check]
 
 Writes, under DIR (default: the pack's root):
@@ -42,6 +42,9 @@ TEMPLATE_ORDER = "web/template_order.json"
 THUMBNAIL_SIZE = (256, 256)
 """The Templates browser's card picture: `workflows/<name>.jpg` beside the editor file (scripts/thumbnails.py)."""
 
+from pack_import import import_pack  # noqa: E402
+
+import_pack()  # the pack by its path, whatever its folder is called
 from hires_studio.nodes.api_prompt import (  # noqa: E402 (the definitions live in the pack)
     ApiPrompt,
     InputSpec,
