@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .common_inputs import CLEANUP_CHOICES, CLEANUP_LEVELS, check_size_inputs, size_inputs
-from .core.base_path import make_base, resize_alpha
-from .core.resize import merge_alpha, split_alpha
-from .core.sizing import plan_size
+from .common_inputs import resize_inputs, size_inputs, size_rules_input
+from .core.errors import HiResInputError
+from .core.request import (
+    CLEANUP_CHOICES,
+    SizeRequest,
+    check_size_request_at_prompt,
+    cleanup_route,
+    plan_upscale,
+    plan_upscale_image,
+)
 from .runtime.cleanup_model import cleanup_function
+from .runtime.upscale_pipeline import upscale_image
+
+NODE = "BicubicClean"
 
 
 class BicubicClean(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(
-            node_id="BicubicClean",
+            node_id=NODE,
             display_name="Bicubic Clean (HiRes Studio)",
             category="HiRes Studio",
             description="Bicubic resize with a cleanup pass (waifu2x photo denoise at the source resolution) for "
@@ -28,20 +37,38 @@ class BicubicClean(io.ComfyNode):
                     tooltip="auto = measure JPEG blockiness and noise and pick the level; off = plain bicubic; "
                     "light..strongest = waifu2x photo denoise level 0..3.",
                 ),
+                size_rules_input(),
+                *resize_inputs(),
             ],
             outputs=[io.Image.Output(tooltip="The resized, cleaned image at exactly the planned size.")],
         )
 
     @classmethod
-    def validate_inputs(cls, width: int, height: int, fit: str, scale_by: float, cleanup: str) -> bool | str:
-        if cleanup not in CLEANUP_CHOICES:
-            return f"cleanup={cleanup!r}: is not a cleanup level. Fix: use one of {', '.join(CLEANUP_CHOICES)}."
-        return check_size_inputs(width, height, fit, scale_by)
+    def validate_inputs(cls, width: int, height: int, fit: str, scale_by: float, cleanup: str,
+                        size_rules: str = "deep-image", padding: str = "0", min_length: int = 0,
+                        crop_focus: str = "center", canvas_fill: str = "color",
+                        fill_color: str = "#000000") -> bool | str:
+        """What needs no image, refused at /prompt (outpaint too: this node has no model)."""
+        try:
+            if cleanup is not None:  # None: fed by a link, checked at run time
+                cleanup_route(cleanup)
+            check_size_request_at_prompt(width=width, height=height, fit=fit, scale_by=scale_by,
+                                         size_rules=size_rules, padding=padding, min_length=min_length,
+                                         crop_focus=crop_focus, canvas_fill=canvas_fill, fill_color=fill_color)
+            if canvas_fill == "outpaint":
+                plan_upscale(SizeRequest(canvas_fill=canvas_fill), 1, 1, cleanup_route("off")[0], node=NODE,
+                             model_inputs=False)
+        except HiResInputError as error:
+            return str(error)
+        return True
 
     @classmethod
-    def execute(cls, image, width: int, height: int, fit: str, scale_by: float, cleanup: str) -> io.NodeOutput:
-        plan = plan_size(image.shape[2], image.shape[1], width, height, fit, scale_by)
-        rgb, alpha = split_alpha(image)
-        clean = cleanup_function("auto" if cleanup == "auto" else CLEANUP_LEVELS[cleanup])
-        out = make_base(rgb, plan, "bicubic" if clean is None else "bicubic_clean", clean=clean)
-        return io.NodeOutput(merge_alpha(out, None if alpha is None else resize_alpha(alpha, plan)))
+    def execute(cls, image, width: int, height: int, fit: str, scale_by: float, cleanup: str,
+                size_rules: str = "deep-image", padding: str = "0", min_length: int = 0,
+                crop_focus: str = "center", canvas_fill: str = "color",
+                fill_color: str = "#000000") -> io.NodeOutput:
+        request = SizeRequest(width, height, fit, scale_by, size_rules, padding, min_length, crop_focus,
+                              canvas_fill, fill_color)
+        route, level = cleanup_route(cleanup)
+        plan = plan_upscale_image(request, image, route, node=NODE, model_inputs=False)
+        return io.NodeOutput(upscale_image(image, plan, None, clean=cleanup_function(level)))

@@ -6,15 +6,13 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from .core.color_fix import COLOR_FIXES
-from .core.errors import HiResInputError
-from .core.sizing import FITS, MAX_SIDE, plan_size
-from .core.strength import DEFAULT_STRENGTH, EFFECT_DENOISE, StrengthPreset
-from .runtime.generative import DiffusionSettings
+from .core.crop_focus import CROP_FOCI
+from .core.request import CANVAS_FILLS, SIZE_RULES, SizeRequest
+from .core.sizing import FITS, MAX_SIDE
+from .core.strength import DEFAULT_STRENGTH, EFFECT_DENOISE
 from .runtime.lora import NO_LORA, lora_choices
 
-CLEANUP_CHOICES = ("auto", "off", "light", "medium", "strong", "strongest")
-"""BicubicClean's cleanup strength: auto measures the damage; the others are waifu2x denoise levels 0..3."""
-CLEANUP_LEVELS: dict[str, int | None] = {"off": None, "light": 0, "medium": 1, "strong": 2, "strongest": 3}
+_DEFAULT = SizeRequest()
 
 
 def size_inputs(default_scale: float = 2.0) -> list[io.Input]:
@@ -40,18 +38,6 @@ def size_inputs(default_scale: float = 2.0) -> list[io.Input]:
     ]
 
 
-def check_size_inputs(width: int, height: int, fit: str, scale_by: float) -> bool | str:
-    """validate_inputs for the size inputs: True, or the message ComfyUI shows before the run.
-
-    A square stand-in image is enough: none of these rules depends on the aspect ratio of the source.
-    """
-    try:
-        plan_size(1024, 1024, width, height, fit, scale_by)
-    except HiResInputError as error:
-        return str(error)
-    return True
-
-
 def strength_input() -> io.Int.Input:
     return io.Int.Input(
         "upscale_strength", display_name="upscale_strength (1-3 strong, 4-6 medium, 7-9 none)",
@@ -75,7 +61,8 @@ def diffusion_inputs(seed_name: str = "seed", seed_tooltip: str = "Noise seed; t
                        tooltip="Multiplies the table's LoRA scale."),
         io.Int.Input("steps", default=20, min=1, max=200,
                      tooltip="Model evaluations of the diffusion pass (ComfyUI runs this many whatever the denoise)."),
-        io.Float.Input("cfg", default=7.0, min=0.0, max=30.0, step=0.1, tooltip="Classifier-free guidance."),
+        io.Float.Input("cfg", default=7.0, min=0.0, max=100.0, step=0.1,
+                       tooltip="Classifier-free guidance (Stability's cfg_scale: 0-35, default 7)."),
         io.Combo.Input("sampler_name", options=list(comfy.samplers.KSampler.SAMPLERS), default="euler",
                        tooltip="The sampling algorithm (any of ComfyUI's): euler is a safe default; turbo and "
                        "distilled models name theirs (e.g. res_multistep for Z-Image-Turbo)."),
@@ -96,10 +83,31 @@ def diffusion_inputs(seed_name: str = "seed", seed_tooltip: str = "Noise seed; t
     ]
 
 
-def diffusion_settings(preset: StrengthPreset, seed: int, steps: int, cfg: float, sampler_name: str,
-                       scheduler: str, denoise_override: float, tile_size: int, tile_batch: int,
-                       color_fix: str) -> DiffusionSettings:
-    return DiffusionSettings(
-        seed=seed, steps=steps, cfg=cfg, sampler_name=sampler_name, scheduler=scheduler,
-        denoise=denoise_override or preset.denoise, tile_size=tile_size, tile_batch=tile_batch, color_fix=color_fix,
+def size_rules_input() -> io.Combo.Input:
+    return io.Combo.Input(
+        "size_rules", options=list(SIZE_RULES), default=_DEFAULT.size_rules, optional=True,
+        tooltip="Whose size rules apply. deep-image: width/height/fit/scale_by as described. stability-v1: "
+        "Stability's upscale: 2x by default, or only one of width or height (at least 512); input at most "
+        "1,048,576 px, output at most 4,194,304 px.",
     )
+
+
+def resize_inputs() -> list[io.Input]:
+    """deep-image's resize fields beyond the size: margin, minimum side, crop window and canvas fill. Optional,
+    with defaults that keep the behaviour from before they existed, so older API prompts stay valid."""
+    return [
+        io.String.Input("padding", default=_DEFAULT.padding, optional=True,
+                        tooltip="A margin inside the output: pixels ('24') or a percentage of the shorter side "
+                        "('5%'). The output keeps its size; the image is fitted inside the margin."),
+        io.Int.Input("min_length", default=_DEFAULT.min_length, min=0, max=MAX_SIDE, optional=True,
+                     tooltip="The output's shorter side is at least this long (0 = no minimum)."),
+        io.Combo.Input("crop_focus", options=list(CROP_FOCI), default=_DEFAULT.crop_focus, optional=True,
+                       tooltip="fit crop only: where the window goes. center; item = keep the main object whole "
+                       "(alpha, else GrabCut, as generate_background finds it); content = the most detailed "
+                       "region."),
+        io.Combo.Input("canvas_fill", options=list(CANVAS_FILLS), default=_DEFAULT.canvas_fill, optional=True,
+                       tooltip="The gap of fit canvas (and of padding): color = fill_color; outpaint = generated "
+                       "by a masked diffusion pass (needs a model); the image's own pixels stay unchanged."),
+        io.String.Input("fill_color", default=_DEFAULT.fill_color, optional=True,
+                        tooltip="The gap's colour for canvas_fill color, as hex ('#000000', '#fff')."),
+    ]

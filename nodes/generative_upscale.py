@@ -6,16 +6,17 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from .adapter_select import AdapterIO
-from .common_inputs import check_size_inputs, diffusion_inputs, diffusion_settings, size_inputs, strength_input
+from .common_inputs import diffusion_inputs, resize_inputs, size_inputs, size_rules_input, strength_input
 from .core.adapter import check_consumer
 from .core.errors import HiResInputError
-from .core.sizing import plan_size
-from .core.strength import strength_preset
+from .core.request import SizeRequest, check_size_request_at_prompt, lazy_inputs_for, plan_upscale_image, strength_route
 from .runtime.conditioning import adapter_conditioning
+from .runtime.generative import DiffusionSettings
 from .runtime.upscale_pipeline import EdgeControl, upscale_image
 
 NODE = "GenerativeUpscale"
 USABLE_ADAPTERS = ("upscale", "control")
+LAZY_INPUTS = ("upscale_model", "model", "vae", "clip")
 
 
 class GenerativeUpscale(io.ComfyNode):
@@ -32,8 +33,9 @@ class GenerativeUpscale(io.ComfyNode):
                 *size_inputs(),
                 strength_input(),
                 io.Model.Input("model", optional=True, lazy=True,
-                               tooltip="The diffusion model (any ComfyUI loads). Needed for strengths 1-6."),
-                io.Vae.Input("vae", optional=True, lazy=True, tooltip="The model's VAE. Needed for strengths 1-6."),
+                               tooltip="The diffusion model (any ComfyUI loads). Needed for strengths 1-6 and "
+                               "for canvas_fill outpaint."),
+                io.Vae.Input("vae", optional=True, lazy=True, tooltip="The model's VAE. Needed with the model."),
                 io.Clip.Input("clip", optional=True, lazy=True,
                               tooltip="Encodes the prompt when the adapter brings no conditioning (or there is no "
                               "adapter: then the prompt is deep-image's quality suffix)."),
@@ -44,50 +46,58 @@ class GenerativeUpscale(io.ComfyNode):
                 io.Mask.Input("mask", optional=True,
                               tooltip="Where the diffusion pass may change the image (1 = change). The image's size."),
                 *diffusion_inputs(),
+                size_rules_input(),
+                *resize_inputs(),
             ],
             outputs=[io.Image.Output(tooltip="The upscaled image at exactly the planned size.")],
         )
 
     @classmethod
-    def check_lazy_status(cls, upscale_strength: int, **inputs) -> list[str]:
-        """Load only what the chosen strength uses: no checkpoint at all for 7..9. Only connected inputs
-        (present in `inputs`) that are not evaluated yet (None) can be asked for."""
-        try:
-            preset = strength_preset(upscale_strength)
-        except HiResInputError:
-            return []
-        wanted = []
-        if preset.base_path == "upscale_4":
-            wanted.append("upscale_model")
-        if preset.generative:
-            wanted += ["model", "vae"]
-            adapter = inputs.get("adapter")
-            if adapter is None or adapter.needs_clip:
-                wanted.append("clip")
+    def check_lazy_status(cls, image, width: int, height: int, fit: str, scale_by: float, upscale_strength: int,
+                          denoise_override: float, size_rules: str = "deep-image", padding: str = "0",
+                          min_length: int = 0, crop_focus: str = "center", canvas_fill: str = "color",
+                          fill_color: str = "#000000", **inputs) -> list[str]:
+        """The plan on the real image first (its errors come before any model loads), then only what it uses:
+        no checkpoint at all for 7..9. Only connected inputs (present in `inputs`) not evaluated yet (None)
+        can be asked for."""
+        request = SizeRequest(width, height, fit, scale_by, size_rules, padding, min_length, crop_focus,
+                              canvas_fill, fill_color)
+        plan = plan_upscale_image(request, image, strength_route(upscale_strength, denoise_override), node=NODE,
+                                  connected={name for name in LAZY_INPUTS if name in inputs}, find_focus=False)
+        adapter = inputs.get("adapter")
+        wanted = lazy_inputs_for(plan, adapter is None or adapter.needs_clip)
         return [name for name in wanted if name in inputs and inputs[name] is None]
 
     @classmethod
-    def validate_inputs(cls, width: int, height: int, fit: str, scale_by: float, upscale_strength: int) -> bool | str:
+    def validate_inputs(cls, width: int, height: int, fit: str, scale_by: float, upscale_strength: int,
+                        size_rules: str = "deep-image", padding: str = "0", min_length: int = 0,
+                        crop_focus: str = "center", canvas_fill: str = "color",
+                        fill_color: str = "#000000") -> bool | str:
+        """What needs no image, refused at /prompt; the rest is checked on the real image."""
         try:
-            strength_preset(upscale_strength)
+            if upscale_strength is not None:  # None: fed by a link, checked at run time
+                strength_route(upscale_strength)
+            check_size_request_at_prompt(width=width, height=height, fit=fit, scale_by=scale_by,
+                                         size_rules=size_rules, padding=padding, min_length=min_length,
+                                         crop_focus=crop_focus, canvas_fill=canvas_fill, fill_color=fill_color)
         except HiResInputError as error:
             return str(error)
-        return check_size_inputs(width, height, fit, scale_by)
+        return True
 
     @classmethod
     def execute(cls, image, width: int, height: int, fit: str, scale_by: float, upscale_strength: int,
                 seed: int, lora_name: str, lora_strength: float, steps: int, cfg: float, sampler_name: str,
                 scheduler: str, denoise_override: float, tile_size: int, tile_batch: int, color_fix: str,
-                model=None, vae=None, clip=None, adapter=None, upscale_model=None, mask=None) -> io.NodeOutput:
-        preset = strength_preset(upscale_strength)
-        plan = plan_size(image.shape[2], image.shape[1], width, height, fit, scale_by)
+                model=None, vae=None, clip=None, adapter=None, upscale_model=None, mask=None,
+                size_rules: str = "deep-image", padding: str = "0", min_length: int = 0,
+                crop_focus: str = "center", canvas_fill: str = "color",
+                fill_color: str = "#000000") -> io.NodeOutput:
+        request = SizeRequest(width, height, fit, scale_by, size_rules, padding, min_length, crop_focus,
+                              canvas_fill, fill_color)
+        given = {"upscale_model": upscale_model, "model": model, "vae": vae, "clip": clip}
+        plan = plan_upscale_image(request, image, strength_route(upscale_strength, denoise_override), node=NODE,
+                                  connected={name for name, value in given.items() if value is not None})
         check_consumer(adapter, NODE, USABLE_ADAPTERS)
-        if preset.base_path == "upscale_4" and upscale_model is None:
-            raise HiResInputError(
-                "upscale_model", None, f"upscale_strength {upscale_strength} takes the upscale_4 base path, which "
-                "needs an UPSCALE_MODEL", "connect Load Upscale Model (e.g. RealESRGAN_x4plus), or choose a "
-                "bicubic strength (2, 3, 5, 6, 8, 9)",
-            )
         if mask is not None and tuple(mask.shape[-2:]) != tuple(image.shape[1:3]):
             raise HiResInputError(
                 "mask", f"{mask.shape[-1]}x{mask.shape[-2]}",
@@ -95,21 +105,16 @@ class GenerativeUpscale(io.ComfyNode):
                 "resize the mask to the image, or take both from the same Load Image node",
             )
         settings = positive = negative = edge_control = None
-        if preset.generative:
-            for name, value in (("model", model), ("vae", vae)):
-                if value is None:
-                    raise HiResInputError(
-                        name, None, f"upscale_strength {upscale_strength} runs a diffusion pass, which needs a "
-                        f"{name.upper()}", f"connect the checkpoint's {name.upper()}, or choose strength 7-9 "
-                        "(no diffusion)",
-                    )
+        if plan.needs_model:
             positive, negative = adapter_conditioning(adapter, clip, NODE)
             if adapter is not None and adapter.adapter_type == "control":
                 edge_control = EdgeControl(adapter.control_net, adapter.control_scale)
-            settings = diffusion_settings(preset, seed, steps, cfg, sampler_name, scheduler, denoise_override,
-                                          tile_size, tile_batch, color_fix)
+            denoise = plan.route.diffusion.denoise if plan.route.diffusion is not None else 1.0
+            settings = DiffusionSettings(seed=seed, steps=steps, cfg=cfg, sampler_name=sampler_name,
+                                         scheduler=scheduler, denoise=denoise, tile_size=tile_size,
+                                         tile_batch=tile_batch, color_fix=color_fix)
         out = upscale_image(
-            image, plan, preset, settings, upscale_model=upscale_model, model=model, vae=vae,
+            image, plan, settings, upscale_model=upscale_model, model=model, vae=vae,
             positive=positive, negative=negative, lora_name=lora_name, lora_strength=lora_strength,
             edge_control=edge_control, mask=mask,
         )

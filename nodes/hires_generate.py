@@ -4,25 +4,26 @@ GenerativeUpscale's pipeline when generative_upscale is on."""
 
 from __future__ import annotations
 
+import torch
 from comfy_api.latest import io
 
 from .adapter_select import AdapterIO
-from .common_inputs import diffusion_inputs, diffusion_settings, strength_input
+from .common_inputs import diffusion_inputs, size_rules_input, strength_input
 from .core.adapter import DEFAULT_CONTROL_SCALE
 from .core.errors import HiResInputError
-from .core.generation import generation_size, paste_kept, recipe_for, target_size
+from .core.generation import paste_kept, recipe_for
 from .core.native import native_side
+from .core.request import MAX_NUM_IMAGES, check_generation_request, plan_generation, strength_route
 from .core.resize import bchw_to_bhwc, split_alpha
-from .core.sizing import MAX_SIDE, plan_size
-from .core.strength import strength_preset
+from .core.sizing import MAX_SIDE
 from .runtime.conditioning import adapter_conditioning
 from .runtime.generation import generate_native
-from .runtime.generative import model_family
+from .runtime.generative import DiffusionSettings, model_family
 from .runtime.upscale_pipeline import EdgeControl, upscale_image
 
 NODE = "HiResGenerate"
-NO_DIFFUSION = {True: 7, False: 8}
-"""Without generative_upscale: the strength rows with no diffusion (upscale_4 with a model, bicubic without)."""
+SEED_SPACE = 1 << 64
+"""Seeds wrap around ComfyUI's 64-bit range (image i of a batch uses sample_num + i)."""
 
 
 class HiResGenerate(io.ComfyNode):
@@ -54,7 +55,12 @@ class HiResGenerate(io.ComfyNode):
                 io.UpscaleModel.Input("upscale_model", optional=True, lazy=True,
                                       tooltip="AI upscaler: up to 4x by the model, bicubic beyond. Without one, a "
                                       "clean bicubic resize."),
-                *diffusion_inputs("sample_num", "deep-image's sample_num: the seed of generation and upscale."),
+                *diffusion_inputs("sample_num", "deep-image's sample_num: the seed of generation and upscale "
+                                  "(image i of num_images uses sample_num + i)."),
+                size_rules_input(),
+                io.Int.Input("num_images", default=1, min=1, max=MAX_NUM_IMAGES, optional=True,
+                             tooltip="deepmode's num_images: this many images as one batch, each with its own "
+                             "seed (sample_num + i)."),
             ],
             outputs=[
                 io.Image.Output("image", display_name="image", tooltip="The image at exactly width x height."),
@@ -67,17 +73,21 @@ class HiResGenerate(io.ComfyNode):
     def check_lazy_status(cls, upscale_strength: int, generative_upscale: bool, **inputs) -> list[str]:
         """The upscale model is loaded only when it will be used (and only if it is connected)."""
         try:
-            preset = strength_preset(upscale_strength)
+            route = strength_route(upscale_strength)
         except HiResInputError:
             return []
-        needed = not generative_upscale or preset.base_path == "upscale_4"
+        needed = not generative_upscale or route.base_path == "upscale_4"
         return ["upscale_model"] if needed and "upscale_model" in inputs and inputs["upscale_model"] is None else []
 
     @classmethod
-    def validate_inputs(cls, width: int, height: int, upscale_strength: int) -> bool | str:
+    def validate_inputs(cls, width: int, height: int, upscale_strength: int, size_rules: str = "deep-image",
+                        num_images: int = 1) -> bool | str:
+        """What needs no model or image, refused at /prompt."""
         try:
-            strength_preset(upscale_strength)
-            target_size(width, height, None, 1024)
+            if upscale_strength is not None:  # None: fed by a link, checked at run time
+                strength_route(upscale_strength)
+            if None not in (width, height, size_rules, num_images):
+                check_generation_request(width, height, size_rules, num_images)
         except HiResInputError as error:
             return str(error)
         return True
@@ -86,42 +96,40 @@ class HiResGenerate(io.ComfyNode):
     def execute(cls, model, vae, width: int, height: int, generative_upscale: bool, upscale_strength: int,
                 sample_num: int, lora_name: str, lora_strength: float, steps: int, cfg: float, sampler_name: str,
                 scheduler: str, denoise_override: float, tile_size: int, tile_batch: int, color_fix: str,
-                clip=None, adapter=None, upscale_model=None) -> io.NodeOutput:
-        preset = strength_preset(upscale_strength)
+                clip=None, adapter=None, upscale_model=None, size_rules: str = "deep-image",
+                num_images: int = 1) -> io.NodeOutput:
         image = None if adapter is None else adapter.image
         reference = None if image is None else (image.shape[2], image.shape[1])
         native = native_side(model_family(model))
-        target = target_size(width, height, reference, native)
-        gen = generation_size(target, native)
-        upscaling = target[0] * target[1] > native * native
-        if upscaling and generative_upscale and preset.base_path == "upscale_4" and upscale_model is None:
-            raise HiResInputError(
-                "upscale_model", None, f"upscale_strength {upscale_strength} takes the upscale_4 base path, which "
-                "needs an UPSCALE_MODEL", "connect Load Upscale Model, or choose a bicubic strength (2, 3, 5, 6)",
-            )
+        plan = plan_generation(width, height, size_rules, reference, native, generative_upscale=generative_upscale,
+                               strength=upscale_strength, denoise_override=denoise_override, num_images=num_images,
+                               connected={"upscale_model"} if upscale_model is not None else set())
         positive, negative = adapter_conditioning(adapter, clip, NODE)
         rgb, alpha = (None, None) if image is None else split_alpha(image)
         adapter_type = None if adapter is None else adapter.adapter_type
         recipe = recipe_for(adapter_type, rgb, alpha, None if adapter is None else adapter.mask,
-                            bool(adapter is not None and adapter.face_id), gen, target)
-        settings = diffusion_settings(preset, sample_num, steps, cfg, sampler_name, scheduler, denoise_override,
-                                      tile_size, tile_batch, color_fix)
+                            bool(adapter is not None and adapter.face_id), plan.generation, plan.target)
         control_net = None if adapter is None else adapter.control_net
         control_scale = DEFAULT_CONTROL_SCALE if adapter is None else adapter.control_scale
         batch = 1 if image is None else image.shape[0]
-
-        native_image = generate_native(model, vae, positive, negative, recipe, gen, batch, settings,
-                                       control_net, control_scale)
-
-        if not (upscaling and generative_upscale):
-            preset = strength_preset(NO_DIFFUSION[upscale_model is not None])
         edge_control = EdgeControl(control_net, control_scale) if adapter_type in ("control", "control2") else None
         regenerate = None if recipe.regenerate is None else recipe.regenerate[:, 0]
-        out = upscale_image(
-            bchw_to_bhwc(native_image), plan_size(gen[0], gen[1], target[0], target[1], "crop"), preset,
-            settings if preset.generative else None, upscale_model=upscale_model, model=model, vae=vae,
-            positive=positive, negative=negative, lora_name=lora_name, lora_strength=lora_strength,
-            edge_control=edge_control, mask=regenerate,
-        )
-        out = paste_kept(out.movedim(-1, 1), recipe)
-        return io.NodeOutput(bchw_to_bhwc(out).contiguous(), bchw_to_bhwc(native_image).contiguous())
+        finish = plan.finish.route.diffusion
+
+        images, natives = [], []
+        for i in range(plan.num_images):
+            seed = (sample_num + i) % SEED_SPACE
+            settings = DiffusionSettings(seed=seed, steps=steps, cfg=cfg, sampler_name=sampler_name,
+                                         scheduler=scheduler, denoise=1.0 if finish is None else finish.denoise,
+                                         tile_size=tile_size, tile_batch=tile_batch, color_fix=color_fix)
+            native_image = generate_native(model, vae, positive, negative, recipe, plan.generation, batch, settings,
+                                           control_net, control_scale)
+            out = upscale_image(
+                bchw_to_bhwc(native_image), plan.finish, settings if finish is not None else None,
+                upscale_model=upscale_model, model=model, vae=vae, positive=positive, negative=negative,
+                lora_name=lora_name, lora_strength=lora_strength, edge_control=edge_control, mask=regenerate,
+            )
+            images.append(paste_kept(out.movedim(-1, 1), recipe))
+            natives.append(native_image)
+        return io.NodeOutput(bchw_to_bhwc(torch.cat(images)).contiguous(),
+                             bchw_to_bhwc(torch.cat(natives)).contiguous())

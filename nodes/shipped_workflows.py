@@ -9,11 +9,15 @@ and a graph built at run time can never disagree. Unlisted widget inputs take th
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .api_prompt import ApiPrompt
+from .core.errors import HiResInputError
+from .core.native import budget_size
 
 OUTPUT_FOLDER = "hires_studio"
 """The subfolder of ComfyUI's output folder the shipped workflows save into (a fixed name: it does not depend on
@@ -451,6 +455,247 @@ _DEFINED: tuple[Workflow, ...] = (
             "5": _generate("HiRes Generate", ["4", 0], ["2", 0], ["2", 1], ["2", 2], width=0, height=0),
             "6": _save("5", "edges_guided_image_to_image"),
         },
+    ),
+)
+
+# --- Stability v1 upscale and deepmode: the graph builders (the REST endpoints build their graphs here too) ---
+
+STABILITY_ENGINES = ("esrgan-v1-x2plus", "stable-diffusion-x4-latent-upscaler")
+"""Stability v1's `image-to-image/upscale` engines."""
+STABILITY_OUTPUT_NAMES = {"esrgan-v1-x2plus": "stability_esrgan_x2_upscale",
+                          "stable-diffusion-x4-latent-upscaler": "stability_latent_x4_upscale"}
+"""The SaveImage prefix of each engine's graph: the shipped workflow's name."""
+STABILITY_SEED_MAX = 4_294_967_295
+STABILITY_STEPS = (10, 150)
+STABILITY_CFG_SCALE = (0.0, 35.0)
+STABILITY_PROMPT_MAX_CHARS = 2000
+STABILITY_LATENT_STRENGTH = 5
+"""The latent upscaler as a generative upscale: bicubic base, medium diffusion pass (denoise 0.35)."""
+WEIGHT_DECIMALS = 2
+"""ConditioningAverage's strength widget steps by 0.01: the combined weights are written to that precision."""
+DEEPMODE_RATIOS: dict[str, float] = {"portrait": 2 / 3, "square": 1.0}
+"""deepmode's `ratio` (portrait is its default) as width / height."""
+DEEPMODE_UPSCALE = 4
+DEEPMODE_MAX_IMAGES = 8
+SD15_NATIVE = 512
+"""The shipped checkpoint's native side: deepmode's sizes are worked out for the model the graph loads."""
+LANDSCAPE_PROMPT = "A beautiful landscape with mountains and a river."
+LANDSCAPE_NEGATIVE = "rainy, foggy"
+
+
+class _Graph:
+    """An API prompt under construction: node ids 1, 2, 3, ... in the order nodes are added."""
+
+    def __init__(self) -> None:
+        self.prompt: ApiPrompt = {}
+
+    def add(self, node: dict[str, Any]) -> list:
+        node_id = str(len(self.prompt) + 1)
+        self.prompt[node_id] = node
+        return [node_id, 0]
+
+
+def _out(link: list, index: int) -> list:
+    return [link[0], index]
+
+
+def _combine_by_weight(graph: _Graph, clip: list, prompts: Sequence[tuple[str, float]], title: str) -> list:
+    """One CONDITIONING for several prompts: each encoded, then averaged by weight with ComfyUI's own
+    ConditioningAverage (a running mean: the kept side's share is the weight so far over the new total)."""
+    combined, total = None, 0.0
+    for text, weight in prompts:
+        encoded = graph.add(_node("CLIPTextEncode", f"{title} (weight {weight:g})", text=text, clip=clip))
+        if combined is None:
+            combined, total = encoded, weight
+            continue
+        share = round(total / (total + weight), WEIGHT_DECIMALS)
+        combined = graph.add(_node("ConditioningAverage", f"{title}: combined by weight",
+                                   conditioning_to=combined, conditioning_from=encoded,
+                                   conditioning_to_strength=share))
+        total += weight
+    if combined is None:
+        combined = graph.add(_node("CLIPTextEncode", f"{title} (none given)", text="", clip=clip))
+    return combined
+
+
+def _stability_prompts(prompts: Sequence[tuple[str, float]]) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """Stability's text_prompts split by sign: a negative weight is a negative prompt (its size its weight)."""
+    positive, negative = [], []
+    for index, (text, weight) in enumerate(prompts):
+        name = f"text_prompts[{index}]"
+        if not isinstance(text, str) or not text.strip() or len(text) > STABILITY_PROMPT_MAX_CHARS:
+            raise HiResInputError(f"{name}[text]", text, f"must be 1 to {STABILITY_PROMPT_MAX_CHARS} characters",
+                                  "give the prompt's text")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
+                or weight == 0:
+            raise HiResInputError(f"{name}[weight]", weight, "must be a finite number other than 0",
+                                  "use a positive weight for a prompt, a negative one for a negative prompt")
+        (positive if weight > 0 else negative).append((text, abs(float(weight))))
+    return positive, negative
+
+
+def _check_range(name: str, value: Any, low: float, high: float, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        low_text, high_text = (str(int(v)) if float(v).is_integer() else f"{v:g}" for v in (low, high))
+        raise HiResInputError(name, value, f"must be {what} from {low_text} to {high_text}",
+                              f"use a value in {low_text}..{high_text}")
+
+
+def stability_upscale_graph(
+    engine: str, *, width: int = 0, height: int = 0, prompts: Sequence[tuple[str, float]] = (), seed: int = 0,
+    steps: int = 50, cfg_scale: float = 7.0, image: str = EXAMPLE_IMAGE, checkpoint: str = CHECKPOINT,
+    upscale_model: str = REALESRGAN, rng: random.Random | None = None,
+) -> ApiPrompt:
+    """Stability v1's `image-to-image/upscale` request as a graph. Both engines size by Stability's rules
+    (size_rules stability-v1: 2x by default, or one of width or height). `esrgan-v1-x2plus` is the AI upscaler
+    alone (strength 7: no diffusion, no checkpoint); `stable-diffusion-x4-latent-upscaler` is the generative
+    upscale guided by `prompts` ((text, weight), ...: negative weight = negative prompt, several combined by
+    weight), with `seed` (0 = random, drawn here), `steps` (10-150) and `cfg_scale` (0-35)."""
+    if engine not in STABILITY_ENGINES:
+        raise HiResInputError("engine_id", engine, f"The specified engine (ID {engine}) was not found",
+                              f"use one of {', '.join(STABILITY_ENGINES)}")
+    _check_range("seed", seed, 0, STABILITY_SEED_MAX, "a whole number")
+    _check_range("steps", steps, *STABILITY_STEPS, "a whole number")
+    _check_range("cfg_scale", cfg_scale, *STABILITY_CFG_SCALE, "a number")
+    positive, negative = _stability_prompts(prompts)
+    graph = _Graph()
+    loaded = graph.add(_load_image(image))
+    size = {"width": width, "height": height, "size_rules": "stability-v1"}
+    if engine == "esrgan-v1-x2plus":
+        if prompts:
+            raise HiResInputError("text_prompts", len(prompts), "esrgan-v1-x2plus takes no prompts",
+                                  "leave text_prompts out, or use stable-diffusion-x4-latent-upscaler")
+        upscaler = graph.add(_node("UpscaleModelLoader", "Load Upscale Model (ESRGAN)", model_name=upscale_model))
+        upscaled = graph.add(_node("GenerativeUpscale", "Generative Upscale (ESRGAN alone, Stability's rules)",
+                                   image=loaded, upscale_model=upscaler, upscale_strength=7, **size))
+    else:
+        if seed == 0:
+            seed = (rng or random.SystemRandom()).randint(1, STABILITY_SEED_MAX)
+        ckpt = graph.add(_node("CheckpointLoaderSimple", "Load Checkpoint (any SD-family model)",
+                               ckpt_name=checkpoint))
+        clip = _out(ckpt, 1)
+        positive_cond = _combine_by_weight(graph, clip, positive, "Prompt")
+        negative_cond = _combine_by_weight(graph, clip, negative, "Negative prompt")
+        adapter = graph.add(_node("AdapterSelect", "Adapter Select (text_prompts)", adapter_type="upscale",
+                                  positive=positive_cond, negative=negative_cond))
+        upscaled = graph.add(_node(
+            "GenerativeUpscale", "Generative Upscale (latent upscaler, Stability's rules)", image=loaded,
+            model=_out(ckpt, 0), vae=_out(ckpt, 2), adapter=adapter, upscale_strength=STABILITY_LATENT_STRENGTH,
+            seed=int(seed), steps=int(steps), cfg=float(cfg_scale), **size))
+    graph.add(_save(upscaled[0], STABILITY_OUTPUT_NAMES[engine]))
+    return graph.prompt
+
+
+def deepmode_upscale_graph(image: str = EXAMPLE_IMAGE, upscale_model: str = REALESRGAN) -> ApiPrompt:
+    """deepmode's `upscale`: x4 super-resolution of an existing image by the AI upscaler alone."""
+    graph = _Graph()
+    loaded = graph.add(_load_image(image))
+    upscaler = graph.add(_realesrgan() | {"inputs": {"model_name": upscale_model}})
+    upscaled = graph.add(_node("GenerativeUpscale", "Generative Upscale (x4, Real-ESRGAN alone)", image=loaded,
+                               upscale_model=upscaler, upscale_strength=7, width=0, height=0,
+                               scale_by=float(DEEPMODE_UPSCALE)))
+    graph.add(_save(upscaled[0], "deepmode_upscale_x4"))
+    return graph.prompt
+
+
+def deepmode_sizes(ratio: str, upscale: bool, native: int = SD15_NATIVE) -> tuple[int, int]:
+    """The output size of deepmode's `generate` for a model of `native` side: its budget at the ratio, x4 when
+    `upscale` is true."""
+    if ratio not in DEEPMODE_RATIOS:
+        raise HiResInputError("ratio", ratio, "is not a deepmode ratio", f"use one of {', '.join(DEEPMODE_RATIOS)}")
+    width, height = budget_size(native, DEEPMODE_RATIOS[ratio])
+    factor = DEEPMODE_UPSCALE if upscale else 1
+    return width * factor, height * factor
+
+
+def deepmode_generate_graph(prompt: str, negative_prompt: str = "", num_images: int = 1, ratio: str = "portrait",
+                            upscale: bool = False, seed: int = 0, *, checkpoint: str = CHECKPOINT,
+                            native: int = SD15_NATIVE, upscale_model: str = REALESRGAN) -> ApiPrompt:
+    """deepmode's `generate`: `num_images` (1-8) images as one batch, one seed each (seed + i), at the model's
+    native budget with the `ratio`; with `upscale` true, x4 super-resolution by Real-ESRGAN."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise HiResInputError("prompt", prompt, "is required", "give the prompt's text")
+    if isinstance(num_images, bool) or not isinstance(num_images, int) or not 1 <= num_images <= DEEPMODE_MAX_IMAGES:
+        raise HiResInputError("num_images", num_images, f"must be from 1 to {DEEPMODE_MAX_IMAGES}",
+                              "ask for 1 (the default) to 8 images")
+    width, height = deepmode_sizes(ratio, upscale, native)
+    graph = _Graph()
+    ckpt = graph.add(_node("CheckpointLoaderSimple", "Load Checkpoint (deepmode's model_id)", ckpt_name=checkpoint))
+    adapter = graph.add(_node("AdapterSelect", "Adapter Select (prompt)", adapter_type="upscale", description=prompt,
+                              negative_prompt=negative_prompt, add_quality_suffix=False, clip=_out(ckpt, 1)))
+    extra: dict[str, Any] = {}
+    if upscale:
+        extra["upscale_model"] = graph.add(_realesrgan() | {"inputs": {"model_name": upscale_model}})
+    generated = graph.add(_generate(f"HiRes Generate ({ratio}{', x4' if upscale else ''})", adapter,
+                                    _out(ckpt, 0), _out(ckpt, 1), _out(ckpt, 2), width=width, height=height,
+                                    generative_upscale=False, num_images=num_images, sample_num=int(seed), **extra))
+    graph.add(_save(generated[0], "deepmode_generate_upscaled" if upscale else "deepmode_generate"))
+    return graph.prompt
+
+
+def _form(fields: Mapping[str, Any]) -> str:
+    return "```\n" + "\n".join(f"{key}={value}" for key, value in fields.items()) + "\n```"
+
+
+STABILITY_EXAMPLE_PROMPTS = (("a photo of a tabby cat, sharp fur detail", 1.0), ("whiskers, bright eyes", 0.5),
+                             ("blurry, jpeg artifacts", -1.0))
+STABILITY_EXAMPLE_SEED = 1050625087
+"""A fixed seed (the one in Stability's response example), so the shipped file is the same on every build."""
+
+_DEFINED = _DEFINED + (
+    Workflow(
+        name="stability_esrgan_x2_upscale",
+        title="Stability ESRGAN x2 upscale",
+        description="A photo to 2x (or one given side) by Stability v1's rules, the AI upscaler alone.",
+        summary="Stability v1's `image-to-image/upscale` with the `esrgan-v1-x2plus` engine: the AI upscaler "
+        "alone, no diffusion (strength 7, no checkpoint), sized by Stability's rules (size_rules stability-v1): "
+        "2x by default, or only one of width or height (at least 512); input at most 1,048,576 px, output at "
+        "most 4,194,304 px. Real-ESRGAN x4plus stands in for the ESRGAN x2 model and is brought to the 2x size "
+        "(a RealESRGAN_x2plus file works the same).\n\n"
+        "POST /v1/generation/esrgan-v1-x2plus/image-to-image/upscale (multipart):\n" + _form({"image": "<file>"}),
+        prompt=stability_upscale_graph("esrgan-v1-x2plus"),
+    ),
+    Workflow(
+        name="stability_latent_x4_upscale",
+        title="Stability latent upscale with prompts",
+        description="A photo to 2x by Stability v1's rules through the diffusion pass, guided by weighted prompts.",
+        summary="Stability v1's `image-to-image/upscale` with the `stable-diffusion-x4-latent-upscaler` engine: "
+        "the generative upscale (bicubic base, medium diffusion pass) sized by Stability's rules (2x by "
+        "default). `text_prompts` become the conditioning: positive weights are combined by weight with "
+        "ComfyUI's ConditioningAverage, a negative weight is a negative prompt. `seed` 0 means random (the "
+        "graph builder draws one; this file carries a fixed seed), `steps` 10-150 (default 50), `cfg_scale` 0-35 "
+        "(default 7).\n\nPOST /v1/generation/stable-diffusion-x4-latent-upscaler/image-to-image/upscale "
+        "(multipart):\n" + _form({
+            "image": "<file>",
+            **{f"text_prompts[{i}][{key}]": value for i, (text, weight) in enumerate(STABILITY_EXAMPLE_PROMPTS)
+               for key, value in (("text", text), ("weight", weight))},
+            "seed": STABILITY_EXAMPLE_SEED, "steps": 50, "cfg_scale": 7}),
+        prompt=stability_upscale_graph("stable-diffusion-x4-latent-upscaler", prompts=STABILITY_EXAMPLE_PROMPTS,
+                                       seed=STABILITY_EXAMPLE_SEED),
+    ),
+    Workflow(
+        name="deepmode_upscale_x4",
+        title="deepmode x4 upscale",
+        description="Any image to 4x its size with Real-ESRGAN x4plus alone; no diffusion, no checkpoint.",
+        summary="deepmode.ai's `upscale`: x4 super-resolution of an existing image, by Real-ESRGAN x4plus alone "
+        "(strength 7: no diffusion, no checkpoint; scale_by 4).\n\n"
+        + _deepimage_json({"image_id": "<the id of your image: here, the Load Image node>"}),
+        prompt=deepmode_upscale_graph(),
+    ),
+    Workflow(
+        name="deepmode_generate_upscaled",
+        title="deepmode generate, upscaled x4",
+        description="A batch of images from a prompt at the model's native size and ratio, then 4x by Real-ESRGAN.",
+        summary="deepmode.ai's `generate` with `upscale: true`: num_images images as one batch (one seed each: "
+        "sample_num + i) at the model's native budget with the ratio (portrait 2:3 or square), then x4 "
+        "super-resolution by Real-ESRGAN: 1664 x 2496 for SD1.5's 416 x 624 portrait. The checkpoint stands in "
+        "for deepmode's model_id.\n\n"
+        + _deepimage_json({"model_id": "<your model>", "prompt": LANDSCAPE_PROMPT,
+                           "negative_prompt": LANDSCAPE_NEGATIVE, "num_images": 2, "upscale": True,
+                           "ratio": "portrait"}),
+        prompt=deepmode_generate_graph(LANDSCAPE_PROMPT, LANDSCAPE_NEGATIVE, num_images=2, ratio="portrait",
+                                       upscale=True),
     ),
 )
 

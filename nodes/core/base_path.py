@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import torch
 
-from .resize import bicubic, crop_box, place_on_canvas
+from .resize import Fill, bicubic, crop_box, place_on_canvas
 from .sizing import SizePlan, ai_upscale_passes
 from .strength import BasePath
 
@@ -27,7 +27,7 @@ def make_base(
     upscale: UpscaleFn | None = None,
     upscale_scale: float = 4.0,
     clean: ImageFn | None = None,
-    fill: float = 0.0,
+    fill: Fill = 0.0,
 ) -> torch.Tensor:
     """Bring a BCHW RGB image to the plan's canvas by the named base path.
 

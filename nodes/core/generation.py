@@ -1,53 +1,21 @@
-"""HiResGenerate's plan: the target size, the native generation size, and what each adapter type feeds the
-sampler (start image, regenerate mask, edge hint, denoise) and keeps pixel-exact at the end."""
+"""HiResGenerate's adapter recipes: what each adapter type feeds the sampler (start image, regenerate mask,
+edge hint, denoise) and keeps pixel-exact at the end. The sizes come from core/request.py's plan."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from .edges import canny_edges
-from .errors import HiResInputError
 from .masks import face_mask, object_mask
-from .native import budget_size
 from .resize import bicubic, canvas_mask, place_on_canvas
-from .sizing import MAX_SIDE, plan_size
+from .sizing import plan_size
 
 CONTROL_DENOISE = 0.75
 """`control` is image-to-image: the start image is re-noised this far, the edges hold the structure."""
 PAD_GRAY = 0.5
 """Where the image does not cover the frame, generation starts from mid gray (the area is regenerated)."""
-
-
-def target_size(width: int, height: int, reference: tuple[int, int] | None, native: int) -> tuple[int, int]:
-    """The output size: both sides as given; one side 0 keeps the adapter image's aspect ratio (square without
-    an image); both 0 keep the adapter image's size (the native square without an image)."""
-    for name, value in (("width", width), ("height", height)):
-        if value < 0:
-            raise HiResInputError(name, value, "a size cannot be negative", "use 0 for the default, or pixels")
-        if value > MAX_SIDE:
-            raise HiResInputError(name, value, f"Image cannot be upscaled above {MAX_SIDE} x {MAX_SIDE} pixels limit",
-                                  f"ask for at most {MAX_SIDE} pixels per side")
-    aspect_w, aspect_h = reference if reference is not None else (1, 1)
-    if width and height:
-        return width, height
-    if width:
-        return width, max(1, math.floor(width * aspect_h / aspect_w + 0.5))
-    if height:
-        return max(1, math.floor(height * aspect_w / aspect_h + 0.5)), height
-    return reference if reference is not None else (native, native)
-
-
-def generation_size(target: tuple[int, int], native: int, multiple: int = 16) -> tuple[int, int]:
-    """Where the model generates: the target itself (rounded up to a multiple of 8, cropped later) when it fits
-    the native pixel budget, else about the native budget with the target's aspect ratio, each side a multiple
-    of `multiple`."""
-    w, h = target
-    if w * h <= native * native:
-        return -(-w // 8) * 8, -(-h // 8) * 8
-    return budget_size(native, w / h, multiple)
 
 
 @dataclass(frozen=True)

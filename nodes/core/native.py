@@ -28,3 +28,13 @@ def budget_size(side: int, aspect: float, multiple: int = 16) -> tuple[int, int]
     width = (side * side * aspect) ** 0.5
     return (max(multiple, round(width / multiple) * multiple),
             max(multiple, round(width / aspect / multiple) * multiple))
+
+
+def generation_size(target: tuple[int, int], native: int, multiple: int = 16) -> tuple[int, int]:
+    """Where the model generates: the target itself (rounded up to a multiple of 8, cropped later) when it fits
+    the native pixel budget, else about the native budget with the target's aspect ratio, each side a multiple
+    of `multiple`."""
+    w, h = target
+    if w * h <= native * native:
+        return -(-w // 8) * 8, -(-h // 8) * 8
+    return budget_size(native, w / h, multiple)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Union
 
 import torch
 import torch.nn.functional as F
@@ -52,14 +53,24 @@ def crop_box(x: torch.Tensor, plan: SizePlan) -> torch.Tensor:
     return x[..., b.y:b.y + b.h, b.x:b.x + b.w]
 
 
-def place_on_canvas(x: torch.Tensor, plan: SizePlan, fill: float = 0.0) -> torch.Tensor:
+Fill = Union[float, Sequence[float]]
+"""The padding's value: one for every channel, or one per channel (an RGB colour)."""
+
+
+def place_on_canvas(x: torch.Tensor, plan: SizePlan, fill: Fill = 0.0) -> torch.Tensor:
     """Paste an image already at `plan.resized` onto the plan's canvas, padding the rest with `fill`."""
     if not plan.padded:
         return x
     cw, ch = plan.canvas
     ox, oy = plan.offset
     rw, rh = plan.resized
-    out = x.new_full((*x.shape[:-2], ch, cw), fill)
+    if isinstance(fill, (int, float)):
+        out = x.new_full((*x.shape[:-2], ch, cw), float(fill))
+    else:
+        if len(fill) != x.shape[-3]:
+            raise ValueError(f"a fill of {len(fill)} values for an image of {x.shape[-3]} channels")
+        out = torch.tensor(list(fill), dtype=x.dtype, device=x.device).view(-1, 1, 1).expand(*x.shape[:-2], ch, cw)
+        out = out.clone()
     out[..., oy:oy + rh, ox:ox + rw] = x
     return out
 
@@ -75,6 +86,6 @@ def canvas_mask(plan: SizePlan, like: torch.Tensor | None = None) -> torch.Tenso
     return mask
 
 
-def apply_plan(x: torch.Tensor, plan: SizePlan, resize: ResizeFn = bicubic, fill: float = 0.0) -> torch.Tensor:
+def apply_plan(x: torch.Tensor, plan: SizePlan, resize: ResizeFn = bicubic, fill: Fill = 0.0) -> torch.Tensor:
     """Crop, resize (with `resize`) and pad a BCHW image exactly as the plan says."""
     return place_on_canvas(resize(crop_box(x, plan), plan.resized), plan, fill)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Union
 
@@ -24,6 +25,10 @@ MAX_AI_SCALE = 4.0
 """deep-image: AI upscale goes to 4x of the original at most; the rest is bicubic."""
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_PIXELS = re.compile(r"^\s*(\d+)\s*(?:px)?\s*$")
+
+CropPlacer = Callable[[int, int], tuple[int, int]]
+"""(window width, window height) in source pixels -> the window's top-left corner (fit crop)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,15 @@ def _check_side(name: str, value: int) -> None:
         )
 
 
+def _check_kept_side(name: str, value: int, out: tuple[int, int], src: tuple[int, int]) -> None:
+    """One side given: the side kept from the aspect ratio may pass the cap; the side given is at fault."""
+    if max(out) > MAX_SIDE:
+        raise HiResInputError(
+            name, value, f"this {src[0]}x{src[1]} image would become {out[0]}x{out[1]}, above the {MAX_SIDE} x "
+            f"{MAX_SIDE} pixels limit", f"ask for a smaller {name}, or set both sides with fit canvas or crop",
+        )
+
+
 def _keep_ratio(given: int, src_given: int, src_other: int) -> int:
     """The other side for one given side: the nearest integer to the exact aspect-ratio value."""
     return max(1, math.floor(src_other * given / src_given + 0.5))
@@ -98,6 +112,7 @@ def plan_size(
     height: Dimension = None,
     fit: str = "canvas",
     scale_by: float = 0.0,
+    place_crop: CropPlacer | None = None,
 ) -> SizePlan:
     """deep-image's resize rules.
 
@@ -127,19 +142,23 @@ def plan_size(
                 "set width, height, or a scale_by above 0",
             )
         w, h = max(1, round(src_w * scale_by)), max(1, round(src_h * scale_by))
-        _check_side("width", w)
-        _check_side("height", h)
+        if max(w, h) > MAX_SIDE:
+            raise HiResInputError(
+                "scale_by", scale_by, f"this {src_w}x{src_h} image would become {w}x{h}, above the {MAX_SIDE} x "
+                f"{MAX_SIDE} pixels limit", f"use a scale_by of at most {MAX_SIDE / max(src_w, src_h):.4g} for "
+                "this image, or set width or height",
+            )
         return SizePlan((src_w, src_h), full, (w, h), (w, h), (0, 0))
 
     if h is None:
         _check_side("width", w)
         h = _keep_ratio(w, src_w, src_h)
-        _check_side("height", h)
+        _check_kept_side("width", w, (w, h), (src_w, src_h))
         return SizePlan((src_w, src_h), full, (w, h), (w, h), (0, 0))
     if w is None:
         _check_side("height", h)
         w = _keep_ratio(h, src_h, src_w)
-        _check_side("width", w)
+        _check_kept_side("height", h, (w, h), (src_w, src_h))
         return SizePlan((src_w, src_h), full, (w, h), (w, h), (0, 0))
 
     _check_side("width", w)
@@ -159,18 +178,112 @@ def plan_size(
             rw, rh = w, max(h, _keep_ratio(w, src_w, src_h))
         else:
             rw, rh = max(w, _keep_ratio(h, src_h, src_w)), h
-        _check_side("width", rw)
-        _check_side("height", rh)
+        if max(rw, rh) > MAX_SIDE:
+            raise HiResInputError(
+                "fit", fit, f"covering {w}x{h} makes this {src_w}x{src_h} image {rw}x{rh}, above the {MAX_SIDE} x "
+                f"{MAX_SIDE} pixels limit", "use fit canvas or crop (exactly width x height), or smaller sides",
+            )
         return SizePlan((src_w, src_h), full, (rw, rh), (rw, rh), (0, 0))
 
-    # crop: take the centred source region with the frame's aspect ratio, then resize it to the frame,
-    # so an extreme aspect ratio never builds a huge intermediate image.
+    # crop: take a source region with the frame's aspect ratio (centred unless `place_crop` says where), then
+    # resize it to the frame, so an extreme aspect ratio never builds a huge intermediate image.
     if w * src_h >= h * src_w:
         cw, ch = src_w, min(src_h, max(1, round(src_w * h / w)))
     else:
         cw, ch = min(src_w, max(1, round(src_h * w / h))), src_h
-    box = Box((src_w - cw) // 2, (src_h - ch) // 2, cw, ch)
+    x, y = ((src_w - cw) // 2, (src_h - ch) // 2) if place_crop is None else place_crop(cw, ch)
+    box = Box(min(max(0, int(x)), src_w - cw), min(max(0, int(y)), src_h - ch), cw, ch)
     return SizePlan((src_w, src_h), box, (w, h), (w, h), (0, 0))
+
+
+MAX_PADDING_PERCENT = 50.0
+"""A margin of half the shorter side on both sides would leave no room for the image."""
+
+
+def parse_padding(value: str | int) -> tuple[float, bool]:
+    """deep-image's `padding`: pixels ("24", 24) or a percentage of the frame's shorter side ("5%").
+    Returns (amount, is_percent)."""
+    if isinstance(value, bool):
+        raise HiResInputError("padding", value, "is not a margin", "give pixels (e.g. '24') or a percentage ('5%')")
+    if isinstance(value, int):
+        value = str(value)
+    text = str(value).strip()
+    if text == "":
+        return 0.0, False
+    pixels = _PIXELS.match(text)
+    if pixels is not None:
+        amount = int(pixels.group(1))
+        if amount > MAX_SIDE // 2:
+            raise HiResInputError("padding", value, f"a margin cannot pass {MAX_SIDE // 2} pixels",
+                                  "give a smaller margin")
+        return float(amount), False
+    percent = _PERCENT.match(text)
+    if percent is None:
+        raise HiResInputError("padding", value, "is not a margin", "give pixels (e.g. '24') or a percentage ('5%')")
+    amount = float(percent.group(1))
+    if amount >= MAX_PADDING_PERCENT:
+        raise HiResInputError("padding", value, f"a margin must be below {MAX_PADDING_PERCENT:g}% of the shorter side",
+                              "give e.g. '5%'")
+    return amount, True
+
+
+def padding_pixels(padding: str | int, frame: tuple[int, int]) -> int:
+    """The margin in pixels on each side of a frame of (width, height)."""
+    amount, is_percent = parse_padding(padding)
+    return round(min(frame) * amount / 100.0) if is_percent else int(amount)
+
+
+def with_padding(plan: SizePlan, padding: str | int, fit: str = "canvas",
+                 place_crop: CropPlacer | None = None) -> SizePlan:
+    """deep-image's `padding`: a margin inside the output. The output keeps its size; the image is fitted
+    inside the frame less the margin on every side (fit crop crops to that inner frame) and centred on it."""
+    cw, ch = plan.canvas
+    pad = padding_pixels(padding, (cw, ch))
+    if pad == 0:
+        return plan
+    inner = (cw - 2 * pad, ch - 2 * pad)
+    if min(inner) < 1:
+        raise HiResInputError("padding", padding, f"a margin of {pad} px on each side leaves nothing of the "
+                              f"{cw}x{ch} output", f"give a margin below {(min(cw, ch) - 1) // 2} px")
+    src_w, src_h = plan.source
+    inner_plan = plan_size(src_w, src_h, inner[0], inner[1], "crop" if fit == "crop" else "canvas",
+                           place_crop=place_crop)
+    ox, oy = inner_plan.offset
+    return SizePlan(plan.source, inner_plan.source_box, inner_plan.resized, (cw, ch), (ox + pad, oy + pad))
+
+
+def with_min_length(plan: SizePlan, min_length: int, width: int, height: int, fit: str,
+                    place_crop: CropPlacer | None = None) -> SizePlan:
+    """deep-image's `min_length`: the output's shorter side is at least this long. A shorter output is scaled
+    up with its aspect ratio kept (the frame when both sides were given, else the image itself)."""
+    cw, ch = plan.canvas
+    if min_length <= 0 or min(cw, ch) >= min_length:
+        return plan
+    src_w, src_h = plan.source
+    try:
+        if width and height and fit in ("canvas", "crop"):
+            scale = min_length / min(cw, ch)
+            frame = (min_length, max(min_length, round(ch * scale))) if cw <= ch else \
+                (max(min_length, round(cw * scale)), min_length)
+            return plan_size(src_w, src_h, frame[0], frame[1], fit, place_crop=place_crop)
+        box = plan.source_box
+        # The image is the output: its shorter side becomes exactly min_length.
+        side = {"width": min_length} if box.w <= box.h else {"height": min_length}
+        grown = plan_size(box.w, box.h, **side)
+        return SizePlan(plan.source, box, grown.resized, grown.canvas, (0, 0))
+    except HiResInputError as error:
+        raise HiResInputError(
+            "min_length", min_length, f"growing the {cw}x{ch} output to a shorter side of {min_length} passes the "
+            f"{MAX_SIDE} x {MAX_SIDE} pixels limit", "ask for a smaller min_length",
+        ) from error
+
+
+def output_for_generation(width: int, height: int, reference: tuple[int, int] | None,
+                          native: int) -> tuple[int, int]:
+    """HiResGenerate's output size by deep-image's rules, with the adapter image as the source (the native
+    square without one): both sides as given; one side keeps the source's aspect ratio; both 0 keep its size."""
+    src_w, src_h = reference if reference is not None else (native, native)
+    return plan_size(src_w, src_h, width, height, "canvas", scale_by=1.0).canvas
 
 
 def ai_upscale_passes(model_scale: float, needed_scale: float) -> int:

@@ -71,6 +71,8 @@ def expected_size(prompt: dict[str, Any], node_id: str, photo: tuple[int, int]) 
     width, height, fit = inputs["width"], inputs["height"], inputs.get("fit", "canvas")
     if prompt[node_id]["class_type"] == "HiResGenerate" and not width and not height:
         return photo
+    if inputs.get("size_rules") == "stability-v1" and not width and not height:
+        return photo[0] * 2, photo[1] * 2  # Stability v1: 2x by default
     if width and height:
         if fit not in ("canvas", "crop"):
             raise NotImplementedError(f"extend expected_size for fit {fit!r}")
@@ -279,11 +281,13 @@ def test_workflow_runs_small_to_the_exact_size(staged_server: ComfyServer, path:
     assert entry["status"]["status_str"] == "success", entry["status"]["messages"]
     (save,) = nodes_of(prompt, "SaveImage")
     images = entry["outputs"][save]["images"]
-    assert len(images) == 1, images
-    image = fetch_image(staged_server, images[0])
-    assert image.format == "PNG"
-    expected = expected_size(prompt, sized_node(prompt), example_photo_size(staged_server, prompt))
-    assert image.size == expected, f"{image.size} != {expected} ({time.monotonic() - started:.1f} s)"
+    sized = sized_node(prompt)
+    assert len(images) == prompt[sized]["inputs"].get("num_images", 1), images
+    expected = expected_size(prompt, sized, example_photo_size(staged_server, prompt))
+    for saved in images:
+        image = fetch_image(staged_server, saved)
+        assert image.format == "PNG"
+        assert image.size == expected, f"{image.size} != {expected} ({time.monotonic() - started:.1f} s)"
 
 
 # --- (c): the files are what the script makes ------------------------------------------------------------
@@ -363,3 +367,56 @@ def test_bad_input_is_refused_with_name_value_and_fix(
     message = about[0]["details"]
     assert f"{key}={value!r}" in message and "Fix:" in message, message
     assert output_files(staged_server) == before
+
+
+# --- (g): sizes checked where they can be: at /prompt without the image, on the real image otherwise ----------
+
+PROMPT_TIME_SIZE_ERRORS = [
+    ("stability_esrgan_x2_upscale", "GenerativeUpscale", {"width": 1024, "height": 1024}, "height",
+     "height=1024: Only one of width or height may be specified. Fix: set height to 0 (or width to 0): the other "
+     "side keeps the aspect ratio."),
+    ("stability_latent_x4_upscale", "GenerativeUpscale", {"width": 300}, "width",
+     "width=300: must be at least 512 under Stability v1's rules. Fix: ask for 512 pixels or more, or 0 for the "
+     "2x default."),
+    ("stability_esrgan_x2_upscale", "GenerativeUpscale", {"padding": "5%"}, "padding",
+     "padding='5%': is a deep-image resize field; Stability v1's upscale has no such field. Fix: set size_rules to "
+     "'deep-image', or padding back to '0'."),
+    ("bicubic_clean_to_size", "BicubicClean", {"width": 0, "height": 0, "scale_by": 0.0}, "scale_by",
+     "scale_by=0.0: width and height are both 0, so the scale factor is needed and must be above 0. Fix: set "
+     "width, height, or a scale_by above 0."),
+    ("bicubic_clean_to_size", "BicubicClean", {"canvas_fill": "outpaint"}, "canvas_fill",
+     "canvas_fill='outpaint': BicubicClean has no diffusion model to generate the gap with. Fix: use "
+     "GenerativeUpscale with a model for outpaint, or canvas_fill 'color'."),
+]
+
+
+@pytest.mark.parametrize(("name", "class_type", "change", "key", "message"), PROMPT_TIME_SIZE_ERRORS,
+                         ids=[f"{n}.{k}" for n, _, _, k, _ in PROMPT_TIME_SIZE_ERRORS])
+def test_size_errors_are_refused_at_prompt_naming_the_input_at_fault(
+    staged_server: ComfyServer, name: str, class_type: str, change: dict[str, Any], key: str, message: str
+) -> None:
+    prompt = load_api(ROOT / workflows.API_DIR / f"{name}.json")
+    (node_id,) = nodes_of(prompt, class_type)
+    prompt[node_id]["inputs"].update(change)
+    status, body = staged_server.post_prompt(prompt)
+    assert status == 400, body
+    errors = body["node_errors"][node_id]["errors"]
+    # ComfyUI 0.3.75 files a validate_inputs refusal under every input the function takes; the message itself
+    # names only the one at fault, and that input is among those it is filed under.
+    assert {e["details"].split(" - ", 1)[1] for e in errors} == {message}, errors
+    assert key in {e["extra_info"]["input_name"] for e in errors}
+
+
+def test_scale_by_over_16_runs_on_a_small_image(staged_server: ComfyServer) -> None:
+    """scale_by 20 on the 96 x 64 example photo is 1920 x 1280: accepted at /prompt, and it runs to that size
+    (the 16384 cap is checked on the real image, not on a stand-in)."""
+    prompt = load_api(ROOT / workflows.API_DIR / "bicubic_clean_to_size.json")
+    (node_id,) = nodes_of(prompt, "BicubicClean")
+    prompt[node_id]["inputs"].update(width=0, height=0, scale_by=20.0, cleanup="off")
+    (save,) = nodes_of(prompt, "SaveImage")
+    prompt[save]["inputs"]["filename_prefix"] = "hires_e2e/scale_by_20"
+    entry = staged_server.wait(submit(staged_server, prompt), timeout=120)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    (image,) = entry["outputs"][save]["images"]
+    photo = example_photo_size(staged_server, prompt)
+    assert fetch_image(staged_server, image).size == (photo[0] * 20, photo[1] * 20)

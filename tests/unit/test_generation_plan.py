@@ -5,15 +5,10 @@ import torch
 
 from hires_studio.bench.photos import load_photos
 from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.core.generation import (
-    CONTROL_DENOISE,
-    generation_size,
-    paste_kept,
-    recipe_for,
-    target_size,
-)
+from hires_studio.nodes.core.generation import CONTROL_DENOISE, paste_kept, recipe_for
 from hires_studio.nodes.core.masks import face_mask, find_face, grabcut_object_mask, object_mask
-from hires_studio.nodes.core.native import budget_size, native_side
+from hires_studio.nodes.core.native import budget_size, generation_size, native_side
+from hires_studio.nodes.core.sizing import output_for_generation
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +29,13 @@ def astronaut():
     ],
 )
 def test_target_size(width, height, reference, expected):
-    assert target_size(width, height, reference, 512) == expected
+    assert output_for_generation(width, height, reference, 512) == expected
 
 
 @pytest.mark.parametrize(("width", "name"), [(-1, "width"), (16385, "width")])
 def test_target_size_errors(width, name):
     with pytest.raises(HiResInputError, match=f"{name}="):
-        target_size(width, 10, None, 512)
+        output_for_generation(width, 10, None, 512)
 
 
 @pytest.mark.parametrize(

@@ -69,13 +69,18 @@ def test_scale_by_when_no_side_is_given():
         ({"width": 100, "height": 100, "fit": "stretch"}, "fit", "canvas, crop, bounds, cover"),
         ({"width": "abc"}, "width", "not a size"),
         ({"width": "0%"}, "width", "above 0"),
-        ({"width": 16000, "height": 0}, "height", "pixels limit"),  # the kept ratio would pass the cap
-        ({"width": 16000, "height": 100, "fit": "cover"}, "height", "pixels limit"),
+        # The kept side would pass the cap: the side the user gave is at fault (issue 9: the input at fault).
+        ({"width": 16000, "height": 0, "src": (64, 2048)}, "width", "would become 16000x512000"),
+        ({"width": 16000, "height": 100, "fit": "cover", "src": (64, 2048)}, "fit", "pixels limit"),
+        # scale_by's output passes the cap: scale_by is at fault, not the width the user never set (issue 9).
+        ({"width": 0, "height": 0, "scale_by": 20.0, "src": (1024, 768)}, "scale_by", "at most 16"),
     ],
 )
 def test_bad_sizes_are_clear_errors(kwargs, name, fragment):
+    kwargs = dict(kwargs)
+    src = kwargs.pop("src", (640, 427))
     with pytest.raises(HiResInputError) as caught:
-        plan_size(*((64, 2048) if name == "height" else (640, 427)), **kwargs)
+        plan_size(*src, **kwargs)
     assert caught.value.input_name == name
     message = str(caught.value)
     assert message.startswith(f"{name}=")
@@ -112,7 +117,7 @@ def test_property_two_sides_by_fit(src_w, src_h, width, height, fit):
     try:
         plan = plan_size(src_w, src_h, width, height, fit)
     except HiResInputError as error:
-        assert fit == "cover" and error.input_name in ("width", "height")
+        assert fit == "cover" and error.input_name == "fit"
         return
     rw, rh = plan.resized
     cw, ch = plan.canvas
