@@ -1,35 +1,45 @@
 # HiRes Studio: the two commands of the README, plus `serve` for the graph editor.
-#   make demo   set up everything, then upscale a real photo through a real ComfyUI with real weights
-#   make test   set up everything, then run the whole test suite
-#   make demo-api  set up everything, then answer one seed curl (Stability esrgan upscale) from a local ComfyUI
-#   make serve  set up everything, then start ComfyUI with the pack on http://127.0.0.1:8188
+#   make demo      set up everything the demo needs, then the product tour through a real ComfyUI with real weights
+#   make test      set up everything (the browser test's Chromium too), then run the whole test suite
+#   make demo-api  set up, then answer one seed curl (Stability esrgan upscale) from a local ComfyUI
+#   make serve     set up, then start ComfyUI with the pack on http://127.0.0.1:8188
 PY := .hires/venv/bin/python
 # Passive OpenMP waits: on a busy 2-core machine spinning torch threads make CPU runs several times slower.
 export OMP_WAIT_POLICY ?= PASSIVE
 PYTEST_ARGS ?=
+# `make serve SERVE_ARGS=` loads ComfyUI's API nodes too (the hosted workflows need them and an account).
+SERVE_ARGS ?= --disable-api-nodes
+# The host helper and the staging live with the tests (tests/support); the demo and the benchmarks use them too.
+TOOLS_PATH := .hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support
 
-.PHONY: setup demo demo-api test serve bench lint
+.PHONY: setup setup-browser demo demo-api test serve bench lint thumbnails
 
 setup:
 	@bash scripts/bootstrap.sh
 
+setup-browser:
+	@bash scripts/bootstrap.sh --browser
+
 demo: setup
-	@PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts $(PY) scripts/demo.py
+	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/demo.py
 
 demo-api: setup
-	@PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts $(PY) scripts/demo_api.py
+	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/demo_api.py
 
-test: setup
+test: setup-browser
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 serve: setup
 	@cd .hires/ComfyUI && ../venv/bin/python main.py --cpu --listen 127.0.0.1 --port 8188 \
-		--base-directory ../base --database-url sqlite:///:memory: --disable-api-nodes
+		--base-directory ../base --database-url sqlite:///:memory: $(SERVE_ARGS)
 
 bench: setup
-	@PYTHONPATH=.hires/base/custom_nodes $(PY) bench/cleanup_quality.py
-	@PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts $(PY) bench/tiled_diffusion.py
-	@PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts $(PY) bench/rest_overhead.py
+	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/cleanup_quality.py
+	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/tiled_diffusion.py
+	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/rest_overhead.py
+
+thumbnails: setup
+	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/thumbnails.py
 
 lint:
 	@$(PY) -m ruff check .

@@ -4,6 +4,9 @@ Entry point only. The node modules are imported when ComfyUI asks for them, so t
 `nodes/core` stay importable (and testable) without ComfyUI.
 """
 
+WEB_DIRECTORY = "./web"
+"""The front-end extension that lists the pack's templates in its order (web/template_order.js)."""
+
 
 async def comfy_entrypoint():
     from .nodes.extension import create_extension

@@ -7,7 +7,7 @@ For each real photo (:mod:`bench.photos`): downscale 4x (area), optionally JPEG-
   * bicubic: ``F.interpolate(..., mode="bicubic", antialias=True)``, clamped to [0, 1];
   * BicubicClean: the cleanup pass at the source resolution (denoise level from :func:`estimate_damage`;
     ``None`` means no cleanup), then the same bicubic resize.
-PSNR (RGB) and SSIM (luma, Gaussian 11x11, see :mod:`nodes.core.quality`) against the original.
+PSNR (RGB) and SSIM (luma, Gaussian 11x11, see tests/support/quality.py) against the original.
 Everything is deterministic, so the unit tests assert the same numbers.
 """
 
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+from quality import psnr, ssim
 
 from hires_studio.bench.photos import load_photos
 from hires_studio.nodes.core.base_path import make_base
 from hires_studio.nodes.core.cleanup import clean, clean_batch, estimate_damage, load_cleanup_net
-from hires_studio.nodes.core.quality import psnr, ssim
 from hires_studio.nodes.core.resize import bicubic
 from hires_studio.nodes.core.sizing import plan_size
 

@@ -24,9 +24,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--overlaps", type=int, nargs="+", default=[2, 3, 4, 8])
     args = parser.parse_args()
-    from comfy_host import InProcessComfy, ensure_tiny_models, make_base
+    from comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
 
-    host = InProcessComfy(make_base(ROOT / ".hires" / "bench-base", [ensure_tiny_models()]))
+    host = InProcessComfy(make_comfy_base(ROOT / ".hires" / "bench-base", [ensure_tiny_models()]))
     from hires_studio.nodes.core.resize import bicubic
     from hires_studio.nodes.core.tiling import TILE_STRETCH, plan_grid
 

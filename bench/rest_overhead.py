@@ -23,10 +23,10 @@ import uuid
 from pathlib import Path
 
 import requests
-from comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_base
+from comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_comfy_base
 from PIL import Image
 
-import workflows
+from staging import stage_base, tiny_stand_ins
 from hires_studio.nodes.api_prompt import complete_prompt
 from hires_studio.nodes.rest import deepimage
 from hires_studio.nodes.rest.keys import hash_key, new_key
@@ -43,8 +43,8 @@ def main() -> None:
     args = parser.parse_args()
     tiny = ensure_tiny_models()
     with tempfile.TemporaryDirectory() as tmp:
-        base = make_base(Path(tmp) / "base", [tiny, HIRES / "base" / "models"])
-        workflows.stage_base(base, workflows.tiny_stand_ins(tiny))
+        base = make_comfy_base(Path(tmp) / "base", [tiny, HIRES / "base" / "models"])
+        stage_base(base, tiny_stand_ins(tiny))
         key = new_key()
         config = base / "user" / "hires_studio_api" / "config.json"
         config.parent.mkdir(parents=True)

@@ -126,13 +126,13 @@ def run_usdu(comfy_sample, bicubic, model, vae, positive, negative, base: torch.
 
 def run_one(args: argparse.Namespace) -> dict:
     """One (method, size) in this process; returns the row."""
-    from comfy_host import InProcessComfy, ensure_tiny_models, make_base
+    from comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
 
     tiny = ensure_tiny_models()
     sources = [tiny, ROOT / ".hires" / "base" / "models"]
     if args.model == "full":
         sources.append(ensure_bench_models(tiny))
-    base = make_base(Path(args.base), sources)
+    base = make_comfy_base(Path(args.base), sources)
     host = InProcessComfy(base)
     import comfy.sample
     from comfy import model_management

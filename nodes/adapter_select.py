@@ -46,10 +46,14 @@ class AdapterSelect(io.ComfyNode):
                                  tooltip=f"Append '{DEFAULT_SUFFIX}' to the description, as deep-image does."),
                 io.String.Input("negative_prompt", multiline=True, default="",
                                 tooltip="What to keep out of the image."),
-                io.Float.Input("controlnet_conditioning_scale", default=DEFAULT_CONTROL_SCALE, min=0.0, max=1.0,
-                               step=0.05, tooltip="How strongly the edges guide the result (control, control2)."),
-                io.Boolean.Input("face_id", default=False,
-                                 tooltip="face only: keep the face alone (on) or the face with its hair (off)."),
+                io.Float.Input("controlnet_conditioning_scale",
+                               display_name="controlnet_conditioning_scale (control types only)",
+                               default=DEFAULT_CONTROL_SCALE, min=0.0, max=1.0, step=0.05,
+                               tooltip="control and control2 only: how strongly the edges guide the result. The "
+                               "other types ignore it."),
+                io.Boolean.Input("face_id", display_name="face_id (face only)", default=False,
+                                 tooltip="face only: keep the face alone (on) or the face with its hair (off). The "
+                                 "other types ignore it."),
                 io.Clip.Input("clip", optional=True, lazy=True,
                               tooltip="Encodes the prompts here. Without it the generator's own CLIP encodes them."),
                 io.Conditioning.Input("positive", optional=True, lazy=True,

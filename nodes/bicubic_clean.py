@@ -27,7 +27,7 @@ class BicubicClean(io.ComfyNode):
         return io.Schema(
             node_id=NODE,
             display_name="Bicubic Clean (HiRes Studio)",
-            category="image/upscaling",
+            category="HiRes Studio",
             description="Bicubic resize with a cleanup pass (waifu2x photo denoise at the source resolution) for "
             "compressed, noisy or old images. Its strength is chosen from the measured damage unless set.",
             inputs=[

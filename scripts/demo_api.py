@@ -18,11 +18,14 @@ import tempfile
 from pathlib import Path
 
 import cv2
-from comfy_host import HIRES, ROOT, ComfyServer, make_base
+from comfy_host import HIRES, ROOT, ComfyServer, make_comfy_base
+from pack_import import import_pack
 
-from hires_studio.bench.photos import load_photos
-from hires_studio.nodes.rest.config import KEYS_ENV
-from hires_studio.nodes.rest.keys import new_key
+import_pack()  # the pack by its path, whatever its folder is called
+
+from hires_studio.bench.photos import load_photos  # noqa: E402
+from hires_studio.nodes.rest.config import KEYS_ENV  # noqa: E402
+from hires_studio.nodes.rest.keys import new_key  # noqa: E402
 
 PHOTO = "chelsea"
 
@@ -40,7 +43,7 @@ def main() -> int:
     key = new_key()
     os.environ[KEYS_ENV] = f"demo={key}"
     with tempfile.TemporaryDirectory() as tmp:
-        server = ComfyServer(make_base(Path(tmp) / "base", [HIRES / "base" / "models"]))
+        server = ComfyServer(make_comfy_base(Path(tmp) / "base", [HIRES / "base" / "models"]))
         try:
             result = out / f"{PHOTO}_2x.png"
             curl = ["curl", "--silent", "--show-error", "--noproxy", "*", "--dump-header", "-", "--request", "POST",

@@ -1,6 +1,6 @@
 """The shipped workflows (defined in the pack: nodes/shipped_workflows.py), written in both formats ComfyUI reads.
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes .hires/venv/bin/python scripts/workflows.py \
+usage: PYTHONPATH=.hires/ComfyUI:tests/support .hires/venv/bin/python scripts/workflows.py \
            [--out DIR] [--url URL] [--check]
 
 Writes, under DIR (default: the pack's root):
@@ -37,7 +37,14 @@ log = logging.getLogger("workflows")
 ROOT = Path(__file__).resolve().parents[1]
 EDITOR_DIR = "workflows"
 API_DIR = "workflows/api"
+TEMPLATE_ORDER = "web/template_order.json"
+"""The workflow names in the pack's order, for the front-end extension that orders the Templates browser."""
+THUMBNAIL_SIZE = (256, 256)
+"""The Templates browser's card picture: `workflows/<name>.jpg` beside the editor file (scripts/thumbnails.py)."""
 
+from pack_import import import_pack  # noqa: E402
+
+import_pack()  # the pack by its path, whatever its folder is called
 from hires_studio.nodes.api_prompt import (  # noqa: E402 (the definitions live in the pack)
     ApiPrompt,
     InputSpec,
@@ -48,10 +55,11 @@ from hires_studio.nodes.api_prompt import (  # noqa: E402 (the definitions live 
     node_info,
 )
 from hires_studio.nodes.shipped_workflows import (  # noqa: E402
-    EXAMPLE_FACE_IMAGE,
     EXAMPLE_IMAGE,  # noqa: F401 (part of this module's interface for the tests)
+    GROUPS,  # noqa: F401 (the tests read the group order from here)
+    HOSTED_NODES,
     MODEL_URLS,
-    PACK_FOLDER,
+    OUTPUT_FOLDER,
     WORKFLOWS,
     Workflow,
     input_images,
@@ -179,7 +187,7 @@ def editor_workflow(workflow: Workflow, object_info: ObjectInfo) -> dict[str, An
         sizes[node_id] = _node_size(node["class_type"], specs, len(outputs))
         properties: dict[str, Any] = {"Node name for S&R": node["class_type"]}
         models = [{"name": name, "url": MODEL_URLS[name], "directory": folder}
-                  for folder, name in sorted(model_references({node_id: node})) if name in MODEL_URLS]
+                  for folder, name in sorted(model_references({node_id: node}))]
         if models:
             properties["models"] = models
         entry: dict[str, Any] = {
@@ -238,16 +246,19 @@ def _note_height(text: str) -> int:
 
 
 def _note_text(workflow: Workflow, prompt: ApiPrompt) -> str:
-    lines = [f"## {workflow.name}", "", workflow.summary, "", "**Before you run it**", ""]
+    lines = [f"## {workflow.display_title}", "", f"`{workflow.name}`: {workflow.one_line}", "", workflow.summary, "",
+             "**Before you run it**", ""]
     for image in sorted(input_images(prompt)):
         lines.append(f"- Load Image: pick your own photo (the file named here, `{image}`, is a placeholder).")
     for folder, name in sorted(model_references(prompt)):
-        lines.append(f"- `models/{folder}/{name}`" + (f" ([download]({MODEL_URLS[name]}))" if name in MODEL_URLS
-                                                         else ""))
+        lines.append(f"- `models/{folder}/{name}` ([download]({MODEL_URLS[name]}))")
     if any(folder == "checkpoints" for folder, _ in model_references(prompt)):
         lines.append("- Any checkpoint ComfyUI loads works (SD1.5, SDXL, Flux ...); tile_size 0 uses its "
                      "native resolution.")
-    lines += ["", f"Outputs go to `output/{PACK_FOLDER}/`."]
+    for class_type in sorted({node["class_type"] for node in prompt.values()} & set(HOSTED_NODES)):
+        lines.append(f"- {class_type} runs on the servers of {HOSTED_NODES[class_type]}: sign in to a Comfy "
+                     "account (or set an API key) in ComfyUI's settings; each image is paid for there.")
+    lines += ["", f"Outputs go to `output/{OUTPUT_FOLDER}/`."]
     return "\n".join(lines)
 
 
@@ -264,16 +275,18 @@ def render(object_info: ObjectInfo, workflows: Iterable[Workflow] = WORKFLOWS) -
     for workflow in workflows:
         files[f"{EDITOR_DIR}/{workflow.name}.json"] = _dump(editor_workflow(workflow, object_info))
         files[f"{API_DIR}/{workflow.name}.json"] = _dump(complete_prompt(workflow.prompt, object_info))
+    files[TEMPLATE_ORDER] = _dump([workflow.name for workflow in workflows])
     return files
 
 
 def shipped_files(root: Path = ROOT) -> set[str]:
     """Relative paths of the workflow files present under root."""
-    return {
+    shipped = {
         path.relative_to(root).as_posix()
         for folder in (EDITOR_DIR, API_DIR)
         for path in (root / folder).glob("*.json")
     }
+    return shipped | ({TEMPLATE_ORDER} if (root / TEMPLATE_ORDER).is_file() else set())
 
 
 def write(root: Path, files: Mapping[str, str]) -> list[str]:
@@ -321,17 +334,17 @@ def object_info_in_process(validate: bool = True) -> dict[str, Any]:
     Every model file and input image the workflows name exists there as a placeholder, so ComfyUI's own
     prompt validation (types, ranges, links, the nodes' validate_inputs) runs on each workflow too.
     """
-    from comfy_host import InProcessComfy, make_base
+    from comfy_host import InProcessComfy, make_comfy_base
 
     with tempfile.TemporaryDirectory(prefix="hires-workflows-") as tmp:
-        base = make_base(Path(tmp), [])
+        base = make_comfy_base(Path(tmp), [])
         for workflow in WORKFLOWS:
             for folder, name in model_references(workflow.prompt):
                 (base / "models" / folder).mkdir(parents=True, exist_ok=True)
                 (base / "models" / folder / name).touch()
             for image in input_images(workflow.prompt):
                 _placeholder_png(base / "input" / image)
-        comfy = InProcessComfy(base)
+        comfy = InProcessComfy(base, api_nodes=True)  # hosted workflows name API nodes
         names = comfy.nodes.NODE_DISPLAY_NAME_MAPPINGS
         info = {name: node_info(cls, name, names.get(name)) for name, cls in comfy.nodes.NODE_CLASS_MAPPINGS.items()}
         if validate:
@@ -340,86 +353,6 @@ def object_info_in_process(validate: bool = True) -> dict[str, Any]:
                 if not valid or node_errors:
                     raise ValueError(f"{workflow.name} does not validate: {error} {node_errors}")
     return info
-
-
-# --- a host that can run the shipped workflows (tests, demo) ----------------------------------------------
-
-EXAMPLE_PHOTO = "chelsea"
-"""The real photograph (bench/photos.py) that stands in for the user's image: 3:2, so sizes round."""
-
-
-def example_photo(width: int = 96) -> Any:
-    """The example photograph as HxWx3 uint8 RGB: centre-cropped to exactly 3:2, then `width` px wide."""
-    import cv2
-
-    from hires_studio.bench.photos import load_photos
-
-    rgb = dict(load_photos())[EXAMPLE_PHOTO]
-    h, w = rgb.shape[:2]
-    side = min(w // 3, h // 2)
-    top, left = (h - 2 * side) // 2, (w - 3 * side) // 2
-    rgb = rgb[top:top + 2 * side, left:left + 3 * side]
-    return cv2.resize(rgb, (width, width * 2 // 3), interpolation=cv2.INTER_AREA)
-
-
-EXAMPLE_FACE_PHOTO = "astronaut"
-"""The real portrait (bench/photos.py) for the face workflows: square, and large enough for the face detector."""
-
-
-def example_face_photo(side: int = 256) -> Any:
-    import cv2
-
-    from hires_studio.bench.photos import load_photos
-
-    return cv2.resize(dict(load_photos())[EXAMPLE_FACE_PHOTO], (side, side), interpolation=cv2.INTER_AREA)
-
-
-TINY_STAND_INS: dict[str, str] = {
-    "checkpoints": "checkpoints/tiny_sd15.safetensors",
-    "upscale_models": "upscale_models/tiny_rrdb.safetensors",
-    "loras": "loras/tiny_lora.safetensors",
-    "controlnet": "controlnet/tiny_controlnet.safetensors",
-    "diffusion_models": "diffusion_models/tiny_unet.safetensors",
-    "text_encoders": "text_encoders/tiny_clip_l.safetensors",
-    "vae": "vae/tiny_taesd.safetensors",
-}
-"""For the tests: which tiny random-weight model (tests/fixtures/make_tiny_models.py) stands in for a
-model the workflows name, by model folder."""
-
-
-def tiny_stand_ins(tiny_models: Path) -> dict[str, Path]:
-    return {folder: tiny_models / rel for folder, rel in TINY_STAND_INS.items()}
-
-
-def stage_base(base: Path, stand_ins: Mapping[str, Path], photo_width: int = 96) -> dict[str, Path]:
-    """Make a ComfyUI base directory able to run every shipped workflow as shipped.
-
-    Writes the example photograph (`photo_width` px wide, 3:2) under every input name the workflows use,
-    and links `stand_ins[folder]` under every model name the workflows use that the base lacks (tests map
-    the real names onto tiny random-weight models). Returns the links made, by "folder/name".
-    """
-    import cv2
-
-    photo = example_photo(photo_width)
-    for image in sorted({name for workflow in WORKFLOWS for name in input_images(workflow.prompt)}):
-        target = base / "input" / image
-        target.parent.mkdir(parents=True, exist_ok=True)
-        rgb = example_face_photo() if image == EXAMPLE_FACE_IMAGE else photo
-        if not cv2.imwrite(str(target), rgb[:, :, ::-1]):
-            raise OSError(f"cannot write {target}")
-    linked: dict[str, Path] = {}
-    for folder, name in sorted({ref for workflow in WORKFLOWS for ref in model_references(workflow.prompt)}):
-        link = base / "models" / folder / name
-        if link.exists():
-            continue
-        if folder not in stand_ins:
-            raise FileNotFoundError(f"{link} is missing and there is no stand-in for models/{folder}")
-        link.parent.mkdir(parents=True, exist_ok=True)
-        if link.is_symlink():  # a dangling link from an earlier run
-            link.unlink()
-        link.symlink_to(stand_ins[folder])
-        linked[f"{folder}/{name}"] = stand_ins[folder]
-    return linked
 
 
 def main(argv: list[str] | None = None, source: Callable[[], dict[str, Any]] | None = None) -> int:

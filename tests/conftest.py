@@ -1,5 +1,5 @@
 """Shared fixtures: the tiny-model cache, a ComfyUI base directory with the pack and the models, a real
-in-process ComfyUI, and a real ComfyUI server on loopback (see scripts/comfy_host.py).
+in-process ComfyUI, and a real ComfyUI server on loopback (see tests/support/comfy_host.py).
 
 The host itself (.hires/venv, .hires/ComfyUI, the converted real weights) comes from scripts/bootstrap.sh,
 which the README's test command runs first.
@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from comfy_host import COMFY, HIRES, ComfyServer, InProcessComfy, ensure_tiny_models, make_base
-
-import workflows
+from comfy_host import COMFY, HIRES, ComfyServer, InProcessComfy, ensure_tiny_models, make_comfy_base
+from staging import stage_base, tiny_stand_ins
 
 REAL_MODELS = HIRES / "base" / "models"
 
@@ -29,7 +28,7 @@ def tiny_models() -> Path:
 
 @pytest.fixture(scope="session")
 def comfy_base(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_base(tmp_path_factory.mktemp("comfy-base"), [tiny_models, REAL_MODELS])
+    return make_comfy_base(tmp_path_factory.mktemp("comfy-base"), [tiny_models, REAL_MODELS])
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +38,8 @@ def comfy(comfy_base: Path) -> InProcessComfy:
 
 @pytest.fixture(scope="session")
 def comfy_server(comfy_base: Path):
-    server = ComfyServer(comfy_base)
+    """The session's server: API nodes loaded (hosted workflows validate; none is ever run), API base on loopback."""
+    server = ComfyServer(comfy_base, api_nodes=True)
     yield server
     server.stop()
 
@@ -49,5 +49,5 @@ def staged_server(comfy_server: ComfyServer, tiny_models: Path) -> ComfyServer:
     """The server staged so that every shipped workflow runs as shipped: the example photos in input/, and
     tiny random-weight stand-ins linked under the model names the workflows use where the base lacks them
     (real weights win when present)."""
-    workflows.stage_base(comfy_server.base, workflows.tiny_stand_ins(tiny_models))
+    stage_base(comfy_server.base, tiny_stand_ins(tiny_models))
     return comfy_server

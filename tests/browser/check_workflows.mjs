@@ -1,10 +1,13 @@
 // Load every HiRes Studio editor workflow into the real ComfyUI front end (headless Chromium), check that
 // the front end knows every node type and accepts every widget value, that its API conversion
 // (app.graphToPrompt) equals the shipped API file, then queue one workflow from the editor and wait for its
-// image in /history.
+// image in /history; then open the Templates browser on the pack's folder and read each card (title, picture),
+// and read the editor's own view of the pack's nodes (category, output names, input labels).
+// Nothing leaves loopback: every request the page makes to another host is aborted (and listed in the report),
+// and Chromium's proxy for anything not on loopback is a closed loopback port.
 //
 // usage: node check_workflows.mjs --url http://127.0.0.1:PORT [--workflows DIR] [--api DIR]
-//                                 [--queue NAME] [--report FILE] [--chromium PATH]
+//                                 [--queue NAME] [--module NAME] [--report FILE] [--chromium PATH]
 // Prints (and with --report writes) one JSON report; the exit status is 0 only when report.ok is true.
 
 import { chromium } from 'playwright-core';
@@ -18,19 +21,22 @@ const PACK = path.resolve(HERE, '..', '..');
 const CHROMIUM_FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--proxy-server=http://127.0.0.1:9', // loopback bypasses the proxy (Chromium's default); nothing else can
 ];
+const PACK_NODES = ['GenerativeUpscale', 'BicubicClean', 'AdapterSelect', 'HiResGenerate'];
 // Console errors a fresh, offline front end always logs: a new user's missing settings files, and the
 // registry look-ups the page's Content-Security-Policy blocks. Anything else during a load is a problem.
 const BENIGN_CONSOLE = [
   /Failed to load resource: the server responded with a status of 404/,
   /violates the following Content Security Policy directive: "connect-src 'self'"/,
+  /net::ERR_BLOCKED_BY_CLIENT/, // a request off loopback, aborted here (listed in report.blocked)
 ];
 const BENIGN_404 = [/\/api\/userdata(\/|\?)/, /\/user\.css$/];
 
 function parseArgs(argv) {
   const args = {
     workflows: path.join(PACK, 'workflows'), api: path.join(PACK, 'workflows', 'api'),
-    queue: 'bicubic_clean_to_size', report: null, chromium: '/usr/bin/chromium', timeout: 240000,
+    queue: 'bicubic_clean_to_size', report: null, chromium: '/usr/bin/chromium', timeout: 240000, module: null,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
@@ -155,10 +161,80 @@ async function skipFirstRunDialog(url) {
   if (!response.ok) throw new Error(`POST /settings/Comfy.TutorialCompleted: HTTP ${response.status}`);
 }
 
+/** In the page: how the editor shows the pack's nodes (from a fresh node of each type). */
+function inspectNodes(types) {
+  const out = {};
+  for (const type of types) {
+    const cls = window.LiteGraph.registered_node_types[type];
+    const node = window.LiteGraph.createNode(type);
+    if (!cls || !node) { out[type] = null; continue; }
+    out[type] = {
+      category: cls.category ?? node.category ?? null,
+      outputs: (node.outputs ?? []).map((o) => o.label ?? o.localized_name ?? o.name),
+      widget_labels: Object.fromEntries((node.widgets ?? []).map((w) => [w.name, w.label ?? w.name])),
+      // The front end shows an input's tooltip from its node definition (the editor's hover text).
+      input_tooltips: Object.fromEntries(Object.entries(cls.nodeData?.inputs ?? {})
+        .map(([name, spec]) => [name, spec.tooltip ?? null])),
+    };
+    const typeWidget = node.widgets?.find((w) => w.name === 'adapter_type');
+    if (typeWidget) {
+      out[type].disabled_by_type = {};
+      for (const value of typeWidget.options.values) {
+        typeWidget.value = value;
+        typeWidget.callback?.(value);
+        out[type].disabled_by_type[value] = (node.widgets ?? []).filter((w) => w.disabled).map((w) => w.name).sort();
+      }
+    }
+  }
+  return out;
+}
+
+/** Open the Templates browser on one custom node folder and read every card: title, description, picture. */
+async function inspectTemplates(page, module) {
+  await page.evaluate(() => window.app.extensionManager.command.execute('Comfy.BrowseTemplates'));
+  await page.waitForSelector('[data-testid^="template-workflow-"]', { timeout: 60000 });
+  const navItem = page.locator('.workflow-template-selector-dialog').getByText(module, { exact: true }).first();
+  await navItem.click();
+  await sleep(1000);
+  // Pictures load lazily while a card is in view (and unload after): read each card while it is in view. The
+  // cards load their pictures into blob: URLs; the bytes' SHA-256 says which file each one shows.
+  const ids = await page.evaluate(() => [...document.querySelectorAll('[data-testid^="template-workflow-"]')]
+    .map((card) => card.dataset.testid));
+  const cards = [];
+  for (const testid of ids) {
+    const card = page.locator(`[data-testid="${testid}"]`);
+    await card.scrollIntoViewIfNeeded();
+    await page.waitForFunction((id) => {
+      const images = [...document.querySelectorAll(`[data-testid="${id}"] img`)];
+      return images.length > 0 && images.every((img) => img.complete && img.naturalWidth > 0);
+    }, testid, { timeout: 30000 }).catch(() => {});
+    cards.push(await page.evaluate(async (id) => {
+      const element = document.querySelector(`[data-testid="${id}"]`);
+      const sha256 = async (url) => {
+        const bytes = await (await fetch(url)).arrayBuffer();
+        return [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))]
+          .map((b) => b.toString(16).padStart(2, '0')).join('');
+      };
+      return {
+        name: id.replace(/^template-workflow-/, ''),
+        title: element.querySelector('h3')?.innerText.trim() ?? null,
+        description: element.querySelector('p')?.innerText.trim() ?? null,
+        images: await Promise.all([...element.querySelectorAll('img')].map(async (img) => ({
+          src: img.currentSrc || img.src, width: img.naturalWidth, height: img.naturalHeight,
+          sha256: await sha256(img.currentSrc || img.src),
+        }))),
+      };
+    }, testid));
+  }
+  await closeDialogs(page);
+  return cards;
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
-  const report = { ok: false, url: args.url, workflows: [], startup: {}, queued: null, errors: [] };
+  const report = { ok: false, url: args.url, workflows: [], startup: {}, queued: null, errors: [], blocked: [],
+    nodes: null, templates: null };
   const files = fs.readdirSync(args.workflows).filter((f) => f.endsWith('.json')).sort();
   const userData = fs.mkdtempSync(path.join(os.tmpdir(), 'hires-chromium-'));
   const context = await chromium.launchPersistentContext(userData, {
@@ -167,6 +243,15 @@ async function main() {
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(args.timeout);
+    const origin = new URL(args.url).origin;
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith(`${origin}/`) || url === origin || url.startsWith('data:') || url.startsWith('blob:')) {
+        return route.continue();
+      }
+      report.blocked.push(url.slice(0, 300));
+      return route.abort('blockedbyclient');
+    });
     let consoleLog = [];
     page.on('console', (msg) => {
       if (msg.type() === 'error') consoleLog.push({ kind: 'console', text: msg.text().slice(0, 1000) });
@@ -223,6 +308,9 @@ async function main() {
       report.workflows.push(entry);
       await closeDialogs(page);
     }
+
+    report.nodes = await page.evaluate(inspectNodes, PACK_NODES);
+    if (args.module) report.templates = await inspectTemplates(page, args.module);
 
     if (args.queue) {
       const file = `${args.queue}.json`;

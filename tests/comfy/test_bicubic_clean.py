@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from quality import psnr
 
 from hires_studio.bench.cleanup_quality import bicubic_clean, degrade, to_tensor
 from hires_studio.bench.photos import load_photos
-from hires_studio.nodes.core.quality import psnr
 from hires_studio.nodes.core.resize import bicubic
 
 pytestmark = pytest.mark.comfy

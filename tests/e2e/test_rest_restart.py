@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from comfy_host import ComfyServer, make_base
+from comfy_host import ComfyServer, make_comfy_base
 from PIL import Image
 
-import workflows
+from staging import stage_base, tiny_stand_ins
 from hires_studio.nodes.rest.jobs import RESTART_MESSAGE
 from hires_studio.nodes.rest.keys import hash_key, new_key
 
@@ -30,8 +30,8 @@ def png_b64(width: int, height: int) -> str:
 
 
 def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
-    base = make_base(tmp_path / "base", [tiny_models, REAL_MODELS])
-    workflows.stage_base(base, workflows.tiny_stand_ins(tiny_models))
+    base = make_comfy_base(tmp_path / "base", [tiny_models, REAL_MODELS])
+    stage_base(base, tiny_stand_ins(tiny_models))
     key = new_key()
     config = base / "user" / "hires_studio_api" / "config.json"
     config.parent.mkdir(parents=True)

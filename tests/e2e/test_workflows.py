@@ -1,8 +1,9 @@
 """The shipped workflows against a real ComfyUI server on loopback (`main.py`, tiny random-weight models).
 
 - every API-format file is accepted by POST /prompt exactly as shipped (validated, then taken off the
-  queue before it can run, while a job that is later cancelled holds the queue);
-- every workflow runs end to end with only its sizes and steps made small, to the exact pixel size;
+  queue before it can run, while a job that is later cancelled holds the queue), the hosted ones too: the
+  server loads ComfyUI's API nodes with their API base on a closed loopback port, and no API node ever runs;
+- every local workflow runs end to end with only its sizes and steps made small, to the exact pixel size;
 - the files are what scripts/workflows.py makes from this ComfyUI's node definitions;
 - ComfyUI lists and serves the editor files as the pack's templates (and not the API files);
 - bad inputs are refused before any work, with a message that names the input, the value and the fix;
@@ -12,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import io
 import json
 import os
@@ -26,8 +26,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from comfy_host import ROOT, ComfyServer
+from comfy_host import PACK_LINK, ROOT, ComfyServer
 from PIL import Image
+from staging import small_version
 
 import workflows
 
@@ -35,9 +36,8 @@ pytestmark = pytest.mark.e2e
 
 API_FILES = sorted((ROOT / workflows.API_DIR).glob("*.json"))
 EDITOR_FILES = sorted((ROOT / workflows.EDITOR_DIR).glob("*.json"))
-SMALL_SIDE = 128
-"""Longest requested side in the small runs (the staged example photograph is smaller: 96 x 64)."""
-SMALL_STEPS = 2
+HOSTED = {w.name for w in workflows.WORKFLOWS if w.hosted}
+LOCAL_API_FILES = [path for path in API_FILES if path.stem not in HOSTED]
 CANCEL_STEPS = 200
 CANCEL_WIDTH = 384
 """The cancelled job would run this many diffusion steps at this width; Cancel must stop it long before."""
@@ -53,27 +53,6 @@ def load_api(path: Path) -> dict[str, Any]:
 
 def nodes_of(prompt: dict[str, Any], class_type: str) -> list[str]:
     return [node_id for node_id, node in prompt.items() if node["class_type"] == class_type]
-
-
-def small_version(prompt: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """The prompt with only its sizes scaled down (longest side SMALL_SIDE, 0 stays 0), its steps at
-    SMALL_STEPS, and its SaveImage prefix made unique."""
-    small = copy.deepcopy(prompt)
-    for node in small.values():
-        inputs = node["inputs"]
-        sides = [inputs[k] for k in ("width", "height") if isinstance(inputs.get(k), int)]
-        if sides and max(sides) > SMALL_SIDE:
-            factor = SMALL_SIDE / max(sides)
-            for key in ("width", "height"):
-                if isinstance(inputs.get(key), int) and inputs[key]:
-                    inputs[key] = max(8, round(inputs[key] * factor))
-        if isinstance(inputs.get("steps"), int):
-            inputs["steps"] = SMALL_STEPS
-        if node["class_type"] == "SaveImage":
-            inputs["filename_prefix"] = prefix
-        if node["class_type"] == "CLIPLoader":
-            inputs["type"] = "stable_diffusion"  # the tiny stand-in text encoder is a CLIP-L
-    return small
 
 
 def example_photo_size(server: ComfyServer, prompt: dict[str, Any] | None = None) -> tuple[int, int]:
@@ -133,7 +112,15 @@ def output_files(server: ComfyServer) -> set[str]:
     return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
 
 
+def api_nodes_in(server: ComfyServer, prompt: dict[str, Any]) -> set[str]:
+    """The prompt's node types that are ComfyUI API nodes (they would call out to a provider)."""
+    return {node["class_type"] for node in prompt.values()
+            if server.object_info.get(node["class_type"], {}).get("api_node")}
+
+
 def submit(server: ComfyServer, prompt: dict[str, Any], client_id: str | None = None) -> str:
+    """Queue a prompt to run; never one with an API node."""
+    assert not api_nodes_in(server, prompt), f"refusing to run API nodes: {api_nodes_in(server, prompt)}"
     status, body = server.request(
         "/prompt", {"prompt": prompt, "client_id": client_id or str(uuid.uuid4())}, raw=True
     )
@@ -218,7 +205,7 @@ async def _hold_queue(server: ComfyServer, long_job: dict[str, Any], node_id: st
 
 @pytest.fixture(scope="module")
 def held_queue(staged_server: ComfyServer) -> HeldQueue:
-    prompt = load_api(ROOT / workflows.API_DIR / "deepimage_upscale_any_image.json")
+    prompt = load_api(ROOT / workflows.API_DIR / "generative_upscale_to_width.json")
     (node_id,) = nodes_of(prompt, "GenerativeUpscale")
     prompt[node_id]["inputs"].update(width=CANCEL_WIDTH, height=0, steps=CANCEL_STEPS)
     (save,) = nodes_of(prompt, "SaveImage")
@@ -269,7 +256,14 @@ def test_next_job_after_cancel_runs(held_queue: HeldQueue, staged_server: ComfyS
 # --- (b): every workflow runs, small ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", API_FILES, ids=lambda p: p.stem)
+def test_hosted_workflows_are_exactly_the_ones_with_api_nodes(staged_server: ComfyServer) -> None:
+    assert staged_server.api_nodes, "the server must load the API nodes for the hosted workflows to validate"
+    with_api_nodes = {path.stem for path in API_FILES if api_nodes_in(staged_server, load_api(path))}
+    assert with_api_nodes == HOSTED == {"text_to_image_gemini_3_pro", "text_to_image_gemini_flash",
+                                        "text_to_image_seedream"}
+
+
+@pytest.mark.parametrize("path", LOCAL_API_FILES, ids=lambda p: p.stem)
 def test_workflow_runs_small_to_the_exact_size(staged_server: ComfyServer, path: Path) -> None:
     shipped = load_api(path)
     prompt = small_version(shipped, f"hires_e2e/{path.stem}")
@@ -326,22 +320,32 @@ def test_editor_files_name_the_api_files_nodes() -> None:
 
 
 def test_templates_list_and_serve_the_editor_files(staged_server: ComfyServer) -> None:
-    listed = staged_server.get("/workflow_templates").get(workflows.PACK_FOLDER, [])
+    listed = staged_server.get("/workflow_templates").get(PACK_LINK, [])
     assert sorted(listed) == sorted(p.stem for p in EDITOR_FILES), listed  # once each: api/ is not listed
     for path in EDITOR_FILES:
-        status, payload = staged_server.request(
-            f"/api/workflow_templates/{workflows.PACK_FOLDER}/{path.name}", raw=True
-        )
+        status, payload = staged_server.request(f"/api/workflow_templates/{PACK_LINK}/{path.name}", raw=True)
         assert status == 200, path.name
         assert json.loads(payload) == json.loads(path.read_text())
+
+
+def test_templates_serve_a_thumbnail_of_each_workflow(staged_server: ComfyServer) -> None:
+    """The front end shows `<name>.jpg` beside a custom node's template as its card's picture."""
+    pictures = {}
+    for path in EDITOR_FILES:
+        status, payload = staged_server.request(f"/api/workflow_templates/{PACK_LINK}/{path.stem}.jpg", raw=True)
+        assert status == 200, path.stem
+        with Image.open(io.BytesIO(payload)) as image:
+            assert image.format == "JPEG" and image.size == workflows.THUMBNAIL_SIZE, (path.stem, image.size)
+        pictures[path.stem] = payload
+    assert len(set(pictures.values())) == len(pictures), "two cards share one picture"
 
 
 # --- (e): bad inputs -------------------------------------------------------------------------------------
 
 BAD_INPUTS = [
     ("bicubic_clean_to_size", "BicubicClean", "fit", "stretch"),
-    ("deepimage_upscale_any_image", "GenerativeUpscale", "upscale_strength", 0),
-    ("deepimage_prompt_guided_upscale", "AdapterSelect", "controlnet_conditioning_scale", 1.5),
+    ("generative_upscale_to_width", "GenerativeUpscale", "upscale_strength", 0),
+    ("generative_upscale_prompt_guided", "AdapterSelect", "controlnet_conditioning_scale", 1.5),
 ]
 
 
