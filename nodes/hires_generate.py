@@ -97,10 +97,10 @@ class HiResGenerate(io.ComfyNode):
                         color_fix: str = None, size_rules: str = "deep-image", num_images: int = 1,
                         clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
         """What needs no model or image, refused at /prompt. A widget fed by a link arrives as None."""
-        # The sizes and the strength get the generation and strength rules' own messages below.
+        # The sizes, num_images and the strength get the generation and strength rules' own messages below.
         values = dict(lora_name=lora_name, lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name,
                       scheduler=scheduler, denoise_override=denoise_override, color_fix=color_fix,
-                      size_rules=size_rules, num_images=num_images)
+                      size_rules=size_rules)
         request = (width, height, size_rules, num_images)
         return refusal(
             lambda: check_widgets(cls, values),
