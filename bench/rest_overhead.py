@@ -25,8 +25,8 @@ from pathlib import Path
 import requests
 from comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_comfy_base
 from PIL import Image
-
 from staging import stage_base, tiny_stand_ins
+
 from hires_studio.nodes.api_prompt import complete_prompt
 from hires_studio.nodes.rest import deepimage
 from hires_studio.nodes.rest.keys import hash_key, new_key

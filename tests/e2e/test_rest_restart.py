@@ -13,8 +13,8 @@ import pytest
 import requests
 from comfy_host import ComfyServer, make_comfy_base
 from PIL import Image
-
 from staging import stage_base, tiny_stand_ins
+
 from hires_studio.nodes.rest.jobs import RESTART_MESSAGE
 from hires_studio.nodes.rest.keys import hash_key, new_key
 
