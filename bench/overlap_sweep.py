@@ -31,7 +31,7 @@ def main() -> None:
     from hires_studio.nodes.core.tiling import TILE_STRETCH, plan_grid
 
     package = host.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
-    generative = sys.modules[f"{package}.runtime.generative"]
+    diffusion_pass = sys.modules[f"{package}.runtime.diffusion_pass"]
     model, clip, vae = host.node("CheckpointLoaderSimple")().load_checkpoint("tiny_sd15.safetensors")[:3]
     conv = torch.nn.Conv2d(4, 4, 3, padding=1)
     with torch.no_grad():
@@ -54,7 +54,7 @@ def main() -> None:
     print("| overlap (latent px) | tiles | evaluated / canvas px | max abs tiled - untiled (local model) "
           "| seam score (tiny checkpoint) |\n| ---: | ---: | ---: | ---: | ---: |", flush=True)
     for overlap in args.overlaps:
-        generative.diffusion_overlap = lambda tile, o=overlap: o
+        diffusion_pass.diffusion_overlap = lambda tile, o=overlap: o
         grid = plan_grid(36, 36, 16, overlap, stretch=TILE_STRETCH)
         exact = float((run(local, 128) - untiled).abs().max())
         out = run(model, 128, strength=2)[0]

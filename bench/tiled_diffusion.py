@@ -1,4 +1,4 @@
-"""Benchmark of the generative pass (prints tables; not a test).
+"""Benchmark of the diffusion_pass pass (prints tables; not a test).
 
 usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts python bench/tiled_diffusion.py \
            [--model tiny|full] [--sides 1024 2048 3072 4096] [--methods tiled usdu untiled separate] \
@@ -141,7 +141,7 @@ def run_one(args: argparse.Namespace) -> dict:
     from hires_studio.nodes.core.tiling import blend_weights, diffusion_grid
 
     package = host.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
-    generative = sys.modules[f"{package}.runtime.generative"]
+    diffusion_pass = sys.modules[f"{package}.runtime.diffusion_pass"]
     conditioning = sys.modules[f"{package}.runtime.conditioning"]
 
     model, clip, vae = host.node("CheckpointLoaderSimple")().load_checkpoint(CHECKPOINTS[args.model])[:3]
@@ -151,7 +151,7 @@ def run_one(args: argparse.Namespace) -> dict:
     g = torch.Generator().manual_seed(0)
     source = bicubic(torch.rand(1, 3, 8, 8, generator=g), (512, 512))
     base_image = bicubic(source, (side, side))
-    settings = generative.DiffusionSettings(seed=args.seed, steps=args.steps, cfg=args.cfg, sampler_name="euler",
+    settings = diffusion_pass.DiffusionSettings(seed=args.seed, steps=args.steps, cfg=args.cfg, sampler_name="euler",
                                             scheduler="normal", denoise=args.denoise, tile_size=args.tile,
                                             tile_batch=args.batch, color_fix="none")
     grid = diffusion_grid(side // 8, side // 8, args.tile // 8)
@@ -169,13 +169,13 @@ def run_one(args: argparse.Namespace) -> dict:
     started, cpu_started = time.perf_counter(), time.process_time()
     with torch.inference_mode():
         if args.method == "tiled":
-            report = generative.PassReport()
-            out = generative.generative_pass(counted, vae, positive, negative, base_image, settings, report=report)
+            report = diffusion_pass.PassReport()
+            out = diffusion_pass.generative_pass(counted, vae, positive, negative, base_image, settings, report=report)
             evaluated = report.overlap_ratio
             calls[0] = report.model_calls
         elif args.method == "untiled":
-            whole = generative.DiffusionSettings(**{**settings.__dict__, "tile_size": side * 4})
-            out = generative.generative_pass(counted, vae, positive, negative, base_image, whole)
+            whole = diffusion_pass.DiffusionSettings(**{**settings.__dict__, "tile_size": side * 4})
+            out = diffusion_pass.generative_pass(counted, vae, positive, negative, base_image, whole)
             evaluated, tiles = 1.0, 1
         elif args.method == "usdu":
             out, per_step, (ys, xs) = run_usdu(comfy.sample, bicubic, counted, vae, positive, negative, base_image,

@@ -18,7 +18,7 @@ from .core.request import (
 )
 from .runtime.conditioning import adapter_conditioning
 from .runtime.declared_inputs import check_widgets
-from .runtime.generative import DiffusionSettings
+from .runtime.diffusion_pass import DiffusionSettings
 from .runtime.upscale_pipeline import EdgeControl, upscale_image
 
 NODE = "GenerativeUpscale"

@@ -10,7 +10,7 @@ from comfy_api.latest import io
 from .adapter_select import AdapterIO
 from .common_inputs import diffusion_inputs, size_rules_input, strength_input
 from .core.adapter import DEFAULT_CONTROL_SCALE
-from .core.generation import paste_kept, recipe_for
+from .core.adapter_recipe import paste_kept, recipe_for
 from .core.input_checks import NOT_CONNECTED, check_generate_inputs, check_prompt_encoder, connected, refusal
 from .core.native import native_side
 from .core.request import MAX_NUM_IMAGES, check_generation_request, plan_generation, strength_route
@@ -18,8 +18,8 @@ from .core.resize import bchw_to_bhwc, split_alpha
 from .core.sizing import MAX_SIDE
 from .runtime.conditioning import adapter_conditioning
 from .runtime.declared_inputs import check_widgets
-from .runtime.generation import generate_native
-from .runtime.generative import DiffusionSettings, model_family
+from .runtime.diffusion_pass import DiffusionSettings, model_family
+from .runtime.native_generation import generate_native
 from .runtime.upscale_pipeline import EdgeControl, upscale_image
 
 NODE = "HiResGenerate"

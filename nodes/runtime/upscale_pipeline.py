@@ -16,7 +16,7 @@ from ..core.resize import bicubic, canvas_mask, crop_box, merge_alpha, place_on_
 from ..core.sizing import SizePlan
 from .cleanup_model import cleanup_function
 from .conditioning import apply_controlnet
-from .generative import DiffusionSettings, PassReport, generative_pass
+from .diffusion_pass import DiffusionSettings, PassReport, generative_pass
 from .lora import apply_lora
 from .upscale_model import upscale_with_model
 

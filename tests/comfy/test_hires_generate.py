@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from hires_studio.bench.photos import load_photos
+from hires_studio.nodes.core.adapter_recipe import frame
 from hires_studio.nodes.core.edges import canny_edges
-from hires_studio.nodes.core.generation import frame
 
 pytestmark = pytest.mark.comfy
 
@@ -196,7 +196,7 @@ def test_cancel_in_each_phase_then_the_next_prompt_runs(comfy, monkeypatch, phas
     import sys
 
     if phase == "generation":
-        module = sys.modules[f"{package}.runtime.generation"]
+        module = sys.modules[f"{package}.runtime.native_generation"]
         real = module._progress
 
         def interrupting(steps):

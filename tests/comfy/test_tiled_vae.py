@@ -96,7 +96,7 @@ def test_tiled_taesd_decode_matches_untiled_within_the_stated_tolerance(comfy, c
 
 
 def test_the_pass_streams_the_vae_when_the_canvas_is_larger_than_a_tile(comfy, ckpt, monkeypatch):
-    generative = pack_module(comfy, "runtime.generative")
+    diffusion_pass = pack_module(comfy, "runtime.diffusion_pass")
     tiled_vae = pack_module(comfy, "runtime.tiled_vae")
     model, clip, vae = ckpt
     shapes = []
@@ -111,7 +111,7 @@ def test_the_pass_streams_the_vae_when_the_canvas_is_larger_than_a_tile(comfy, c
     whole = comfy.node("GenerativeUpscale").execute(image=image, **args)[0]
     assert all(s[1:] in ((34, 38), (272, 304)) for s in shapes), shapes  # one call each on the whole canvas
     shapes.clear()
-    monkeypatch.setattr(generative, "VAE_TILING", tiled_vae.VaeTiling(tile=16, overlap=8, margin=3))
+    monkeypatch.setattr(diffusion_pass, "VAE_TILING", tiled_vae.VaeTiling(tile=16, overlap=8, margin=3))
     tiled = comfy.node("GenerativeUpscale").execute(image=image, **args)[0]
     assert tiled.shape == whole.shape == (1, 270, 300, 3)
     assert len(shapes) > 2 and max(max(s[1:]) for s in shapes if s[0] == "d") <= 18

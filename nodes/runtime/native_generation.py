@@ -9,9 +9,9 @@ import torch
 from comfy import model_management
 
 from ..core.adapter import DEFAULT_CONTROL_SCALE
-from ..core.generation import Recipe
+from ..core.adapter_recipe import Recipe
 from .conditioning import apply_controlnet
-from .generative import DiffusionSettings, PassReport, decode, encode, pad_to_multiple
+from .diffusion_pass import DiffusionSettings, PassReport, decode, encode, pad_to_multiple
 
 
 def _progress(steps: int):
