@@ -95,11 +95,15 @@ if [ "$WITH_BROWSER" = 1 ] && [ "${HIRES_SKIP_BROWSER:-0}" != 1 ] && ! have brow
   log "Chromium and playwright-core (npm) for the browser test"
   (cd "$ROOT/tests/browser" && npm ci --silent --no-audit --no-fund)
   CHROMIUM=${HIRES_CHROMIUM:-$(command -v chromium || true)}
-  if [ -z "$CHROMIUM" ] && command -v apt-get >/dev/null && apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]' \
-      && ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate:.*snap'; then
+  if [ -z "$CHROMIUM" ] && command -v apt-get >/dev/null; then
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
-    CHROMIUM=$(command -v chromium || true)
+    # The package lists first: a fresh machine may have none, and then every package looks unavailable.
+    $SUDO apt-get update -qq || true
+    if apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]' \
+        && ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate:.*snap'; then
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+      CHROMIUM=$(command -v chromium || true)
+    fi
   fi
   if [ -z "$CHROMIUM" ]; then
     log "no Debian chromium: playwright's own Chromium build"
