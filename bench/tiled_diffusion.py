@@ -1,6 +1,6 @@
-"""Benchmark of the diffusion_pass pass (prints tables; not a test).
+"""Benchmark of the generative pass (prints tables; not a test).
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts python bench/tiled_diffusion.py \
+usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support python bench/tiled_diffusion.py \
            [--model tiny|full] [--sides 1024 2048 3072 4096] [--methods tiled usdu untiled separate] \
            [--repeats 3] [--steps 2] [--cfg 7] [--denoise 0.35] [--tile 512] [--log FILE]
        python bench/tiled_diffusion.py --summarize FILE [FILE ...]
