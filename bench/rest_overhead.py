@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import json
 import statistics
 import tempfile
 import time
@@ -29,7 +28,8 @@ from staging import stage_base, tiny_stand_ins
 
 from hires_studio.nodes.api_prompt import complete_prompt
 from hires_studio.nodes.rest import deepimage
-from hires_studio.nodes.rest.keys import hash_key, new_key
+from hires_studio.nodes.rest.config import write_key_config
+from hires_studio.nodes.rest.keys import new_key
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -46,9 +46,7 @@ def main() -> None:
         base = make_comfy_base(Path(tmp) / "base", [tiny, HIRES / "base" / "models"])
         stage_base(base, tiny_stand_ins(tiny))
         key = new_key()
-        config = base / "user" / "hires_studio_api" / "config.json"
-        config.parent.mkdir(parents=True)
-        config.write_text(json.dumps({"keys": [{"name": "bench", "sha256": hash_key(key), "rate_limit": 10}]}))
+        write_key_config(base / "user", "bench", key, rate_limit=10)
         photo = io.BytesIO()
         Image.new("RGB", (64, 48), (120, 60, 30)).save(photo, "PNG")
         (base / "input" / "bench.png").write_bytes(photo.getvalue())

@@ -148,6 +148,16 @@ def config_path(user_dir: str | Path) -> Path:
     return Path(user_dir) / CONFIG_DIR / CONFIG_FILE
 
 
+def write_key_config(user_dir: str | Path, name: str, key: str, rate_limit: int) -> Path:
+    """A configuration that holds this one key (its digest), as a test or a benchmark starts a server with;
+    scripts/api_key.py is how a person adds keys."""
+    path = config_path(user_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"keys": [{"name": name, "sha256": hash_key(key), "rate_limit": rate_limit}]}))
+    path.chmod(0o600)
+    return path
+
+
 def load_config(user_dir: str | Path, env: Mapping[str, str] | None = None) -> ApiConfig:
     """The configuration as it is now (no file = defaults and no keys, so every route refuses)."""
     path = config_path(user_dir)

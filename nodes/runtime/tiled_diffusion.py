@@ -250,21 +250,51 @@ class _BatchOOM(Exception):
 TILE_MEMORY_KEY = "hires_studio_tile_memory"
 
 
-def size_memory_for_tiles(model_patcher, batch_size: int, tile_h: int, tile_w: int) -> None:
-    """Make ComfyUI's model-load estimate count one tile batch, not the whole canvas.
+def tile_batch_shape(shape: Sequence[int], batch_size: int, tile_h: int, tile_w: int) -> list[int]:
+    """The input shape the model sees when a canvas of `shape` runs `batch_size` tiles per call."""
+    return [shape[0] * batch_size, *shape[1:-2], min(tile_h, shape[-2]), min(tile_w, shape[-1])]
 
-    comfy.sample sizes the memory it frees (and whether it falls back to low-VRAM loading) from the noise
-    shape; the model only ever sees `batch_size` tiles at a time, so a PREPARE_SAMPLING wrapper hands the
-    estimate that shape instead (as ComfyUI's own context windows do for their window length)."""
+
+class TileSizedEstimate:
+    """The model as ComfyUI's cond batching sees it: its memory estimate counts one tile batch.
+
+    `_calc_cond_batch` runs cond and uncond in one model call only when the estimate for the input it is
+    handed fits in free memory; it is handed the whole canvas, so on a large canvas it runs them apart (twice
+    the calls), although the wrapper below only ever gives the model one tile batch. Everything but the
+    estimate is the model's own; nothing on the model is changed."""
+
+    def __init__(self, model, batch_size: int, tile_h: int, tile_w: int) -> None:
+        self._model = model
+        self._tiles = (batch_size, tile_h, tile_w)
+
+    def memory_required(self, input_shape, cond_shapes=None):
+        shape = tile_batch_shape(input_shape, *self._tiles)
+        return self._model.memory_required(shape, cond_shapes=cond_shapes or {})
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+
+def size_memory_for_tiles(model_patcher, batch_size: int, tile_h: int, tile_w: int) -> None:
+    """Make ComfyUI's memory estimates count one tile batch, not the whole canvas.
+
+    - comfy.sample sizes the memory it frees (and whether it falls back to low-VRAM loading) from the noise
+      shape: a PREPARE_SAMPLING wrapper hands it the tile batch's shape instead (as ComfyUI's own context
+      windows do for their window length).
+    - The sampler batches cond and uncond together only when its estimate fits: a CALC_COND_BATCH wrapper
+      hands it the model behind a TileSizedEstimate (at 2048² on a CPU this halves the model calls)."""
 
     def estimate_for_tiles(executor, model, noise_shape, *args, **kwargs):
-        shape = [noise_shape[0] * batch_size, *noise_shape[1:-2], min(tile_h, noise_shape[-2]),
-                 min(tile_w, noise_shape[-1])]
-        return executor(model, shape, *args, **kwargs)
+        return executor(model, tile_batch_shape(noise_shape, batch_size, tile_h, tile_w), *args, **kwargs)
 
-    model_patcher.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.PREPARE_SAMPLING, TILE_MEMORY_KEY)
-    model_patcher.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.PREPARE_SAMPLING, TILE_MEMORY_KEY,
-                                       estimate_for_tiles)
+    def batch_conds_for_tiles(executor, model, *args, **kwargs):
+        return executor(TileSizedEstimate(model, batch_size, tile_h, tile_w), *args, **kwargs)
+
+    wrappers = comfy.patcher_extension.WrappersMP
+    for kind, wrapper in ((wrappers.PREPARE_SAMPLING, estimate_for_tiles),
+                          (wrappers.CALC_COND_BATCH, batch_conds_for_tiles)):
+        model_patcher.remove_wrappers_with_key(kind, TILE_MEMORY_KEY)
+        model_patcher.add_wrapper_with_key(kind, TILE_MEMORY_KEY, wrapper)
 
 
 def auto_batch_size(model_patcher, tile_shape: Sequence[int], tiles: int, groups: int = 2) -> int:

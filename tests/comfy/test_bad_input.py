@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from node_inputs import ADAPTER, GENERATIVE_UPSCALE, HIRES_GENERATE
 
 pytestmark = pytest.mark.comfy
 log = logging.getLogger(__name__)
@@ -22,18 +23,8 @@ INTERRUPT_AFTER_S = 0.5
 """How long a phase runs before the test interrupts it (it is then in the middle of a model call)."""
 SLOW_CALL_S = 30.0
 """How long one model call of the diffusion-phase test runs unless Cancel stops it inside."""
-GU = dict(
-    width=0, height=0, fit="canvas", scale_by=2.0, upscale_strength=5, seed=7, lora_name="none", lora_strength=1.0,
-    steps=2, cfg=5.0, sampler_name="euler", scheduler="normal", denoise_override=0.0, tile_size=128,
-    tile_batch=0, color_fix="wavelet",
-)
-HG = dict(
-    width=64, height=64, generative_upscale=False, upscale_strength=5, sample_num=3, lora_name="none",
-    lora_strength=1.0, steps=1, cfg=5.0, sampler_name="euler", scheduler="normal", denoise_override=0.0,
-    tile_size=256, tile_batch=0, color_fix="wavelet",
-)
-ADAPTER = dict(description="on the beach", add_quality_suffix=True, negative_prompt="",
-               controlnet_conditioning_scale=0.5, face_id=False)
+GU = GENERATIVE_UPSCALE
+HG = HIRES_GENERATE
 CKPT = {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny_sd15.safetensors"}}
 
 

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+from node_inputs import GENERATIVE_UPSCALE
 
 from hires_studio.nodes.core.edges import canny_edges
 from hires_studio.nodes.core.resize import bicubic
@@ -14,11 +15,7 @@ from hires_studio.nodes.core.tiling import diffusion_grid
 
 pytestmark = pytest.mark.comfy
 
-DEFAULTS = dict(
-    width=0, height=0, fit="canvas", scale_by=2.0, upscale_strength=5, seed=7, lora_name="none", lora_strength=1.0,
-    steps=2, cfg=5.0, sampler_name="euler", scheduler="normal", denoise_override=0.0, tile_size=128,
-    tile_batch=0, color_fix="wavelet",
-)
+DEFAULTS = GENERATIVE_UPSCALE
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +191,33 @@ def test_each_controlnet_tile_gets_its_own_crop_of_the_hint(comfy, ckpt, monkeyp
         assert hint.shape[-2:] == (tile.h * 8, tile.w * 8), "a tile saw a hint that is not its own size"
         expected = edges[..., tile.y * 8:(tile.y + tile.h) * 8, tile.x * 8:(tile.x + tile.w) * 8]
         assert torch.allclose(hint[0].float(), expected[0], atol=1e-3)
+
+
+def test_cond_and_uncond_share_each_tile_call_when_only_a_tile_batch_fits(comfy, ckpt, monkeypatch):
+    """ComfyUI runs cond and uncond in one call only when its estimate fits in free memory; the pass must hand
+    it the tile batch's shape, not the canvas's, or a large canvas costs twice the model calls."""
+    import comfy.model_management as mm
+
+    model, clip, vae = ckpt
+    seen = []
+
+    def record(apply_model, args):
+        seen.append(sorted(args["cond_or_uncond"]))
+        return apply_model(args["input"], args["timestep"], **args["c"])
+
+    recorded = model.clone()
+    recorded.set_model_unet_function_wrapper(record)
+    grid = diffusion_grid(24, 32, 16)  # 48x64 -> 192x256 px canvas, 128 px tiles
+    tile_need = model.model.memory_required([2, 4, grid.tile_h, grid.tile_w])
+    canvas_need = model.model.memory_required([2, 4, 24, 32])
+    free = tile_need * 1.5 * 1.01
+    assert free < canvas_need * 1.5, "the canvas must not fit, or the test proves nothing"
+    monkeypatch.setattr(mm, "get_free_memory",
+                        lambda dev=None, torch_free_too=False: (free, free) if torch_free_too else free)
+    out = upscale(comfy, (recorded, clip, vae), photo(48, 64), scale_by=4.0, steps=2, tile_batch=1)
+    assert out.shape == (1, 192, 256, 3)
+    assert len(grid.tiles) >= 4
+    assert seen == [[0, 1]] * (2 * len(grid.tiles)), "cond and uncond ran apart"
 
 
 def test_cancel_stops_the_pass_and_the_next_prompt_runs(comfy, ckpt, monkeypatch):

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+from node_inputs import ADAPTER, HIRES_GENERATE
 
 from hires_studio.bench.photos import load_photos
 from hires_studio.nodes.core.adapter_recipe import frame
@@ -13,13 +14,7 @@ from hires_studio.nodes.core.edges import canny_edges
 
 pytestmark = pytest.mark.comfy
 
-DEFAULTS = dict(
-    width=0, height=0, generative_upscale=False, upscale_strength=5, sample_num=3, lora_name="none",
-    lora_strength=1.0, steps=1, cfg=5.0, sampler_name="euler", scheduler="normal", denoise_override=0.0,
-    tile_size=256, tile_batch=0, color_fix="wavelet",
-)
-ADAPTER = dict(description="on the beach", add_quality_suffix=True, negative_prompt="",
-               controlnet_conditioning_scale=0.5, face_id=False)
+DEFAULTS = {**HIRES_GENERATE, "width": 0, "height": 0}
 
 
 @pytest.fixture(scope="module")

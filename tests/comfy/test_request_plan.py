@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from node_inputs import GENERATIVE_UPSCALE, HIRES_GENERATE
 
 from hires_studio.nodes.core.resize import bicubic
 
 pytestmark = pytest.mark.comfy
 
-UPSCALE = dict(
-    width=0, height=0, fit="canvas", scale_by=2.0, upscale_strength=8, seed=7, lora_name="none", lora_strength=1.0,
-    steps=2, cfg=5.0, sampler_name="euler", scheduler="normal", denoise_override=0.0, tile_size=128,
-    tile_batch=0, color_fix="wavelet",
-)
-GENERATE = dict(
-    width=96, height=64, generative_upscale=False, upscale_strength=5, sample_num=3, lora_name="none",
-    lora_strength=1.0, steps=1, cfg=5.0, sampler_name="euler", scheduler="normal", denoise_override=0.0,
-    tile_size=256, tile_batch=0, color_fix="wavelet",
-)
+UPSCALE = {**GENERATIVE_UPSCALE, "upscale_strength": 8}
+GENERATE = {**HIRES_GENERATE, "width": 96}
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
+from node_inputs import GENERATIVE_UPSCALE
 
 from hires_studio.nodes.core.resize import bicubic
 from hires_studio.nodes.core.tiling import diffusion_grid
@@ -105,9 +106,8 @@ def test_the_pass_streams_the_vae_when_the_canvas_is_larger_than_a_tile(comfy, c
     monkeypatch.setattr(vae, "encode", lambda p, *a, **k: shapes.append(("e", *p.shape[1:3])) or encode(p, *a, **k))
     image = bicubic(torch.rand(1, 3, 6, 6, generator=torch.Generator().manual_seed(2)), (100, 90))
     image = image.movedim(1, -1).contiguous()
-    args = dict(width=0, height=0, fit="canvas", scale_by=3.0, upscale_strength=5, seed=7, lora_name="none",
-                lora_strength=1.0, steps=1, cfg=5.0, sampler_name="euler", scheduler="normal", denoise_override=0.0,
-                tile_size=128, tile_batch=0, color_fix="none", model=model, vae=vae, clip=clip)
+    args = {**GENERATIVE_UPSCALE, "scale_by": 3.0, "steps": 1, "color_fix": "none", "model": model, "vae": vae,
+            "clip": clip}
     whole = comfy.node("GenerativeUpscale").execute(image=image, **args)[0]
     assert all(s[1:] in ((34, 38), (272, 304)) for s in shapes), shapes  # one call each on the whole canvas
     shapes.clear()
@@ -126,15 +126,14 @@ def test_the_model_load_estimate_is_sized_for_the_tile_batch(comfy, ckpt, monkey
     monkeypatch.setattr(model.model, "memory_required",
                         lambda shape, *a, **k: shapes.append(tuple(shape)) or required(shape, *a, **k))
     image = bicubic(torch.rand(1, 3, 6, 6, generator=torch.Generator().manual_seed(2)), (64, 64))
-    args = dict(width=0, height=0, fit="canvas", scale_by=4.0, upscale_strength=5, seed=7, lora_name="none",
-                lora_strength=1.0, steps=1, cfg=5.0, sampler_name="euler", scheduler="normal", denoise_override=0.0,
-                tile_size=128, tile_batch=2, color_fix="none", model=model, vae=vae, clip=clip)
+    args = {**GENERATIVE_UPSCALE, "scale_by": 4.0, "steps": 1, "tile_batch": 2, "color_fix": "none",
+            "model": model, "vae": vae, "clip": clip}
     out = comfy.node("GenerativeUpscale").execute(image=image.movedim(1, -1).contiguous(), **args)[0]
     assert out.shape == (1, 256, 256, 3)
     grid = diffusion_grid(32, 32, 16)
     assert len(grid.tiles) > 1
-    # ComfyUI sizes the load for cond + uncond of one batch of 2 tiles (and at least one batch), not for the
-    # canvas (that would be (2, 4, 32, 32) and (1, 4, 32, 32)); its cond-batching check still asks about the
-    # canvas with cond + uncond, (2, 4, 32, 32), which only decides whether the two go in one call.
+    # ComfyUI sizes the load, and its check whether cond and uncond go in one call, for cond + uncond of one
+    # batch of 2 tiles (and at least one batch), never for the canvas ((2, 4, 32, 32) or (1, 4, 32, 32)).
     tile = (grid.tile_h, grid.tile_w)
-    assert (4, 4, *tile) in shapes and (2, 4, *tile) in shapes and (1, 4, 32, 32) not in shapes, shapes
+    assert (4, 4, *tile) in shapes and (2, 4, *tile) in shapes, shapes
+    assert not any(shape[-2:] == (32, 32) for shape in shapes), shapes

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import time
 from pathlib import Path
 
@@ -15,8 +14,9 @@ from comfy_host import ComfyServer, make_comfy_base
 from PIL import Image
 from staging import stage_base, tiny_stand_ins
 
+from hires_studio.nodes.rest.config import write_key_config
 from hires_studio.nodes.rest.jobs import RESTART_MESSAGE
-from hires_studio.nodes.rest.keys import hash_key, new_key
+from hires_studio.nodes.rest.keys import new_key
 
 pytestmark = pytest.mark.e2e
 
@@ -33,9 +33,7 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
     base = make_comfy_base(tmp_path / "base", [tiny_models, REAL_MODELS])
     stage_base(base, tiny_stand_ins(tiny_models))
     key = new_key()
-    config = base / "user" / "hires_studio_api" / "config.json"
-    config.parent.mkdir(parents=True)
-    config.write_text(json.dumps({"keys": [{"name": "t", "sha256": hash_key(key), "rate_limit": 50}]}))
+    write_key_config(base / "user", "t", key, rate_limit=50)
     http = requests.Session()
     http.trust_env = False
     headers = {"x-api-key": key}

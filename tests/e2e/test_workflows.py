@@ -41,7 +41,7 @@ LOCAL_API_FILES = [path for path in API_FILES if path.stem not in HOSTED]
 CANCEL_STEPS = 200
 CANCEL_WIDTH = 384
 """The cancelled job would run this many diffusion steps at this width; Cancel must stop it long before."""
-CANCEL_WITHIN_S = 30.0
+CANCEL_WITHIN_S = 2.0
 REGENERATE = ".hires/venv/bin/python scripts/workflows.py"
 PACK_PYTHONPATH = ".hires/ComfyUI:.hires/base/custom_nodes"
 """The script imports ComfyUI and the pack (the workflow definitions live in it)."""

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from hires_studio.nodes.rest import deepimage, deepmode, stability
-from hires_studio.nodes.rest.config import ConfigError, parse_allow_entry, parse_config
+from hires_studio.nodes.rest.config import ConfigError, load_config, parse_allow_entry, parse_config, write_key_config
 from hires_studio.nodes.rest.errors import FieldError, StabilityError
 from hires_studio.nodes.rest.images import decode_base64, encode, open_image, parse_file_size
 from hires_studio.nodes.rest.jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, RESTART_MESSAGE, JobStore
@@ -35,6 +35,14 @@ def test_config_keys_from_file_and_environment() -> None:
     assert [(k.name, k.rate_limit) for k in config.keys] == [("a", 2), ("b", 3), ("env-1", 3)]
     assert identify("k2", config.keys).name == "b" and identify("k3", config.keys).name == "env-1"
     assert parse_config({}, {}).keys == ()
+
+
+def test_a_written_one_key_config_loads_with_only_that_key(tmp_path) -> None:
+    path = write_key_config(tmp_path / "user", "bench", "k1", rate_limit=4)
+    assert path.stat().st_mode & 0o777 == 0o600, "the key digests must not be readable by other users"
+    config = load_config(tmp_path / "user", env={})
+    assert [(k.name, k.rate_limit) for k in config.keys] == [("bench", 4)]
+    assert identify("k1", config.keys).name == "bench" and identify("k2", config.keys) is None
 
 
 @pytest.mark.parametrize("data", [
