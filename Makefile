@@ -36,6 +36,7 @@ serve: setup
 bench: setup
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/cleanup_quality.py
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/tiled_diffusion.py
+	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/unet_tile_cost.py
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/rest_overhead.py
 
 thumbnails: setup

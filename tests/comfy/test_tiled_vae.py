@@ -137,3 +137,15 @@ def test_the_model_load_estimate_is_sized_for_the_tile_batch(comfy, ckpt, monkey
     tile = (grid.tile_h, grid.tile_w)
     assert (4, 4, *tile) in shapes and (2, 4, *tile) in shapes, shapes
     assert not any(shape[-2:] == (32, 32) for shape in shapes), shapes
+
+
+def test_vae_tiles_never_grow_over_the_tile_budget(comfy):
+    """The VAE's working memory grows with the tile's area and sets the pass's peak: no canvas may stretch a
+    tile over the budget (3072² used to get 816 px tiles)."""
+    tiled_vae = pack_module(comfy, "runtime.tiled_vae")
+    tiling = tiled_vae.DEFAULT_VAE_TILING
+    for side in range(tiling.tile + 1, 8 * tiling.tile, 7):
+        grid = tiling.grid(side, side // 2 + 1)
+        assert max(grid.tile_h, grid.tile_w) <= tiling.tile, (side, grid.tile_h, grid.tile_w)
+        assert grid.rows[-1] + grid.tile_h == side and grid.cols[-1] + grid.tile_w == side // 2 + 1
+    assert tiling.grid(384, 384).tile_h * 8 == 672
