@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from node_inputs import GENERATIVE_UPSCALE
+from node_inputs import GENERATIVE_UPSCALE, upscale_prompt
 
 from hires_studio.nodes.core.edges import canny_edges
 from hires_studio.nodes.core.resize import bicubic
@@ -125,15 +125,8 @@ def test_strengths_7_to_9_never_call_the_sampler(comfy, monkeypatch, strength):
 
 
 def test_strength_7_workflow_does_not_load_the_checkpoint(comfy):
-    prompt = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 40, "height": 30, "batch_size": 2, "color": 0x336699}},
-        "2": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny_sd15.safetensors"}},
-        "3": {"class_type": "UpscaleModelLoader", "inputs": {"model_name": "tiny_rrdb.safetensors"}},
-        "4": {"class_type": "GenerativeUpscale", "inputs": {
-            **DEFAULTS, "image": ["1", 0], "width": 150, "upscale_strength": 7,
-            "model": ["2", 0], "vae": ["2", 2], "clip": ["2", 1], "upscale_model": ["3", 0]}},
-        "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 0]}},
-    }
+    prompt = upscale_prompt((40, 30), batch_size=2, width=150, upscale_strength=7, upscale_model=["3", 0])
+    prompt["3"] = {"class_type": "UpscaleModelLoader", "inputs": {"model_name": "tiny_rrdb.safetensors"}}
     run = comfy.run(prompt)
     assert run.success
     assert run.output("4").shape == (2, 113, 150, 3)
@@ -234,14 +227,7 @@ def test_cancel_stops_the_pass_and_the_next_prompt_runs(comfy, ckpt, monkeypatch
         real_after(self)
 
     monkeypatch.setattr(generative.EvaluationProgress, "after_call", interrupt_after_two)
-    prompt = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 48, "batch_size": 1, "color": 0x336699}},
-        "2": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny_sd15.safetensors"}},
-        "4": {"class_type": "GenerativeUpscale", "inputs": {
-            **DEFAULTS, "image": ["1", 0], "scale_by": 4.0, "steps": 20, "tile_batch": 1,
-            "model": ["2", 0], "vae": ["2", 2], "clip": ["2", 1]}},
-        "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 0]}},
-    }
+    prompt = upscale_prompt((64, 48), scale_by=4.0, steps=20, tile_batch=1)
     run = comfy.run(prompt)
     assert not run.success
     assert any(kind == "execution_interrupted" for kind, _ in run.messages)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from node_inputs import GENERATIVE_UPSCALE, HIRES_GENERATE
+from node_inputs import GENERATIVE_UPSCALE, HIRES_GENERATE, upscale_prompt
 
 from hires_studio.nodes.core.resize import bicubic
 
@@ -104,14 +104,7 @@ def test_num_images_out_of_range_is_refused_before_the_run(comfy):
 def test_an_image_dependent_size_error_comes_before_the_checkpoint_loads(comfy):
     """scale_by 20 passes /prompt (it depends on the image); on a 1024 x 768 image it is refused on the real
     image, naming scale_by, before the lazily connected checkpoint is loaded."""
-    prompt = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 1024, "height": 768, "batch_size": 1, "color": 0}},
-        "2": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny_sd15.safetensors"}},
-        "4": {"class_type": "GenerativeUpscale", "inputs": {
-            **UPSCALE, "image": ["1", 0], "upscale_strength": 5, "scale_by": 20.0,
-            "model": ["2", 0], "vae": ["2", 2], "clip": ["2", 1]}},
-        "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 0]}},
-    }
+    prompt = upscale_prompt((1024, 768), upscale_strength=5, scale_by=20.0)
     run = comfy.run(prompt)
     assert not run.success
     error = run.error()

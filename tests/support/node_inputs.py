@@ -14,3 +14,17 @@ HIRES_GENERATE = dict(
 )
 ADAPTER = dict(description="on the beach", add_quality_suffix=True, negative_prompt="",
                controlnet_conditioning_scale=0.5, face_id=False)
+
+
+def upscale_prompt(image_size: tuple[int, int], batch_size: int = 1, **inputs) -> dict:
+    """A /prompt graph: an EmptyImage of `image_size` (width, height) into GenerativeUpscale (node "4",
+    GENERATIVE_UPSCALE with `inputs` over it) on the tiny checkpoint (node "2"), previewed by node "5"."""
+    return {
+        "1": {"class_type": "EmptyImage",
+              "inputs": {"width": image_size[0], "height": image_size[1], "batch_size": batch_size, "color": 0x336699}},
+        "2": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny_sd15.safetensors"}},
+        "4": {"class_type": "GenerativeUpscale", "inputs": {
+            **GENERATIVE_UPSCALE, "image": ["1", 0], "model": ["2", 0], "vae": ["2", 2], "clip": ["2", 1],
+            **inputs}},
+        "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 0]}},
+    }
