@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import comfy.controlnet
 import comfy.patcher_extension
@@ -267,11 +268,11 @@ class TileSizedEstimate:
         self._model = model
         self._tiles = (batch_size, tile_h, tile_w)
 
-    def memory_required(self, input_shape, cond_shapes=None):
+    def memory_required(self, input_shape: Sequence[int], cond_shapes: dict | None = None) -> float:
         shape = tile_batch_shape(input_shape, *self._tiles)
         return self._model.memory_required(shape, cond_shapes=cond_shapes or {})
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
 
 
