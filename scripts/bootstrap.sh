@@ -105,6 +105,7 @@ if [ "$WITH_BROWSER" = 1 ] && [ "${HIRES_SKIP_BROWSER:-0}" != 1 ] \
     CHROMIUM=$(playwright_chromium_in "$H/playwright") || CHROMIUM=
   fi
   [ -x "$CHROMIUM" ] || { echo "no Chromium found or installed for the browser test" >&2; exit 1; }
+  log "the browser test's Chromium: $CHROMIUM"
   echo "$CHROMIUM" > "$H/chromium-path"
   done_ browser "$BROWSER"
 fi

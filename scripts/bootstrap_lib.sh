@@ -81,9 +81,9 @@ apt_install_chromium() {
   local sudo
   sudo=$(sudo_prefix) || { echo "apt needs root or sudo: run as root, install sudo, or set HIRES_CHROMIUM" >&2; return 3; }
   # The package lists first: a fresh machine may have none, and then every package looks unavailable.
-  $sudo apt-get update -qq >&2 || true
+  $sudo apt-get update -qq >/dev/null || true
   apt_offers_chromium || return 1
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >&2 || return 1
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null || return 1
   command -v chromium 2>/dev/null
 }
 
