@@ -53,6 +53,13 @@ PY
   done_ comfyui
 fi
 
+AUDIO_OFF=$(digest "$ROOT/scripts/host_audio_off.py")
+if ! have audio-off "$AUDIO_OFF"; then
+  log "ComfyUI's audio nodes left out of the host (no torchaudio matches its CPU torch)"
+  "$PY" "$ROOT/scripts/host_audio_off.py" "$H/ComfyUI"
+  done_ audio-off "$AUDIO_OFF"
+fi
+
 REQS=$(digest "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt")
 if ! have requirements "$REQS"; then
   log "ComfyUI and pack requirements"
