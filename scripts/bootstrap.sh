@@ -79,6 +79,8 @@ fi
 mkdir -p "$H/base/custom_nodes" "$H/base/input" "$H/base/output"
 # The pack is importable as `hires_studio` (pytest's pythonpath) and ComfyUI loads it from the same folder.
 ln -sfn "$ROOT" "$H/base/custom_nodes/hires_studio"
+# ComfyUI's own example image, where a plain ComfyUI has it (its input folder): the README's REST example reads it.
+[ -e "$H/base/input/example.png" ] || cp "$H/ComfyUI/input/example.png" "$H/base/input/example.png"
 rm -f "$H/base/custom_nodes/comfyui-hires-studio"   # the link's name before 0.1.0: the pack would load twice
 
 WEIGHTS=$(digest "$ROOT/scripts/convert_weights.py")

@@ -1,0 +1,113 @@
+"""The README's shell examples, run as written.
+
+Every fenced `bash` block of README.md is either run here or listed in NOT_RUN_HERE with the reason; a block that
+is neither fails the test, so a new example cannot go untested by accident. The REST example runs in the
+project's root against `make serve` (on a free loopback port: the only change made to the block's text), with
+what the bootstrap installed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import cv2
+import pytest
+from comfy_host import _free_port
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+DEFAULT_URL = "http://127.0.0.1:8188"
+KEY_CONFIG = ROOT / ".hires" / "base" / "user" / "hires_studio_api" / "config.json"
+
+NOT_RUN_HERE = {
+    "comfy node install comfyui-hires-studio": "installs from the Comfy registry: needs the internet",
+    "git clone https://github.com/hires-studio/comfyui-hires-studio.git": "clones from GitHub: needs the internet",
+    "make test   # set up": "the whole suite, this test among it",
+    "make demo   # set up": "the product tour (minutes); scripts/demo.py is the same code path as make demo",
+}
+"""A fragment of each README block this test does not run -> why."""
+
+
+def bash_blocks() -> list[str]:
+    return re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.DOTALL)
+
+
+def is_not_run_here(block: str) -> bool:
+    return any(fragment in block for fragment in NOT_RUN_HERE)
+
+
+def test_every_readme_block_is_run_or_has_a_reason_not_to_be() -> None:
+    blocks = bash_blocks()
+    assert blocks, "the README has no bash blocks"
+    for fragment in NOT_RUN_HERE:
+        assert sum(fragment in block for block in blocks) == 1, f"{fragment!r} is not in exactly one README block"
+    runnable = [block for block in blocks if not is_not_run_here(block)]
+    assert runnable == [block for block in blocks if DEFAULT_URL in block], (
+        "a README block that is neither run by this test (it talks to `make serve`) nor listed in NOT_RUN_HERE"
+    )
+
+
+def wait_for_server(proc: subprocess.Popen, port: int, log_path: Path) -> None:
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log_path.read_text()[-4000:]
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/object_info", timeout=30).close()
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(1)
+    raise TimeoutError(f"make serve did not answer on port {port}:\n{log_path.read_text()[-4000:]}")
+
+
+def test_the_rest_example_runs_as_written_against_make_serve(tmp_path: Path) -> None:
+    (block,) = [block for block in bash_blocks() if DEFAULT_URL in block]
+    port = _free_port()
+    saved_config = KEY_CONFIG.read_bytes() if KEY_CONFIG.is_file() else None
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        # The API nodes' base is a closed loopback port: nothing they could send leaves this machine.
+        server = subprocess.Popen(
+            ["make", "-s", "serve", f"PORT={port}", f"SERVE_ARGS=--comfy-api-base http://127.0.0.1:{_free_port()}"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        wait_for_server(server, port, log_path)
+        script = block.replace(DEFAULT_URL, f"http://127.0.0.1:{port}")
+        # Run in a copy of the project root's view: the block's relative paths are the project's, its outputs
+        # (job.json, the image) land in a temporary folder.
+        for name in (".hires", "scripts"):
+            (work / name).symlink_to(ROOT / name)
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script], cwd=work, capture_output=True, text=True, timeout=600,
+            env={**os.environ, "http_proxy": "", "https_proxy": "", "HTTP_PROXY": "", "HTTPS_PROXY": ""},
+        )
+        assert result.returncode == 0, (result.stdout, result.stderr, log_path.read_text()[-3000:])
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        if saved_config is None:
+            KEY_CONFIG.unlink(missing_ok=True)
+        else:
+            KEY_CONFIG.write_bytes(saved_config)
+    job = json.loads((work / "job.json").read_text())
+    assert job["status"] == "complete", job
+    source = cv2.imread(str(ROOT / ".hires" / "base" / "input" / "example.png"))
+    result_image = cv2.imread(str(work / "example_1024.png"))
+    assert result_image is not None, "the example's result is not an image"
+    assert result_image.shape[1] == 1024
+    assert result_image.shape[0] == round(source.shape[0] * 1024 / source.shape[1])
