@@ -14,7 +14,7 @@ SERVE_ARGS ?=
 # The host helper and the staging live with the tests (tests/support); the demo and the benchmarks use them too.
 TOOLS_PATH := .hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support
 
-.PHONY: setup setup-browser demo demo-api test serve bench lint thumbnails
+.PHONY: setup setup-browser demo demo-api test serve bench lint thumbnails docs
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -43,6 +43,9 @@ bench: setup
 
 thumbnails: setup
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/thumbnails.py
+
+docs: setup
+	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/workflow_docs.py
 
 lint:
 	@$(PY) -m ruff check .
