@@ -3,6 +3,7 @@
 #   make test      set up everything (the browser test's Chromium too), then run the whole test suite
 #   make demo-api  set up, then answer one seed curl (Stability esrgan upscale) from a local ComfyUI
 #   make serve     set up, then start ComfyUI with the pack on http://127.0.0.1:8188 (`make serve PORT=8190`)
+#   make docs      write docs/workflows.md from the workflow definitions
 PY := .hires/venv/bin/python
 # Passive OpenMP waits: on a busy 2-core machine spinning torch threads make CPU runs several times slower.
 export OMP_WAIT_POLICY ?= PASSIVE
