@@ -1,7 +1,7 @@
 // Open the editor's node help panel for each HiRes Studio node in the real ComfyUI front end (headless
 // Chromium) and read what it shows: the panel fetches the pack's web/docs/<NodeId>.md (or a locale's
-// web/docs/<NodeId>/<locale>.md) from the server and renders it. The panel is opened the way the node library
-// does it: the node library sidebar tab is shown, then its help store is asked to open the node's definition.
+// web/docs/<NodeId>/<locale>.md) from the server and renders it. The panel is opened as a user does it: the node
+// on the canvas, selected, and the selection toolbox's info button pressed.
 // Nothing leaves loopback: every request the page makes to another host is aborted.
 //
 // usage: node check_node_help.mjs --url http://127.0.0.1:PORT [--report FILE] [--chromium PATH]
@@ -19,6 +19,9 @@ const CHROMIUM_FLAGS = [
   '--proxy-server=http://127.0.0.1:9', // loopback bypasses the proxy (Chromium's default); nothing else can
 ];
 const PACK_NODES = ['GenerativeUpscale', 'BicubicClean', 'AdapterSelect', 'HiResGenerate'];
+// Each page's first heading (web/docs/<NodeId>.md): the panel shows it once the page has loaded.
+const TITLES = { GenerativeUpscale: 'Generative Upscale', BicubicClean: 'Bicubic Clean', AdapterSelect: 'Adapter Select',
+  HiResGenerate: 'HiRes Generate' };
 
 function parseArgs(argv) {
   const args = { url: null, report: null, chromium: '/usr/bin/chromium', timeout: 120000 };
@@ -30,20 +33,6 @@ function parseArgs(argv) {
   if (!args.url) throw new Error('--url is required');
   args.url = args.url.replace(/\/$/, '');
   return args;
-}
-
-/** In the page: the Pinia store with this id (created by the component that uses it). */
-function storeCall([storeId, method, nodeName]) {
-  const pinia = document.querySelector('#vue-app')?.__vue_app__?.config.globalProperties.$pinia;
-  const store = pinia?._s.get(storeId);
-  if (!store) throw new Error(`no ${storeId} store`);
-  if (method === 'open') {
-    const def = pinia._s.get('nodeDef').nodeDefsByName[nodeName];
-    if (!def) throw new Error(`no node definition ${nodeName}`);
-    store.openHelp(def);
-  } else {
-    store.closeHelp();
-  }
 }
 
 async function main() {
@@ -76,16 +65,22 @@ async function main() {
     if (!seen.ok) throw new Error(`POST /settings/Comfy.TutorialCompleted: HTTP ${seen.status}`);
     await page.goto(`${args.url}/`, { waitUntil: 'domcontentloaded' });
     await page.waitForFunction(() => window.app?.graph && window.app.canvas && window.app.extensionManager);
-    await page.evaluate(() => window.app.extensionManager.command.execute('Workspace.ToggleSidebarTab.node-library'));
-    await page.waitForFunction(() => document.querySelector('#vue-app')?.__vue_app__?.config.globalProperties
-      .$pinia._s.has('nodeHelp'));
     for (const name of PACK_NODES) {
       docFetches.length = 0;
-      await page.evaluate(storeCall, ['nodeHelp', 'open', name]);
-      await page.waitForFunction(() => {
+      // As a user does it: put the node on the canvas, select it, press the selection toolbox's info button.
+      await page.evaluate((type) => {
+        window.app.graph.clear();
+        const node = window.LiteGraph.createNode(type);
+        node.pos = [900, 300]; // right of the sidebar, where the help panel opens
+        window.app.graph.add(node);
+        window.app.canvas.selectNode(node);
+        window.app.canvas.setDirty(true, true);
+      }, name);
+      await page.locator('[data-testid="info-button"]').first().click();
+      await page.waitForFunction((title) => {
         const panel = document.querySelector('.node-help-content');
-        return panel && panel.innerText.trim().length > 0 && !panel.querySelector('.p-progressspinner');
-      });
+        return panel && panel.innerText.includes(title);
+      }, TITLES[name]);
       report.nodes[name] = await page.evaluate(() => {
         const panel = document.querySelector('.node-help-content');
         return {
@@ -95,7 +90,6 @@ async function main() {
         };
       });
       report.nodes[name].fetched = [...docFetches];
-      await page.evaluate(storeCall, ['nodeHelp', 'close', name]);
     }
   } catch (error) {
     report.errors.push(String(error?.stack ?? error));

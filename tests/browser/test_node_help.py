@@ -1,5 +1,6 @@
-"""The editor's node help panel shows each node's page from web/docs/<NodeId>.md: headless Chromium opens the
-panel in the real ComfyUI front end (tests/browser/check_node_help.mjs) against the session's server."""
+"""The editor's node help panel shows each node's page from web/docs/<NodeId>.md: headless Chromium puts each
+node on the canvas of the real ComfyUI front end, selects it and presses the selection toolbox's info button
+(tests/browser/check_node_help.mjs), against the session's server."""
 
 from __future__ import annotations
 
