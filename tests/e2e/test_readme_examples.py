@@ -32,7 +32,7 @@ NOT_RUN_HERE = {
     "comfy node install comfyui-hires-studio": "installs from the Comfy registry: needs the internet",
     "git clone https://github.com/hires-studio/comfyui-hires-studio.git": "clones from GitHub: needs the internet",
     "make test   # set up": "the whole suite, this test among it",
-    "make demo   # set up": "the product tour (minutes); scripts/demo.py is the same code path as make demo",
+    "make demo   # set up": "the product tour, minutes of CPU on its own",
 }
 """A fragment of each README block this test does not run -> why."""
 
