@@ -14,8 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SKIP_DIRS = {".git", ".hires", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache"}
 
-# A single `|` (not `||`), then `grep` with a -q / --quiet / -s...q... option, or `head`.
-EARLY_EXIT_READER = re.compile(r"(?<!\|)\|(?!\|)\s*(?:grep\b[^|;&\n]*?\s(?:-[A-Za-z]*q[A-Za-z]*|--quiet)\b|head\b)")
+# A single `|` or `|&` (not `||`), then `grep` with a -q / --quiet / -s...q... option, or `head`.
+EARLY_EXIT_READER = re.compile(r"(?<!\|)\|(?!\|)&?\s*(?:grep\b[^|;&\n]*?\s(?:-[A-Za-z]*q[A-Za-z]*|--quiet)\b|head\b)")
 
 
 def shell_files() -> list[Path]:
@@ -57,6 +57,8 @@ def test_the_rule_catches_the_patterns_it_is_for() -> None:
         "cmd | grep --quiet foo",
         "cmd | \\\n    head -1",
         "cmd | grep -sq foo",
+        "cmd |& grep -q foo",
+        "cmd | grep -E -q 'a|b'",
     ]
     for line in bad:
         assert offending_lines(line), line
