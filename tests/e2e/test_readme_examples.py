@@ -10,16 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import cv2
 import pytest
-from comfy_host import _free_port
+from make_serve import make_serve
 
 pytestmark = pytest.mark.e2e
 
@@ -56,50 +52,24 @@ def test_every_readme_block_is_run_or_has_a_reason_not_to_be() -> None:
     )
 
 
-def wait_for_server(proc: subprocess.Popen, port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log_path.read_text()[-4000:]
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/object_info", timeout=30).close()
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(1)
-    raise TimeoutError(f"make serve did not answer on port {port}:\n{log_path.read_text()[-4000:]}")
-
-
 def test_the_rest_example_runs_as_written_against_make_serve(tmp_path: Path) -> None:
     (block,) = [block for block in bash_blocks() if DEFAULT_URL in block]
-    port = _free_port()
     saved_config = KEY_CONFIG.read_bytes() if KEY_CONFIG.is_file() else None
-    log_path = tmp_path / "serve.log"
-    with open(log_path, "w") as log:
-        # The API nodes' base is a closed loopback port: nothing they could send leaves this machine.
-        server = subprocess.Popen(
-            ["make", "-s", "serve", f"PORT={port}", f"SERVE_ARGS=--comfy-api-base http://127.0.0.1:{_free_port()}"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
     work = tmp_path / "work"
     work.mkdir()
+    # The block's relative paths are the project's (linked into a temporary folder); its outputs (job.json, the
+    # image) land in that folder.
+    for name in (".hires", "scripts"):
+        (work / name).symlink_to(ROOT / name)
     try:
-        wait_for_server(server, port, log_path)
-        script = block.replace(DEFAULT_URL, f"http://127.0.0.1:{port}")
-        # Run in a copy of the project root's view: the block's relative paths are the project's, its outputs
-        # (job.json, the image) land in a temporary folder.
-        for name in (".hires", "scripts"):
-            (work / name).symlink_to(ROOT / name)
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script], cwd=work, capture_output=True, text=True, timeout=600,
-            env={**os.environ, "http_proxy": "", "https_proxy": "", "HTTP_PROXY": "", "HTTPS_PROXY": ""},
-        )
-        assert result.returncode == 0, (result.stdout, result.stderr, log_path.read_text()[-3000:])
+        with make_serve(tmp_path / "serve.log") as (port, _):
+            script = block.replace(DEFAULT_URL, f"http://127.0.0.1:{port}")
+            result = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", script], cwd=work, capture_output=True, text=True, timeout=600,
+                env={**os.environ, "http_proxy": "", "https_proxy": "", "HTTP_PROXY": "", "HTTPS_PROXY": ""},
+            )
+            assert result.returncode == 0, (result.stdout, result.stderr)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
         if saved_config is None:
             KEY_CONFIG.unlink(missing_ok=True)
         else:
