@@ -1,9 +1,9 @@
 """The README's shell examples, run as written.
 
 Every fenced `bash` block of README.md is either run here or listed in NOT_RUN_HERE with the reason; a block that
-is neither fails the test, so a new example cannot go untested by accident. The REST example runs in the
-project's root against `make serve` (on a free loopback port: the only change made to the block's text), with
-what the bootstrap installed."""
+is neither fails the test, so a new example cannot go untested by accident. The REST example runs against
+`make serve` (on a free loopback port: the only change made to the block's text), with what the bootstrap
+installed, in a folder that sees the project's `.hires` and `scripts` (so its outputs stay out of the project)."""
 
 from __future__ import annotations
 
