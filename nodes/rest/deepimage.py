@@ -7,6 +7,7 @@ Pure: no ComfyUI import.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping
@@ -19,11 +20,43 @@ from ..core.errors import HiResInputError
 from ..core.sizing import FITS, MAX_SIDE, plan_size
 from ..shipped_workflows import CANNY_CONTROLNET, CHECKPOINT, MODEL_TYPES, REALESRGAN, WORKFLOWS
 from .errors import FieldError
-from .images import FORMATS, parse_file_size
+from .images import FORMATS, MAX_DPI, parse_file_size
+from .print_sizes import PAPER_INCHES, oriented, print_pixels
 
 TOP_FIELDS = ("url", "width", "height", "fit", "padding", "min_length", "generative_upscale", "upscale_strength",
-              "background", "ip_image2", "output_format", "quality", "max_file_size")
+              "background", "ip_image2", "output_format", "quality", "max_file_size", "dpi", "print_size",
+              "print_reorientation", "enhancements", "denoise_parameters")
+REFUSED_FIELDS: dict[str, tuple[str, str]] = {
+    "target": ("storage:// targets name deep-image's cloud storage, which this server does not have",
+               "leave it out and fetch the file from result_url"),
+    "preset": ("presets are deep-image's hosted recipes, which this server does not have",
+               "send the fields of the recipe you want (width, height, generative_upscale, ...)"),
+    "deblur_parameters": ("deblur is not served by this server", "leave it out"),
+    "light_parameters": ("light is not served by this server", "leave it out"),
+    "color_parameters": ("color is not served by this server", "leave it out"),
+    "white_balance_parameters": ("white_balance is not served by this server", "leave it out"),
+    "background.remove": ("background removal is not served by this server", "leave it out"),
+    "background.replace": ("background replacement is not served by this server", "leave it out"),
+}
+"""Schema fields this server cannot honour: each is refused with its own reason, never dropped."""
+ENHANCEMENTS = ("denoise", "deblur", "clean", "face_enhance", "light", "color", "white_balance",
+                "exposure_correction")
+"""The schema's `enhancements` types."""
+SERVED_ENHANCEMENTS = ("denoise",)
+"""Those with an honest implementation here: denoise is BicubicClean's cleanup pass (waifu2x photo denoise, its
+level chosen from the measured noise) on the input image before the upscale."""
+DENOISE_TYPES = ("v1",)
+"""denoise_parameters.type values served (the schema's v1 and v2 name deep-image's models; this server has one)."""
+DENOISE_CLEANUP = "auto"
+"""BicubicClean's cleanup choice for the denoise enhancement: the level follows the noise it measures."""
+DEFAULT_DPI = 300
+FILE_PARTS = ("image", "file", "fileName")
+"""Form-data file parts that carry the input image (fileName is the schema's)."""
+FORM_PARAMETERS = "parameters"
+"""The schema's form-data part that holds the request's fields as JSON text."""
 BACKGROUND_FIELDS = ("generate", "color")
+DEFAULT_FIT = "canvas"
+"""The schema's default fit: a client that sends it with a generation request asks for nothing more."""
 GENERATE_FIELDS = ("description", "negative_prompt", "adapter_type", "face_id", "controlnet_conditioning_scale",
                    "sample_num", "model_type", "ip_image2")
 CROP_FOCUSES = ("center", "item", "content")
@@ -60,6 +93,10 @@ class DeepImageRequest:
     output_format: str
     quality: int
     max_file_size: int | None
+    dpi: int = DEFAULT_DPI
+    print_size: str | None = None
+    print_reorientation: bool = True
+    denoise: bool = False
 
     @property
     def adapter_type(self) -> str | None:
@@ -111,10 +148,59 @@ def _text(name: str, value: Any) -> str:
 
 
 def _unknown(where: str, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    for name in sorted(data):
+        if f"{where}{name}" in REFUSED_FIELDS:
+            problem, fix = REFUSED_FIELDS[f"{where}{name}"]
+            raise FieldError(f"{where}{name}", data[name], problem, fix)
     extra = sorted(set(data) - set(known))
     if extra:
         raise FieldError(f"{where}{extra[0]}", data[extra[0]], "is not supported by this server",
                          f"leave it out; supported fields here: {', '.join(known)}")
+
+
+def _enhancements(body: Mapping[str, Any]) -> bool:
+    """Whether denoise is asked for; any other enhancement type is refused by its place in the list."""
+    value = body.get("enhancements", [])
+    if not isinstance(value, list):
+        raise FieldError("enhancements", value, "must be a list", 'send e.g. ["denoise"]')
+    for index, item in enumerate(value):
+        if item not in ENHANCEMENTS:
+            raise FieldError(f"enhancements[{index}]", item, "is not an enhancement type",
+                             f"use one of {', '.join(ENHANCEMENTS)}")
+        if item not in SERVED_ENHANCEMENTS:
+            raise FieldError(f"enhancements[{index}]", item, "is not served by this server",
+                             f"leave it out; served: {', '.join(SERVED_ENHANCEMENTS)}")
+    denoise = "denoise" in value
+    parameters = body.get("denoise_parameters")
+    if parameters is not None:
+        if not isinstance(parameters, Mapping):
+            raise FieldError("denoise_parameters", parameters, "must be an object", 'send {"type": "v1"}')
+        _unknown("denoise_parameters.", parameters, ("type",))
+        if parameters.get("type", "v1") not in DENOISE_TYPES:
+            raise FieldError("denoise_parameters.type", parameters["type"], "is not served by this server",
+                             f"use {', '.join(DENOISE_TYPES)} or leave it out")
+        if not denoise:
+            raise FieldError("denoise_parameters", dict(parameters), "has no effect without the denoise enhancement",
+                             'add "denoise" to enhancements, or leave it out')
+    return denoise
+
+
+def _print_size(body: Mapping[str, Any], dpi: int) -> tuple[int, int] | None:
+    """The paper's pixel size at `dpi` (portrait as named), or None without print_size."""
+    name = body.get("print_size")
+    if name is None:
+        return None
+    if name not in PAPER_INCHES:
+        raise FieldError("print_size", name, "has no single standard size this server can print at",
+                         f"use one of {', '.join(PAPER_INCHES)}, or width and height in pixels")
+    for other in ("width", "height"):
+        if body.get(other) not in (None, "", 0):
+            raise FieldError(other, body[other], "print_size sets the size", f"send either print_size or {other}")
+    size = print_pixels(name, dpi)
+    if max(size) > MAX_SIDE:
+        raise FieldError("print_size", name, f"at {dpi} dpi is {size[0]} x {size[1]} pixels: Image cannot be "
+                         f"upscaled above {MAX_SIDE} x {MAX_SIDE} pixels limit", "use a smaller paper or dpi")
+    return size
 
 
 def parse_request(body: Mapping[str, Any]) -> DeepImageRequest:
@@ -128,7 +214,7 @@ def parse_request(body: Mapping[str, Any]) -> DeepImageRequest:
         if url.startswith("storage://"):
             raise FieldError("url", url, "storage:// URLs name deep-image's cloud storage, which this server does "
                              "not have", "send an http(s) URL or \"base64,<data>\"")
-    fit, crop_focus = body.get("fit", "canvas"), None
+    fit, crop_focus = body.get("fit", DEFAULT_FIT), None
     if isinstance(fit, Mapping):
         if set(fit) != {"crop"} or fit["crop"] not in CROP_FOCUSES:
             raise FieldError("fit", dict(fit), "the object form is {\"crop\": \"item\"|\"content\"|\"center\"}",
@@ -168,13 +254,18 @@ def parse_request(body: Mapping[str, Any]) -> DeepImageRequest:
         raise FieldError("output_format", output_format, "is not an output format", "use jpeg, jpg, png or webp")
     quality = _int("quality", body.get("quality", 85), 0, 100, "use 0 to 100 (jpeg and webp)")
     max_file_size = body.get("max_file_size")
+    dpi = _int("dpi", body.get("dpi", DEFAULT_DPI), 1, MAX_DPI, f"use 1 to {MAX_DPI} (dots per inch)")
+    reorientation = _bool("print_reorientation", body.get("print_reorientation", True))
+    paper = _print_size(body, dpi)
+    width, height = paper or (_size("width", body.get("width")), _size("height", body.get("height")))
     request = DeepImageRequest(
-        url=url, width=_size("width", body.get("width")), height=_size("height", body.get("height")), fit=fit,
+        url=url, width=width, height=height, fit=fit,
         crop_focus=crop_focus, padding=padding, min_length=min_length,
         generative_upscale=_bool("generative_upscale", body.get("generative_upscale", False)),
         upscale_strength=strength, generate=generate, background_color=color,
         mask_url=_text("ip_image2", mask_url) if mask_url else None, output_format=output_format,
-        quality=max(quality, 1), max_file_size=None if max_file_size is None else parse_file_size(max_file_size))
+        quality=max(quality, 1), max_file_size=None if max_file_size is None else parse_file_size(max_file_size),
+        dpi=dpi, print_size=body.get("print_size"), print_reorientation=reorientation, denoise=_enhancements(body))
     _check_combination(request, body)
     return request
 
@@ -243,9 +334,12 @@ def _check_combination(request: DeepImageRequest, body: Mapping[str, Any]) -> No
         raise FieldError("ip_image2", request.mask_url[:60], "is the inpainting mask",
                          "set background.generate.adapter_type inpainting, or leave ip_image2 out")
     generating = request.generate is not None and adapter != "upscale" or request.url is None
+    if request.denoise and request.url is None:
+        raise FieldError("enhancements", ["denoise"], "denoise works on an input image",
+                         "send url, or leave denoise out for generation")
     if generating:
         for name in ("fit", "padding", "min_length"):
-            if name in body:
+            if name in body and not (name == "fit" and body[name] == DEFAULT_FIT):
                 raise FieldError(name, body[name], "sizes the upscale of an input image, not a generated one",
                                  "leave it out: generation makes exactly width x height")
         if request.background_color:
@@ -359,17 +453,24 @@ def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[i
                 mask: str | None = None, prefix: str = "hires_studio_api/result") -> ApiPrompt:
     """The API-format graph of the request: `image` and `mask` are the files (in ComfyUI's input folder) the
     request's url and ip_image2 were saved as, `source` the image's size."""
+    if request.print_size and request.print_reorientation and source:
+        width, height = oriented((request.width, request.height), source)
+        request = dataclasses.replace(request, width=width, height=height)
     adapter = request.adapter_type
     generate = request.generate or {}
     model_type = generate.get("model_type")
     graph: ApiPrompt = {}
     if image is not None:
         graph["image"] = _node("LoadImage", image=image)
+        if request.denoise:
+            graph["denoise"] = _node("BicubicClean", image=["image", 0], width=0, height=0, fit=DEFAULT_FIT,
+                                     scale_by=1.0, cleanup=DENOISE_CLEANUP)
+    source_link = ["denoise" if request.denoise else "image", 0]
     if request.url is not None and adapter in (None, "upscale"):
         strength = request.upscale_strength or (5 if request.generative_upscale else 7)
         if not request.generative_upscale:
             strength = (strength - 1) % 3 + 7  # the strength's base path, without the diffusion pass
-        main: dict[str, Any] = {"image": ["image", 0], "upscale_strength": strength}
+        main: dict[str, Any] = {"image": source_link, "upscale_strength": strength}
         if strength <= 6:
             choice = _model_choice(model_type)
             graph.update(choice.nodes)
@@ -393,7 +494,7 @@ def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[i
     clip = choice.clip
     links: dict[str, Any] = {}
     if adapter in IMAGE_ADAPTERS:
-        links["image"] = ["image", 0]
+        links["image"] = source_link
     if adapter in ("control", "control2"):
         graph["controlnet"] = _node("ControlNetLoader", control_net_name=CANNY_CONTROLNET)
         links["control_net"] = ["controlnet", 0]
@@ -419,22 +520,46 @@ def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[i
     return graph
 
 
-def normalize_form(fields: Mapping[str, str]) -> dict[str, Any]:
-    """A form-data body as the JSON body it stands for: `background[generate][description]` keys nest, a
-    value that is a JSON object (`background`, `fit`) is parsed; other values stay strings (the field checks
-    accept numbers and booleans written as text)."""
+def _form_text(key: str, value: str | bytes) -> str:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FieldError(key, value[:40], "is not UTF-8 text", "send the field as UTF-8 text") from None
+    return value
+
+
+def normalize_form(fields: Mapping[str, str | bytes]) -> dict[str, Any]:
+    """A form-data body as the JSON body it stands for: the schema's `parameters` part is the fields as JSON
+    text; otherwise `background[generate][description]` keys nest, a value that is a JSON object (`background`,
+    `fit`) is parsed, and other values stay strings (the field checks accept numbers and booleans written as
+    text). A field given twice is refused."""
     out: dict[str, Any] = {}
+    if FORM_PARAMETERS in fields:
+        text = _form_text(FORM_PARAMETERS, fields[FORM_PARAMETERS])
+        try:
+            out = json.loads(text)
+        except (ValueError, RecursionError):
+            raise FieldError(FORM_PARAMETERS, text[:60], "is not valid JSON", "send the fields as a JSON object") \
+                from None
+        if not isinstance(out, dict):
+            raise FieldError(FORM_PARAMETERS, text[:60], "must be a JSON object", "send the fields as an object")
     for key, value in fields.items():
+        if key == FORM_PARAMETERS:
+            continue
+        value = _form_text(key, value)
         parts = key.replace("]", "").split("[")
-        if len(parts) == 1 and isinstance(value, str) and value.strip().startswith("{"):
+        if len(parts) == 1 and value.strip().startswith("{"):
             try:
                 value = json.loads(value)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 raise FieldError(key, value[:60], "is not valid JSON", "send the object as JSON text") from None
         target = out
         for part in parts[:-1]:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
                 raise FieldError(key, value, "mixes a value and an object", "send the field once")
+        if parts[-1] in target:
+            raise FieldError(key, value, "is given twice", "send the field once")
         target[parts[-1]] = value
     return out

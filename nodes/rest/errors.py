@@ -16,14 +16,14 @@ class ApiError(Exception):
 
 
 class DeepImageError(ApiError):
-    """deep-image's `{message, code}` (500 adds status "failed")."""
+    """deep-image's `{message, code}`; `extra` adds body fields (a failed job's 500 adds `status` and `job`)."""
 
-    def __init__(self, status: int, message: str, code: str | None = None, **extra: Any) -> None:
+    def __init__(self, http_status: int, message: str, code: str | None = None, **extra: Any) -> None:
         body: dict[str, Any] = {"message": message}
         if code is not None:
             body["code"] = code
         body.update(extra)
-        super().__init__(status, body)
+        super().__init__(http_status, body)
 
 
 def bad_request(message: str) -> DeepImageError:
@@ -49,4 +49,20 @@ class FieldError(ValueError):
 
     def __init__(self, field: str, value: object, problem: str, fix: str) -> None:
         self.field = field
-        super().__init__(f"{field}={value!r}: {problem}. Fix: {fix}.")
+        self.value = value
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{field}={short_repr(value)}: {problem}. Fix: {fix}.")
+
+
+SHORT_REPR_CHARS = 80
+"""A value quoted back in an error message is cut to this many characters (a request can send megabytes)."""
+
+
+def short_repr(value: object) -> str:
+    """repr() of a request value, cut short; a value nested too deeply to print is said so, never raised."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"<a {type(value).__name__} nested too deeply to print>"
+    return text if len(text) <= SHORT_REPR_CHARS else text[:SHORT_REPR_CHARS - 3] + "..."

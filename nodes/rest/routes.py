@@ -31,7 +31,7 @@ from .. import shipped_workflows
 from ..api_prompt import ApiPrompt
 from ..core.errors import HiResInputError
 from . import comfy_queue, deepimage, deepmode, stability
-from .config import CONFIG_DIR, KEYS_ENV, ApiConfig, ConfigCache, ConfigError, config_path
+from .config import CONFIG_DIR, CONFIG_PLACE, KEYS_ENV, ApiConfig, ConfigCache, ConfigError
 from .errors import ApiError, DeepImageError, DeepmodeError, FieldError, StabilityError, bad_request
 from .images import decode_base64, encode, open_image
 from .jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, Job, JobStore
@@ -50,9 +50,15 @@ SYNC_WAIT_S = 3600.0
 SUBFOLDER = "hires_studio_api"
 """Where the jobs' images go inside ComfyUI's input and output folders."""
 FILES_ROUTE = "/hires_studio_api/files"
+STATUS_ROUTE = "/hires_studio_api/status"
+WATCH_RETRY_S = 1.0
+"""After an error in one of its ticks the watcher logs it and goes on after this pause."""
+MAX_JSON_DEPTH = 32
+"""The deepest nesting a JSON body may have (the deepest real request nests 3 levels)."""
+JOB_KEY = "hires_studio_job"
+"""Where a handler notes the id of the job it created on the aiohttp request, for the 500 body."""
 FAILED_MESSAGE = ("We have encountered some technical issues while processing the image. No credits were lost. "
                   "Please try again.")
-PACK_DIR = Path(__file__).resolve().parents[2]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -63,21 +69,22 @@ def _refusals(api: str) -> dict[str, Callable[[str], ApiError]]:
         return {"none": lambda m: DeepImageError(403, m, "NO_API_KEYS"),
                 "missing": lambda m: DeepImageError(403, "No x-api-key header is provided"),
                 "wrong": lambda m: DeepImageError(404, "No user found for provided token"),
-                "config": lambda m: DeepImageError(500, m, "SERVER_CONFIG")}
+                "config": lambda m: DeepImageError(503, m, "SERVER_CONFIG")}
     if api == STABILITY:
         return {"none": lambda m: StabilityError(401, "unauthorized", m),
                 "missing": lambda m: StabilityError(401, "unauthorized", "missing authorization header"),
                 "wrong": lambda m: StabilityError(401, "unauthorized", "the API key is not valid on this server"),
-                "config": lambda m: StabilityError(500, "server_error", m)}
+                "config": lambda m: StabilityError(503, "server_error", m)}
     return {"none": lambda m: DeepmodeError(401, m),
             "missing": lambda m: DeepmodeError(401, "missing authorization header (Authorization: Bearer <key>)"),
             "wrong": lambda m: DeepmodeError(401, "the API key is not valid on this server"),
-            "config": lambda m: DeepmodeError(500, m)}
+            "config": lambda m: DeepmodeError(503, m)}
 
 
-def _server_error(api: str) -> ApiError:
+def _server_error(api: str, job_id: str) -> ApiError:
+    """The API's documented body for an error this server did not expect (deep-image's is ErrorJobFailed)."""
     if api == DEEPIMAGE:
-        return DeepImageError(500, FAILED_MESSAGE, status="failed")
+        return DeepImageError(500, FAILED_MESSAGE, "INTERNAL_SERVER_ERROR", status="failed", job=job_id)
     if api == STABILITY:
         return StabilityError(500, "server_error", "An unexpected server error occurred, please try again.")
     return DeepmodeError(500, "An unexpected server error occurred, please try again.")
@@ -88,6 +95,18 @@ def _with_prefix(graph: ApiPrompt, prefix: str) -> ApiPrompt:
         if node["class_type"] == "SaveImage":
             node["inputs"]["filename_prefix"] = prefix
     return graph
+
+
+def _json_depth(value: Any) -> int:
+    """How deeply a parsed JSON value nests (iterative: a hostile body cannot exhaust the stack here)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -112,6 +131,9 @@ class RestApi:
         self.finished: dict[str, asyncio.Event] = {}
         self.running: set[str] = set()
         self.tasks: set[asyncio.Task] = set()
+        self.watcher: asyncio.Task | None = None
+        self.watch_errors = 0
+        """The job watcher's failed ticks in a row (the status route shows it)."""
 
     # -- set-up -----------------------------------------------------------------------------------------------
 
@@ -125,6 +147,7 @@ class RestApi:
         routes.post("/api/images/generate")(self._api(DEEPMODE, self.deepmode_generate))
         routes.get("/api/images/{image_id}")(self._api(DEEPMODE, self.deepmode_image))
         routes.get(FILES_ROUTE + "/{token}/{name}")(self.result_file)
+        routes.get(STATUS_ROUTE)(self.status)
         self.server.app.on_startup.append(self._start)
         self.server.app.on_cleanup.append(self._stop)
 
@@ -134,7 +157,22 @@ class RestApi:
             await asyncio.to_thread(self._delete_outputs, job)
         if stale:
             log.warning("HiRes Studio API: %d job(s) left unfinished by the last run are marked failed", len(stale))
-        self.tasks.add(asyncio.get_running_loop().create_task(self._watch()))
+        loop = asyncio.get_running_loop()
+        self.watcher = loop.create_task(self._watch())
+        self.tasks.add(self.watcher)
+        cut = [job for job in stale if job.meta.get("callback")]
+        if cut:
+            task = loop.create_task(self._send_restart_callbacks([job.id for job in cut]))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _send_restart_callbacks(self, job_ids: list[str]) -> None:
+        """Each async job the restart cut gets its failure callback, once: `recover` marked it failed, so a
+        later start does not list it again."""
+        for job_id in job_ids:
+            job = self.store.get(job_id)
+            if job is not None:
+                await self._send_callback(job)
 
     async def _stop(self, app: web.Application) -> None:
         for task in list(self.tasks):
@@ -147,8 +185,8 @@ class RestApi:
             except ApiError as error:
                 return web.json_response(error.body, status=error.status)
             except Exception:
-                log.exception("HiRes Studio API: %s %s failed", request.method, request.path)
-                error = _server_error(api)
+                log.exception("HiRes Studio API: %s %s failed", request.method, request.rel_url.path)
+                error = _server_error(api, request.get(JOB_KEY, ""))
                 return web.json_response(error.body, status=error.status)
 
         return wrapped
@@ -156,9 +194,9 @@ class RestApi:
     # -- shared steps -----------------------------------------------------------------------------------------
 
     def _how_to_add_key(self) -> str:
-        return (f"No API key is configured on this server, so its API routes refuse every request. Add one: run "
-                f"`python {PACK_DIR / 'scripts' / 'api_key.py'} add NAME --user-dir {self.user_dir}` (it prints "
-                f"the new key and stores only its SHA-256 in {config_path(self.user_dir)}), or start ComfyUI with "
+        return ("No API key is configured on this server, so its API routes refuse every request. Add one: run "
+                "`python custom_nodes/<this pack>/scripts/api_key.py add NAME --user-dir <ComfyUI's user directory>` "
+                f"(it prints the new key and stores only its SHA-256 in {CONFIG_PLACE}), or start ComfyUI with "
                 f"{KEYS_ENV}=NAME=KEY in its environment.")
 
     def _settings(self, api: str) -> ApiConfig:
@@ -174,7 +212,7 @@ class RestApi:
             raise refuse["none"](self._how_to_add_key())
         if not presented:
             raise refuse["missing"]("")
-        key = identify(presented, config.keys)
+        key = identify(presented, config.keys)  # a header that is not UTF-8 matches no key
         if key is None:
             raise refuse["wrong"]("")
         return key, config
@@ -200,7 +238,14 @@ class RestApi:
                          f"{config.max_body_bytes}.")
         if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
             fields, files = {}, {}
-            for name, value in (await request.post()).items():
+            try:
+                form = await request.post()
+            except Exception as error:  # aiohttp's parsers raise many types for malformed bodies
+                log.info("HiRes Studio API: unreadable form body: %r", error)
+                raise refuse(400, f"The body is not valid {request.content_type} data.") from None
+            for name, value in form.items():
+                if name in fields or name in files:
+                    raise refuse(400, f"The field {name!r} is given twice: send it once.")
                 if isinstance(value, web.FileField):
                     files[name] = value.file.read()
                 else:
@@ -211,10 +256,12 @@ class RestApi:
             return {}, {}, True
         try:
             data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # bad JSON or UTF-8, a too-long integer, nesting past the stack
             raise refuse(400, "The body is not valid JSON.") from None
         if not isinstance(data, dict):
             raise refuse(400, "The body must be a JSON object.")
+        if _json_depth(data) > MAX_JSON_DEPTH:
+            raise refuse(400, f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
         return data, {}, True
 
     async def _save_input(self, job_id: str, data: bytes, field: str, config: ApiConfig) -> tuple[str, tuple]:
@@ -246,7 +293,7 @@ class RestApi:
     async def _queue(self, job: Job, graph: ApiPrompt, config: ApiConfig) -> None:
         """Resolve the model files, complete and validate the graph, and put it on ComfyUI's queue."""
         graph = resolve_models(graph, await asyncio.to_thread(comfy_queue.installed_models), config.models,
-                               str(config_path(self.user_dir)))
+                               CONFIG_PLACE)
         graph = comfy_queue.complete(graph)
         self.finished[job.id] = asyncio.Event()
         prompt_id = await comfy_queue.submit(self.server, graph, job.id)
@@ -285,26 +332,41 @@ class RestApi:
     # -- the watcher ------------------------------------------------------------------------------------------
 
     async def _watch(self) -> None:
+        """Follow the jobs on ComfyUI's queue for as long as the server runs: an error in one tick is logged and
+        the next tick tries again, so no single error stops every later job."""
         last_cleanup = 0.0
         while True:
             await asyncio.sleep(POLL_S)
-            watched = list(self.watched.items())
-            states = comfy_queue.prompt_states(self.server, [prompt_id for _, (prompt_id, _) in watched])
-            for job_id, (prompt_id, graph) in watched:
-                state = states[prompt_id]
-                if state.state == comfy_queue.RUNNING:
-                    if job_id not in self.running:
-                        self.running.add(job_id)
-                        self.store.update(job_id, status=IN_PROGRESS)
-                elif state.state in (comfy_queue.DONE, comfy_queue.GONE):
-                    del self.watched[job_id]
-                    self.running.discard(job_id)
-                    task = asyncio.get_running_loop().create_task(self._finish(job_id, graph, state))
-                    self.tasks.add(task)
-                    task.add_done_callback(self.tasks.discard)
-            if time.monotonic() - last_cleanup > CLEANUP_EVERY_S:
-                last_cleanup = time.monotonic()
-                await asyncio.to_thread(self._cleanup)
+            try:
+                if time.monotonic() - last_cleanup > CLEANUP_EVERY_S:
+                    last_cleanup = time.monotonic()
+                    await asyncio.to_thread(self._cleanup)
+                self._watch_tick()
+                self.watch_errors = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.watch_errors += 1
+                log.exception("HiRes Studio API: the job watcher's tick failed (%d in a row); retrying in %g s",
+                              self.watch_errors, WATCH_RETRY_S)
+                await asyncio.sleep(WATCH_RETRY_S)
+
+    def _watch_tick(self) -> None:
+        """One look at ComfyUI's queue: jobs that started are in_progress, finished ones are written out."""
+        watched = list(self.watched.items())
+        states = comfy_queue.prompt_states(self.server, [prompt_id for _, (prompt_id, _) in watched])
+        for job_id, (prompt_id, graph) in watched:
+            state = states[prompt_id]
+            if state.state == comfy_queue.RUNNING:
+                if job_id not in self.running:
+                    self.running.add(job_id)
+                    self.store.update(job_id, status=IN_PROGRESS)
+            elif state.state in (comfy_queue.DONE, comfy_queue.GONE):
+                del self.watched[job_id]
+                self.running.discard(job_id)
+                task = asyncio.get_running_loop().create_task(self._finish(job_id, graph, state))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
 
     async def _finish(self, job_id: str, graph: ApiPrompt, state: comfy_queue.PromptState) -> None:
         try:
@@ -334,7 +396,8 @@ class RestApi:
         files = []
         if job.api == DEEPIMAGE:
             with Image.open(paths[0]) as image:
-                encoded = encode(image, job.meta["output_format"], job.meta["quality"], job.meta["max_file_size"])
+                encoded = encode(image, job.meta["output_format"], job.meta["quality"], job.meta["max_file_size"],
+                                 job.meta.get("dpi"))
             name = f"result.{encoded.extension}"
             _write_atomic(folder / name, encoded.data)
             files.append({"name": name, "mime": encoded.mime})
@@ -367,15 +430,17 @@ class RestApi:
             payload: Any = images[0] if job.meta.get("kind") == "upscale" else images
         else:
             payload = {"id": job.id, "status": "failed", "message": job.error}
-        config = self.config.get()
         try:
+            config = self.config.get()
             response = await asyncio.to_thread(
                 fetch, job.meta["callback"], method="POST", body=json.dumps(payload).encode(),
                 content_type="application/json", allowlist=config.allowlist, max_bytes=1024 * 1024,
                 connect_timeout=config.connect_timeout_s, read_timeout=config.read_timeout_s, max_redirects=0)
             log.info("HiRes Studio API: callback for job %s answered %d", job.id, response.status)
-        except FetchRefused as error:
+        except (FetchRefused, ConfigError) as error:
             log.warning("HiRes Studio API: callback for job %s not delivered: %s", job.id, error)
+        except Exception:
+            log.exception("HiRes Studio API: callback for job %s not delivered", job.id)
 
     # -- files and expiry -------------------------------------------------------------------------------------
 
@@ -397,6 +462,15 @@ class RestApi:
             self.store.delete(job.id)
             self.finished.pop(job.id, None)
 
+    async def status(self, request: web.Request) -> web.Response:
+        """Whether the API can serve: the configuration's state ("ok", "last_good" while a changed file cannot
+        be used, "broken" when none has loaded) and the job watcher's health. No key needed, so it says nothing
+        a caller could use: the problem itself is in the server's log."""
+        watcher = self.watcher
+        return web.json_response({
+            "config": self.config.state.state,
+            "watcher": {"running": watcher is not None and not watcher.done(), "failed_ticks": self.watch_errors}})
+
     async def result_file(self, request: web.Request) -> web.StreamResponse:
         """A finished job's result file. The URL is the capability: its token is 192 random bits."""
         job = self.store.by_token(request.match_info["token"])
@@ -413,20 +487,25 @@ class RestApi:
         key, config = self._authenticate(DEEPIMAGE, request.headers.get("x-api-key"))
         fields, files, was_json = await self._read_body(
             request, config, lambda status, message: DeepImageError(status, message, "BAD_REQUEST"))
-        body = fields if was_json else deepimage.normalize_form(fields)
-        upload = files.get("image") or files.get("file")
-        if upload is not None and "url" not in body:
-            body["url"] = "base64," + base64.b64encode(upload).decode()
         try:
+            body = fields if was_json else deepimage.normalize_form(fields)
+            if not was_json and _json_depth(body) > MAX_JSON_DEPTH:
+                raise FieldError("parameters", "...", f"nests deeper than {MAX_JSON_DEPTH} levels",
+                                 "send the request's fields as a flat object")
+            upload = next((files[name] for name in deepimage.FILE_PARTS if name in files), None)
+            if upload is not None and "url" not in body:
+                body["url"] = "base64," + base64.b64encode(upload).decode()
             parsed = deepimage.parse_request(body)
         except FieldError as error:
             raise bad_request(str(error)) from None
         self._check_rate(DEEPIMAGE, key)
         job = self.store.create(key.name, DEEPIMAGE, {
-            "output_format": parsed.output_format, "quality": parsed.quality,
+            "output_format": parsed.output_format, "quality": parsed.quality, "dpi": parsed.dpi,
             "max_file_size": parsed.max_file_size, "base_url": self._base_url(request, config)})
+        request[JOB_KEY] = job.id
         try:
-            image, source = await self._ingest(job.id, parsed.url, "url", config) if parsed.url else (None, None)
+            image, source = await self._ingest(job.id, parsed.url, "url", config) \
+                if parsed.url else (None, None)
             mask = (await self._ingest(job.id, parsed.mask_url, "ip_image2", config))[0] if parsed.mask_url else None
             graph = deepimage.build_graph(parsed, image=image, source=source, mask=mask,
                                           prefix=f"{SUBFOLDER}/{job.id}")
@@ -440,11 +519,13 @@ class RestApi:
         return self.store.get(job.id)
 
     def _process_result(self, job: Job, base_url: str) -> dict[str, Any]:
+        """deep-image's ProcessResult; a failed job is its ErrorJobFailed (HTTP 500, status "failed"), whose
+        `error` says what went wrong."""
+        if job.status == FAILED:
+            raise DeepImageError(500, FAILED_MESSAGE, status=FAILED, job=job.id, error=job.error or "")
         body: dict[str, Any] = {"status": job.status, "job": job.id}
         if job.status == COMPLETE:
             body["result_url"] = self._file_url(job, job.result["files"][0]["name"], base_url)
-        if job.status == FAILED:
-            body["message"] = job.error
         return body
 
     async def deepimage_process(self, request: web.Request) -> web.Response:
@@ -454,9 +535,6 @@ class RestApi:
     async def deepimage_process_result(self, request: web.Request) -> web.Response:
         job = await self._deepimage_submit(request)
         job = await self._wait(job.id, self.config.get().process_result_wait_s)
-        if job.status == FAILED:
-            return web.json_response({"message": FAILED_MESSAGE, "status": "failed", "job": job.id,
-                                      "error": job.error}, status=500)
         return web.json_response(self._process_result(job, self._base_url(request, self.config.get())))
 
     async def deepimage_result(self, request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core.errors import HiResInputError
-from ..core.sizing import stability_v1_size
+from ..core.sizing import MAX_SIDE, stability_v1_size
 from ..shipped_workflows import STABILITY_ENGINES
 from .errors import StabilityError
 
@@ -115,10 +115,17 @@ def parse_fields(engine: str, fields: Mapping[str, str], has_image: bool, accept
 
 
 def output_size(request: UpscaleRequest, source: tuple[int, int]) -> tuple[int, int]:
-    """The output size by Stability's rules, or its invalid_pixel_count / bad_request refusal."""
+    """The output size by Stability's rules, or its invalid_pixel_count / bad_request refusal; an output whose
+    side passes Stability's pixel count but not this server's MAX_SIDE (a 100000 x 1 strip) is refused too,
+    before it can hold ComfyUI's queue."""
     try:
-        return stability_v1_size(source[0], source[1], request.width, request.height)
+        size = stability_v1_size(source[0], source[1], request.width, request.height)
     except HiResInputError as error:
         problem = str(error).split(": ", 1)[1].split(". Fix: ")[0]
         name = "invalid_pixel_count" if "pixel" in problem else "bad_request"
         raise bad(f"{error.input_name}: {problem}", name) from None
+    if max(size) > MAX_SIDE:
+        raise bad(f"image: the output {size[0]}x{size[1]} would have a side over this server's limit of {MAX_SIDE} "
+                  f"pixels; send an image whose sides are at most {MAX_SIDE // 2} pixels (or ask for a smaller "
+                  "width or height)", "invalid_pixel_count")
+    return size
