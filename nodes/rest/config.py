@@ -41,6 +41,8 @@ DEFAULT_MAX_INPUT_PIXELS = 64 * 1024 * 1024
 DEFAULT_MAX_FETCH_BYTES = 50 * 1024 * 1024
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_READ_TIMEOUT_S = 20.0
+DEFAULT_CLEANUP_INTERVAL_S = 60.0
+"""How often the job watcher deletes expired results."""
 
 
 class ConfigError(ValueError):
@@ -71,6 +73,7 @@ class ApiConfig:
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     public_url: str | None = None
+    cleanup_interval_s: float = DEFAULT_CLEANUP_INTERVAL_S
     deepmode_native_side: int = 0
     """The native side of the model deepmode's generate loads (its sizes are that budget at the ratio); 0 = the
     shipped checkpoint's (SD1.5, 512). Set it when `models` maps the checkpoint to another family (SDXL: 1024)."""
@@ -131,6 +134,9 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], source: str = 
     models = data.get("models", {})
     if not isinstance(models, Mapping) or not all(isinstance(v, str) for v in models.values()):
         raise ConfigError(f"{source}: models must map a shipped model file name to your file name")
+    public_url = data.get("public_url")
+    if public_url is not None and not (isinstance(public_url, str) and public_url.startswith(("http://", "https://"))):
+        raise ConfigError(f"{source}: public_url must be an http(s) URL, got {public_url!r}")
     return ApiConfig(
         keys=tuple(keys),
         allowlist=tuple(parse_allow_entry(text) for text in data.get("fetch_allowlist", [])),
@@ -142,7 +148,8 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], source: str = 
         max_fetch_bytes=int(number("max_fetch_bytes", DEFAULT_MAX_FETCH_BYTES, 1)),
         connect_timeout_s=number("connect_timeout_s", DEFAULT_CONNECT_TIMEOUT_S, 0.1),
         read_timeout_s=number("read_timeout_s", DEFAULT_READ_TIMEOUT_S, 0.1),
-        public_url=data.get("public_url"),
+        public_url=public_url,
+        cleanup_interval_s=number("cleanup_interval_s", DEFAULT_CLEANUP_INTERVAL_S, 0.1),
         deepmode_native_side=int(number("deepmode_native_side", 0)),
     )
 

@@ -38,13 +38,13 @@ from .jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, Job, JobStore
 from .keys import ApiKey, bearer_token, identify
 from .models import resolve_models
 from .safe_fetch import FetchRefused, decide, fetch, system_resolver
+from .ticks import TickHealth, run_ticks
 
 log = logging.getLogger(__name__)
 
 DEEPIMAGE, STABILITY, DEEPMODE = "deep-image", "stability", "deepmode"
 POLL_S = 0.02
 """How often the watcher looks at ComfyUI's queue for the jobs it follows."""
-CLEANUP_EVERY_S = 60.0
 SYNC_WAIT_S = 3600.0
 """Stability and deepmode's sync calls wait for their job this long at most."""
 SUBFOLDER = "hires_studio_api"
@@ -132,8 +132,8 @@ class RestApi:
         self.running: set[str] = set()
         self.tasks: set[asyncio.Task] = set()
         self.watcher: asyncio.Task | None = None
-        self.watch_errors = 0
-        """The job watcher's failed ticks in a row (the status route shows it)."""
+        self.health = TickHealth()
+        self.last_cleanup = 0.0
 
     # -- set-up -----------------------------------------------------------------------------------------------
 
@@ -158,7 +158,7 @@ class RestApi:
         if stale:
             log.warning("HiRes Studio API: %d job(s) left unfinished by the last run are marked failed", len(stale))
         loop = asyncio.get_running_loop()
-        self.watcher = loop.create_task(self._watch())
+        self.watcher = loop.create_task(run_ticks(self._tick, POLL_S, WATCH_RETRY_S, self.health, "job watcher"))
         self.tasks.add(self.watcher)
         cut = [job for job in stale if job.meta.get("callback")]
         if cut:
@@ -331,25 +331,15 @@ class RestApi:
 
     # -- the watcher ------------------------------------------------------------------------------------------
 
-    async def _watch(self) -> None:
-        """Follow the jobs on ComfyUI's queue for as long as the server runs: an error in one tick is logged and
-        the next tick tries again, so no single error stops every later job."""
-        last_cleanup = 0.0
-        while True:
-            await asyncio.sleep(POLL_S)
-            try:
-                if time.monotonic() - last_cleanup > CLEANUP_EVERY_S:
-                    last_cleanup = time.monotonic()
-                    await asyncio.to_thread(self._cleanup)
-                self._watch_tick()
-                self.watch_errors = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.watch_errors += 1
-                log.exception("HiRes Studio API: the job watcher's tick failed (%d in a row); retrying in %g s",
-                              self.watch_errors, WATCH_RETRY_S)
-                await asyncio.sleep(WATCH_RETRY_S)
+    async def _tick(self) -> None:
+        """One turn of the job watcher (run by `ticks.run_ticks`, which outlives any error in it): expired
+        results go when their interval is due, then the jobs on ComfyUI's queue are looked at."""
+        config = self._config_or_defaults()
+        now = time.monotonic()
+        if now - self.last_cleanup > config.cleanup_interval_s:
+            self.last_cleanup = now
+            await asyncio.to_thread(self._cleanup, config)
+        self._watch_tick()
 
     def _watch_tick(self) -> None:
         """One look at ComfyUI's queue: jobs that started are in_progress, finished ones are written out."""
@@ -455,8 +445,14 @@ class RestApi:
         for path in (Path(folder_paths.get_output_directory()) / SUBFOLDER).glob(f"{job.id}_*"):
             path.unlink(missing_ok=True)
 
-    def _cleanup(self) -> None:
-        config = self.config.get()
+    def _config_or_defaults(self) -> ApiConfig:
+        """The configuration in force, or the defaults while none has loaded (the watcher still runs then)."""
+        try:
+            return self.config.get()
+        except ConfigError:
+            return ApiConfig()
+
+    def _cleanup(self, config: ApiConfig) -> None:
         for job in self.store.expired(config.result_ttl_s):
             self._delete_outputs(job)
             self.store.delete(job.id)
@@ -469,7 +465,8 @@ class RestApi:
         watcher = self.watcher
         return web.json_response({
             "config": self.config.state.state,
-            "watcher": {"running": watcher is not None and not watcher.done(), "failed_ticks": self.watch_errors}})
+            "watcher": {"running": watcher is not None and not watcher.done(),
+                        "failed_ticks_in_a_row": self.health.failed_in_a_row}})
 
     async def result_file(self, request: web.Request) -> web.StreamResponse:
         """A finished job's result file. The URL is the capability: its token is 192 random bits."""

@@ -5,6 +5,7 @@ never break an error message. No ComfyUI."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -22,6 +23,7 @@ from hires_studio.nodes.rest.errors import FieldError, short_repr
 from hires_studio.nodes.rest.images import encode
 from hires_studio.nodes.rest.keys import hash_key, identify
 from hires_studio.nodes.rest.print_sizes import PAPER_INCHES, oriented, print_pixels
+from hires_studio.nodes.rest.ticks import TickHealth, run_ticks
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVED_EXAMPLES = {"Upscale image from url", "Upscale Base64 encoded image", "Generate image"}
@@ -172,3 +174,27 @@ def test_api_key_script_writes_the_file_atomically(tmp_path: Path) -> None:
     assert data["keys"] == [{"name": "team", "sha256": hash_key(key)}]
     assert path.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["config.json"], "no temporary file left behind"
+
+
+def test_the_watcher_loop_outlives_errors_in_its_ticks() -> None:
+    calls: list[int] = []
+
+    async def tick() -> None:
+        calls.append(len(calls))
+        if len(calls) <= 3:
+            raise RuntimeError("config.json: Expecting value")
+
+    async def run() -> TickHealth:
+        health = TickHealth()
+        task = asyncio.get_running_loop().create_task(run_ticks(tick, 0.001, 0.001, health))
+        while len(calls) < 6:
+            await asyncio.sleep(0.001)
+        assert (health.failed_in_a_row, health.failed_total, health.last_error) == (0, 3, "RuntimeError")
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return health
+
+    asyncio.run(run())
+    assert len(calls) >= 6
