@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 import requests
 from comfy_host import ComfyServer
+from deepimage_schema import validate_response
 from PIL import Image
 
 from hires_studio.nodes import shipped_workflows
@@ -122,19 +123,25 @@ class Api:
         self.config_path.write_text(json.dumps(config))
 
     def deepimage(self, path: str, body: Any = None, key: str | None = "alice", **kwargs: Any) -> requests.Response:
+        """A deep-image request; its response is validated by deep-image's schema."""
         headers = kwargs.pop("headers", {})
         if key is not None:
             headers["x-api-key"] = self.keys.get(key, key)
         if body is not None:
             kwargs["json"] = body
-        return self.http.post(self.server.url + path, headers=headers, timeout=120, **kwargs)
+        response = self.http.post(self.server.url + path, headers=headers, timeout=120, **kwargs)
+        validate_response("post", path, response.status_code, response.json())
+        return response
 
     def get(self, path: str, key: str | None = "alice", bearer: bool = False) -> requests.Response:
         headers = {}
         if key is not None:
             token = self.keys.get(key, key)
             headers = {"Authorization": f"Bearer {token}"} if bearer else {"x-api-key": token}
-        return self.http.get(self.server.url + path, headers=headers, timeout=120)
+        response = self.http.get(self.server.url + path, headers=headers, timeout=120)
+        if path.startswith("/rest_api/"):
+            validate_response("get", path, response.status_code, response.json())
+        return response
 
     def bearer(self, path: str, key: str | None = "alice", **kwargs: Any) -> requests.Response:
         headers = kwargs.pop("headers", {})
@@ -143,12 +150,13 @@ class Api:
         return self.http.post(self.server.url + path, headers=headers, timeout=JOB_TIMEOUT_S, **kwargs)
 
     def wait_result(self, job: str, key: str = "alice") -> dict[str, Any]:
-        """Poll GET result/{hash} as a deep-image client does, until complete or failed."""
+        """Poll GET result/{hash} as a deep-image client does, until complete or failed (the schema's
+        ErrorJobFailed, a 500)."""
         deadline = time.monotonic() + JOB_TIMEOUT_S
         while time.monotonic() < deadline:
             response = self.get(f"/rest_api/result/{job}", key)
-            assert response.status_code == 200, response.text
             body = response.json()
+            assert response.status_code == (500 if body.get("status") == "failed" else 200), response.text
             assert body["status"] in ("received", "not_started", "in_progress", "complete", "failed"), body
             if body["status"] in ("complete", "failed"):
                 return body
@@ -398,8 +406,14 @@ def bad_cases(api: Api) -> list[tuple[str, Any, int, dict[str, Any]]]:
         ("gif output", di({"url": f"{site}/api-example.png", "output_format": "gif"}), 400,
          bad | {"message": "~output_format='gif'"}),
         ("quality 101", di({"url": f"{site}/api-example.png", "quality": 101}), 400, bad | {"message": "~quality=101"}),
-        ("unknown field", di({"url": f"{site}/api-example.png", "enhancements": ["denoise"]}), 400,
-         bad | {"message": "~enhancements"}),
+        ("unknown field", di({"url": f"{site}/api-example.png", "colorize": True}), 400,
+         bad | {"message": "~colorize"}),
+        ("enhancement not served", di({"url": f"{site}/api-example.png", "enhancements": ["denoise", "light"]}), 400,
+         bad | {"message": "~enhancements[1]='light': is not served"}),
+        ("print size with no standard size", di({"url": f"{site}/api-example.png", "print_size": "a4long"}), 400,
+         bad | {"message": "~print_size='a4long'"}),
+        ("storage target", di({"url": f"{site}/api-example.png", "target": "storage://s/f/"}), 400,
+         bad | {"message": "~target='storage://s/f/'"}),
         ("ftp url", di({"url": "ftp://127.0.0.1/a.png"}), 400, bad | {"message": "~only http and https"}),
         ("bad base64", di({"url": "base64,@@@@"}), 400, bad | {"message": "~not valid base64"}),
         ("not an image", di({"url": _b64(b"hello, not a picture")}), 400, bad | {"message": "~Unidentified image"}),
@@ -420,6 +434,36 @@ def bad_cases(api: Api) -> list[tuple[str, Any, int, dict[str, Any]]]:
                                      "upscale_strength": 8, "background": {"generate": {"adapter_type": "upscale",
                                                                                         "description": "x"}}}),
          400, bad | {"message": "~strengths 7-9 have no diffusion pass"}),
+        # hostile bytes: each its API's 4xx body, never a 500
+        ("JSON nested 100,000 deep", di(None, data=b"[" * 100_000, headers={"Content-Type": "application/json"}),
+         400, bad | {"message": "The body is not valid JSON."}),
+        ("JSON nested 40 deep", di({"url": json.loads("[" * 40 + "]" * 40)}),
+         400, bad | {"message": "The body nests deeper than 32 levels."}),
+        ("a 5,000-digit number", di(None, data=b'{"width": ' + b"9" * 5000 + b"}",
+                                    headers={"Content-Type": "application/json"}),
+         400, bad | {"message": "The body is not valid JSON."}),
+        ("form fit={bad", di(None, data={"url": f"{site}/api-example.png", "fit": "{bad"}), 400,
+         bad | {"message": "~fit='{bad': is not valid JSON"}),
+        ("form url and url[a]", di(None, data=[("url", "x"), ("url[a]", "y")]), 400,
+         bad | {"message": "~mixes a value and an object"}),
+        ("form field twice", di(None, data=[("url", "x"), ("url", "y")]), 400,
+         bad | {"message": "The field 'url' is given twice: send it once."}),
+        ("form parameters not JSON", di(None, files={"parameters": (None, b"{x", "application/json")}), 400,
+         bad | {"message": "~parameters='{x': is not valid JSON"}),
+        ("chunked body", di(None, data=iter([b'{"url": "x"}']), headers={"Content-Type": "application/json"}), 411,
+         bad | {"message": "Send the body with a Content-Length header."}),
+        ("x-api-key not UTF-8", di({"url": "x"}, key=b"hs_\xff\xfe"), 404,
+         {"message": "No user found for provided token"}),
+        ("Stability bearer not UTF-8", lambda: api.bearer(stab, key=None, headers={"Authorization": b"Bearer \xff"},
+                                                          files={"image": ("a.png", ok_png, "image/png")}), 401,
+         {"name": "unauthorized", "message": "the API key is not valid on this server"}),
+        ("deepmode bearer not UTF-8", lambda: api.bearer("/api/images/upscale", key=None, json={"image_id": "x"},
+                                                         headers={"Authorization": b"Bearer \xc3("}), 401,
+         {"message": "the API key is not valid on this server"}),
+        ("Stability 100000 x 1", st(image=png_bytes(100_000, 1)), 400,
+         {"name": "invalid_pixel_count", "message": "~limit of 16384 pixels"}),
+        ("Stability accept image/jpeg", st(accept="image/jpeg"), 406,
+         {"name": "not_acceptable", "message": "~use application/json (the default) or image/png"}),
         ("unknown engine", st("/v1/generation/some-fake-engine/image-to-image/upscale"), 404,
          {"name": "not_found", "message": "The specified engine (ID some-fake-engine) was not found."}),
         ("no image", st(image=None), 400, {"name": "bad_request", "message": "image: is required"}),
@@ -555,6 +599,7 @@ def test_no_keys_configured_refuses_every_route(api: Api) -> None:
         message = response.json()["message"]
         assert "No API key is configured" in message and "api_key.py add NAME" in message, name
         assert "HIRES_STUDIO_API_KEYS" in message, name
+        assert str(api.server.base) not in message and "/tmp" not in message, (name, "no absolute path", message)
 
 
 # --- SSRF -----------------------------------------------------------------------------------------------------
@@ -609,7 +654,7 @@ def test_jobs_are_on_comfyuis_queue_and_can_be_taken_off(api: Api) -> None:
         (item,) = [item for item in pending if item[3].get("hires_studio_job") == job]
         api.server.request("/queue", {"delete": [item[1]]})
         body = api.wait_result(job)
-        assert body["status"] == "failed" and "removed from ComfyUI's queue" in body["message"]
+        assert body["status"] == "failed" and "removed from ComfyUI's queue" in body["error"]
         assert "result_url" not in body
     finally:
         api.server.request("/queue", {"delete": [blocker_id]})
