@@ -520,12 +520,12 @@ def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[i
     return graph
 
 
-def _form_text(key: str, value: str | bytes) -> str:
-    if isinstance(value, bytes):
+def _form_text(key: str, value: str | bytes | bytearray) -> str:
+    if isinstance(value, (bytes, bytearray)):  # aiohttp keeps a part with a non-text content type as bytes
         try:
-            return value.decode("utf-8")
+            return bytes(value).decode("utf-8")
         except UnicodeDecodeError:
-            raise FieldError(key, value[:40], "is not UTF-8 text", "send the field as UTF-8 text") from None
+            raise FieldError(key, bytes(value[:40]), "is not UTF-8 text", "send the field as UTF-8 text") from None
     return value
 
 
