@@ -34,7 +34,7 @@ from . import comfy_queue, deepimage, deepmode, stability
 from .config import CONFIG_DIR, CONFIG_PLACE, KEYS_ENV, ApiConfig, ConfigCache, ConfigError
 from .errors import ApiError, DeepImageError, DeepmodeError, FieldError, StabilityError, bad_request
 from .images import decode_base64, encode, open_image
-from .jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, Job, JobStore
+from .jobs import COMPLETE, FAILED, FAILED_MESSAGE, IN_PROGRESS, NOT_STARTED, Job, JobStore
 from .keys import ApiKey, bearer_token, identify
 from .models import resolve_models
 from .safe_fetch import FetchRefused, decide, fetch, system_resolver
@@ -57,8 +57,6 @@ MAX_JSON_DEPTH = 32
 """The deepest nesting a JSON body may have (the deepest real request nests 3 levels)."""
 JOB_KEY = "hires_studio_job"
 """Where a handler notes the id of the job it created on the aiohttp request, for the 500 body."""
-FAILED_MESSAGE = ("We have encountered some technical issues while processing the image. No credits were lost. "
-                  "Please try again.")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

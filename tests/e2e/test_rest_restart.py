@@ -1,11 +1,16 @@
 """Kill the server mid-queue and start it again: every REST job ends complete or failed, none is lost, none stays
-in_progress, and a failed job leaves no half-written file. Its own server (killed with SIGKILL), on loopback."""
+in_progress, a failed job leaves no half-written file, and a deepmode callback the restart cut receives the
+failure once. Its own server (killed with SIGKILL), on loopback."""
 
 from __future__ import annotations
 
 import base64
 import io
+import json
+import queue
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,9 +19,9 @@ from comfy_host import ComfyServer, make_comfy_base
 from PIL import Image
 from staging import stage_base, tiny_stand_ins
 
-from hires_studio.nodes.rest.config import write_key_config
-from hires_studio.nodes.rest.jobs import RESTART_MESSAGE
-from hires_studio.nodes.rest.keys import new_key
+from hires_studio.nodes.rest.config import config_path, write_config_atomic
+from hires_studio.nodes.rest.jobs import FAILED_MESSAGE, RESTART_MESSAGE
+from hires_studio.nodes.rest.keys import hash_key, new_key
 
 pytestmark = pytest.mark.e2e
 
@@ -29,11 +34,36 @@ def png_b64(width: int, height: int) -> str:
     return "base64," + base64.b64encode(out.getvalue()).decode()
 
 
+class CallbackReceiver:
+    """A loopback HTTP server that keeps every POST it receives."""
+
+    def __init__(self) -> None:
+        self.received: queue.Queue = queue.Queue()
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                received.put((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
 def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
     base = make_comfy_base(tmp_path / "base", [tiny_models, REAL_MODELS])
     stage_base(base, tiny_stand_ins(tiny_models))
     key = new_key()
-    write_key_config(base / "user", "t", key, rate_limit=50)
+    receiver = CallbackReceiver()
+    write_config_atomic(config_path(base / "user"), {
+        "keys": [{"name": "t", "sha256": hash_key(key), "rate_limit": 50}],
+        "fetch_allowlist": [f"127.0.0.1:{receiver.port}"]})
     http = requests.Session()
     http.trust_env = False
     headers = {"x-api-key": key}
@@ -55,6 +85,12 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
             time.sleep(0.2)
         slow = [post({"url": png_b64(64, 48), "width": 320, "generative_upscale": True, "upscale_strength": 5})
                 for _ in range(3)]
+        upload = http.post(server.url + "/upload/image", timeout=60,
+                           files={"image": ("cut.png", base64.b64decode(png_b64(16, 16)[7:]), "image/png")})
+        callback = f"http://127.0.0.1:{receiver.port}/done"
+        ack = http.post(server.url + "/api/images/upscale", timeout=60, headers={"Authorization": f"Bearer {key}"},
+                        json={"image_id": upload.json()["name"], "callback": callback})
+        assert ack.json() == {"message": "Upscaling images..."}, ack.text
         deadline = time.monotonic() + 120
         while status(server.url, slow[0])["status"] != "in_progress":
             assert time.monotonic() < deadline, status(server.url, slow[0])
@@ -71,7 +107,8 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
         image = http.get(finals[quick]["result_url"], timeout=60)
         assert image.status_code == 200 and Image.open(io.BytesIO(image.content)).size == (48, 32)
         for job in slow:
-            assert finals[job] == {"status": "failed", "job": job, "message": RESTART_MESSAGE}, finals[job]
+            expected = {"status": "failed", "job": job, "message": FAILED_MESSAGE, "error": RESTART_MESSAGE}
+            assert finals[job] == expected, finals[job]
             assert not list((base / "input" / "hires_studio_api").glob(f"{job}_*"))
             assert not list((base / "output" / "hires_studio_api").glob(f"{job}_*"))
             assert not (base / "user" / "hires_studio_api" / "results" / job).exists()
@@ -79,5 +116,10 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
         again = http.post(restarted.url + "/rest_api/process_result", headers=headers, timeout=120,
                           json={"url": png_b64(24, 16), "width": 36, "upscale_strength": 9}).json()
         assert again["status"] in ("complete", "not_started", "in_progress"), again
+        path, payload = receiver.received.get(timeout=60)
+        assert path == "/done" and (payload["status"], payload["message"]) == ("failed", RESTART_MESSAGE), payload
+        time.sleep(2)
+        assert receiver.received.empty(), "the failure is sent once"
     finally:
         restarted.stop()
+        receiver.httpd.shutdown()
