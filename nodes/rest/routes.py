@@ -33,6 +33,7 @@ from ..core.errors import HiResInputError
 from . import comfy_queue, deepimage, deepmode, stability
 from .config import CONFIG_DIR, CONFIG_PLACE, KEYS_ENV, ApiConfig, ConfigCache, ConfigError
 from .errors import ApiError, DeepImageError, DeepmodeError, FieldError, StabilityError, bad_request
+from .forms import split_form
 from .images import decode_base64, encode, open_image
 from .jobs import COMPLETE, FAILED, FAILED_MESSAGE, IN_PROGRESS, NOT_STARTED, Job, JobStore
 from .keys import ApiKey, bearer_token, identify
@@ -234,6 +235,12 @@ class RestApi:
         if (request.content_length or 0) > config.max_body_bytes:
             raise refuse(413, f"The body is {request.content_length} bytes; this server accepts at most "
                          f"{config.max_body_bytes}.")
+        if request.content_type == "multipart/form-data" and "boundary" not in request.headers.get("Content-Type", ""):
+            try:  # a generated client's form body: the boundary is only in the body
+                fields, files = split_form(await request.read())
+            except (ValueError, LookupError) as error:  # FormError, a bad UTF-8 or an unknown charset
+                raise refuse(400, f"The body is not valid multipart/form-data data: {error}.") from None
+            return fields, files, False
         if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
             fields, files = {}, {}
             try:

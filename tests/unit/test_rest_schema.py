@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from deepimage_schema import request_examples, schema, validate_request, validate_response
 from PIL import Image
@@ -20,6 +21,7 @@ from PIL import Image
 from hires_studio.nodes.rest import deepimage
 from hires_studio.nodes.rest.config import CONFIG_PLACE, ConfigCache, ConfigError, config_path, write_key_config
 from hires_studio.nodes.rest.errors import FieldError, short_repr
+from hires_studio.nodes.rest.forms import FormError, split_form
 from hires_studio.nodes.rest.images import encode
 from hires_studio.nodes.rest.keys import hash_key, identify
 from hires_studio.nodes.rest.print_sizes import PAPER_INCHES, oriented, print_pixels
@@ -198,3 +200,17 @@ def test_the_watcher_loop_outlives_errors_in_its_ticks() -> None:
 
     asyncio.run(run())
     assert len(calls) >= 6
+
+
+def test_a_form_body_whose_content_type_names_no_boundary() -> None:
+    request = httpx.Request("POST", "http://127.0.0.1/", files=[
+        ("fileName", ("a.png", b"\x89PNG\r\n--not-the-boundary\r\n\x00\xff", "image/png")),
+        ("parameters", (None, b'{"width": 32}', "application/json")), ("note", (None, "caf\u00e9".encode(), None))])
+    fields, files = split_form(request.read())
+    assert fields == {"parameters": b'{"width": 32}', "note": "caf\u00e9"}
+    assert files == {"fileName": b"\x89PNG\r\n--not-the-boundary\r\n\x00\xff"}
+    for body in (b"", b"no boundary line", b"--\r\n", b"--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--\r\n",
+                 b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n'
+                 b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n2\r\n--b--\r\n'):
+        with pytest.raises(FormError):
+            split_form(body)
