@@ -137,15 +137,18 @@ class RestApi:
     # -- set-up -----------------------------------------------------------------------------------------------
 
     def install(self) -> None:
+        """The routes; a path part is anything up to the next slash (aiohttp's default pattern refuses braces,
+        whose 404 would not be the API's own body)."""
         routes = self.server.routes
         routes.post("/rest_api/process_result")(self._api(DEEPIMAGE, self.deepimage_process_result))
         routes.post("/rest_api/process")(self._api(DEEPIMAGE, self.deepimage_process))
-        routes.get("/rest_api/result/{job}")(self._api(DEEPIMAGE, self.deepimage_result))
-        routes.post("/v1/generation/{engine_id}/image-to-image/upscale")(self._api(STABILITY, self.stability_upscale))
+        routes.get("/rest_api/result/{job:[^/]+}")(self._api(DEEPIMAGE, self.deepimage_result))
+        routes.post("/v1/generation/{engine_id:[^/]+}/image-to-image/upscale")(
+            self._api(STABILITY, self.stability_upscale))
         routes.post("/api/images/upscale")(self._api(DEEPMODE, self.deepmode_upscale))
         routes.post("/api/images/generate")(self._api(DEEPMODE, self.deepmode_generate))
-        routes.get("/api/images/{image_id}")(self._api(DEEPMODE, self.deepmode_image))
-        routes.get(FILES_ROUTE + "/{token}/{name}")(self.result_file)
+        routes.get("/api/images/{image_id:[^/]+}")(self._api(DEEPMODE, self.deepmode_image))
+        routes.get(FILES_ROUTE + "/{token:[^/]+}/{name:[^/]+}")(self.result_file)
         routes.get(STATUS_ROUTE)(self.status)
         self.server.app.on_startup.append(self._start)
         self.server.app.on_cleanup.append(self._stop)
