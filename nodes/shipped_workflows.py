@@ -18,6 +18,15 @@ from typing import Any
 from .api_prompt import ApiPrompt
 from .core.errors import HiResInputError
 from .core.native import budget_size
+from .core.request import check_num_images
+from .core.sizing import (
+    STABILITY_CFG_SCALE,
+    STABILITY_DEFAULT_CFG_SCALE,
+    STABILITY_DEFAULT_STEPS,
+    STABILITY_PROMPT_MAX_CHARS,
+    STABILITY_SEED_MAX,
+    STABILITY_STEPS,
+)
 
 OUTPUT_FOLDER = "hires_studio"
 """The subfolder of ComfyUI's output folder the shipped workflows save into (a fixed name: it does not depend on
@@ -465,10 +474,6 @@ STABILITY_ENGINES = ("esrgan-v1-x2plus", "stable-diffusion-x4-latent-upscaler")
 STABILITY_OUTPUT_NAMES = {"esrgan-v1-x2plus": "stability_esrgan_x2_upscale",
                           "stable-diffusion-x4-latent-upscaler": "stability_latent_x4_upscale"}
 """The SaveImage prefix of each engine's graph: the shipped workflow's name."""
-STABILITY_SEED_MAX = 4_294_967_295
-STABILITY_STEPS = (10, 150)
-STABILITY_CFG_SCALE = (0.0, 35.0)
-STABILITY_PROMPT_MAX_CHARS = 2000
 STABILITY_LATENT_STRENGTH = 5
 """The latent upscaler as a generative upscale: bicubic base, medium diffusion pass (denoise 0.35)."""
 WEIGHT_DECIMALS = 2
@@ -476,7 +481,6 @@ WEIGHT_DECIMALS = 2
 DEEPMODE_RATIOS: dict[str, float] = {"portrait": 2 / 3, "square": 1.0}
 """deepmode's `ratio` (portrait is its default) as width / height."""
 DEEPMODE_UPSCALE = 4
-DEEPMODE_MAX_IMAGES = 8
 SD15_NATIVE = 512
 """The shipped checkpoint's native side: deepmode's sizes are worked out for the model the graph loads."""
 LANDSCAPE_PROMPT = "A beautiful landscape with mountains and a river."
@@ -544,7 +548,8 @@ def _check_range(name: str, value: Any, low: float, high: float, what: str) -> N
 
 def stability_upscale_graph(
     engine: str, *, width: int = 0, height: int = 0, prompts: Sequence[tuple[str, float]] = (), seed: int = 0,
-    steps: int = 50, cfg_scale: float = 7.0, image: str = EXAMPLE_IMAGE, checkpoint: str = CHECKPOINT,
+    steps: int = STABILITY_DEFAULT_STEPS, cfg_scale: float = STABILITY_DEFAULT_CFG_SCALE, image: str = EXAMPLE_IMAGE,
+    checkpoint: str = CHECKPOINT,
     upscale_model: str = REALESRGAN, rng: random.Random | None = None,
 ) -> ApiPrompt:
     """Stability v1's `image-to-image/upscale` request as a graph. Both engines size by Stability's rules
@@ -616,9 +621,7 @@ def deepmode_generate_graph(prompt: str, negative_prompt: str = "", num_images: 
     native budget with the `ratio`; with `upscale` true, x4 super-resolution by Real-ESRGAN."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise HiResInputError("prompt", prompt, "is required", "give the prompt's text")
-    if isinstance(num_images, bool) or not isinstance(num_images, int) or not 1 <= num_images <= DEEPMODE_MAX_IMAGES:
-        raise HiResInputError("num_images", num_images, f"must be from 1 to {DEEPMODE_MAX_IMAGES}",
-                              "ask for 1 (the default) to 8 images")
+    check_num_images(num_images)
     width, height = deepmode_sizes(ratio, upscale, native)
     graph = _Graph()
     ckpt = graph.add(_node("CheckpointLoaderSimple", "Load Checkpoint (deepmode's model_id)", ckpt_name=checkpoint))

@@ -36,7 +36,7 @@ from .sizing import (
     with_min_length,
     with_padding,
 )
-from .strength import BasePath, strength_preset
+from .strength import STRENGTHS, UPSCALE_MODEL_STRENGTHS, BasePath, strength_preset
 
 SizeRules = Literal["deep-image", "stability-v1"]
 SIZE_RULES: tuple[SizeRules, ...] = ("deep-image", "stability-v1")
@@ -54,7 +54,8 @@ _HEX_COLOR = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
 @dataclass(frozen=True)
 class SizeRequest:
-    """The sizing inputs of a node, as given (defaults keep the pack's behaviour before these inputs)."""
+    """The sizing inputs of a node, as given. Its defaults are the nodes' input defaults (see SIZE_DEFAULTS):
+    they keep the pack's behaviour from before the optional inputs existed."""
 
     width: int = 0
     height: int = 0
@@ -66,6 +67,10 @@ class SizeRequest:
     crop_focus: str = "center"
     canvas_fill: str = "color"
     fill_color: str = "#000000"
+
+
+SIZE_DEFAULTS = SizeRequest()
+"""Every sizing input's default, written once: node inputs and signatures read them from here."""
 
 
 @dataclass(frozen=True)
@@ -308,7 +313,8 @@ def check_connected(route: Route, outpaint: bool, node: str, connected: Collecti
         row = f"upscale_strength {route.strength} takes" if route.strength else "this request takes"
         raise HiResInputError(
             "upscale_model", None, f"{row} the upscale_4 base path, which needs an UPSCALE_MODEL",
-            "connect Load Upscale Model (e.g. RealESRGAN_x4plus), or choose a bicubic strength (2, 3, 5, 6, 8, 9)",
+            "connect Load Upscale Model (e.g. RealESRGAN_x4plus), or choose a bicubic strength "
+            f"({', '.join(str(s) for s in STRENGTHS if s not in UPSCALE_MODEL_STRENGTHS)})",
         )
     if route.diffusion is None and not outpaint:
         return
@@ -332,14 +338,19 @@ def lazy_inputs_for(plan: Plan, wants_clip: bool) -> list[str]:
     return wanted
 
 
+def check_num_images(num_images: int) -> None:
+    """deepmode's `num_images` (HiResGenerate's input of that name): 1 to MAX_NUM_IMAGES, made as one batch."""
+    if isinstance(num_images, bool) or not isinstance(num_images, int) or not 1 <= num_images <= MAX_NUM_IMAGES:
+        raise HiResInputError("num_images", num_images, f"must be from 1 to {MAX_NUM_IMAGES}",
+                              f"ask for 1 image (the default) up to {MAX_NUM_IMAGES}, made as one batch")
+
+
 def check_generation_request(width: int, height: int, size_rules: str, num_images: int) -> None:
     """HiResGenerate's rules that need no image."""
     _choice("size_rules", size_rules, SIZE_RULES)
     _side("width", width)
     _side("height", height)
-    if isinstance(num_images, bool) or not isinstance(num_images, int) or not 1 <= num_images <= MAX_NUM_IMAGES:
-        raise HiResInputError("num_images", num_images, f"must be from 1 to {MAX_NUM_IMAGES}",
-                              "ask for 1 image (the default) up to 8, made as one batch")
+    check_num_images(num_images)
     if size_rules == "stability-v1":
         _check_stability_request(SizeRequest(width=width, height=height, size_rules=size_rules), 0.0)
 
