@@ -6,9 +6,8 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from .core.color_fix import COLOR_FIXES
-from .core.crop_focus import CROP_FOCI
-from .core.request import CANVAS_FILLS, SIZE_DEFAULTS, SIZE_RULES
-from .core.sizing import FITS, MAX_SIDE
+from .core.request_rules import CANVAS_FILLS, SIZE_DEFAULTS, SIZE_RULES
+from .core.sizing import CROP_FOCI, FITS, MAX_SIDE
 from .core.strength import DEFAULT_STRENGTH, EFFECT_DENOISE, STRENGTHS
 from .runtime.lora import NO_LORA, lora_choices
 

@@ -13,13 +13,8 @@ from .core.adapter import DEFAULT_CONTROL_SCALE
 from .core.adapter_recipe import paste_kept, recipe_for
 from .core.input_checks import NOT_CONNECTED, check_generate_inputs, check_prompt_encoder, connected, refusal
 from .core.native import native_side
-from .core.request import (
-    MAX_NUM_IMAGES,
-    SIZE_DEFAULTS,
-    check_generation_request,
-    plan_generation,
-    strength_route,
-)
+from .core.plan import plan_generation, strength_route
+from .core.request_rules import MAX_NUM_IMAGES, SIZE_DEFAULTS, check_generation_request
 from .core.resize import bchw_to_bhwc, split_alpha
 from .core.sizing import MAX_SIDE
 from .runtime.conditioning import adapter_conditioning

@@ -18,7 +18,7 @@ from typing import Any
 from .api_prompt import ApiPrompt
 from .core.errors import HiResInputError
 from .core.native import budget_size
-from .core.request import check_num_images
+from .core.request_rules import check_num_images
 from .core.sizing import (
     STABILITY_CFG_SCALE,
     STABILITY_DEFAULT_CFG_SCALE,

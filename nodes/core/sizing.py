@@ -17,6 +17,9 @@ from .errors import HiResInputError
 
 Fit = Literal["canvas", "crop", "bounds", "cover"]
 FITS: tuple[Fit, ...] = ("canvas", "crop", "bounds", "cover")
+CropFocus = Literal["center", "item", "content"]
+CROP_FOCI: tuple[CropFocus, ...] = ("center", "item", "content")
+"""Where fit crop takes its window: deep-image's `{"crop": ...}` (the analysis is `crop_focus`'s)."""
 Dimension = Union[int, str, None]
 """A requested side: pixels (int, 0 or None = not given) or a percentage of the source side ("200%")."""
 
