@@ -13,7 +13,8 @@ from .core.adapter import DEFAULT_CONTROL_SCALE
 from .core.adapter_recipe import paste_kept, recipe_for
 from .core.input_checks import NOT_CONNECTED, check_generate_inputs, check_prompt_encoder, connected, refusal
 from .core.native import native_side
-from .core.request import MAX_NUM_IMAGES, check_generation_request, plan_generation, strength_route
+from .core.plan import plan_generation, strength_route
+from .core.request_rules import MAX_NUM_IMAGES, SIZE_DEFAULTS, check_generation_request
 from .core.resize import bchw_to_bhwc, split_alpha
 from .core.sizing import MAX_SIDE
 from .runtime.conditioning import adapter_conditioning
@@ -75,7 +76,8 @@ class HiResGenerate(io.ComfyNode):
 
     @classmethod
     def check_lazy_status(cls, width: int, height: int, upscale_strength: int, generative_upscale: bool,
-                          denoise_override: float, size_rules: str = "deep-image", num_images: int = 1,
+                          denoise_override: float, size_rules: str = SIZE_DEFAULTS.size_rules,
+                          num_images: int = 1,
                           adapter=None, **inputs) -> list[str]:
         """The request's own rules and what the adapter shows are refused before the model, VAE and CLIP are
         asked for (they are lazy so that nothing loads first); the upscale model is loaded only when it will
@@ -94,7 +96,7 @@ class HiResGenerate(io.ComfyNode):
     def validate_inputs(cls, width: int = None, height: int = None, upscale_strength: int = None,
                         lora_name: str = None, lora_strength: float = None, cfg: float = None,
                         sampler_name: str = None, scheduler: str = None, denoise_override: float = None,
-                        color_fix: str = None, size_rules: str = "deep-image", num_images: int = 1,
+                        color_fix: str = None, size_rules: str = SIZE_DEFAULTS.size_rules, num_images: int = 1,
                         clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
         """What needs no model or image, refused at /prompt. A widget fed by a link arrives as None."""
         # The sizes, num_images and the strength get the generation and strength rules' own messages below.
@@ -113,7 +115,7 @@ class HiResGenerate(io.ComfyNode):
     def execute(cls, model, vae, width: int, height: int, generative_upscale: bool, upscale_strength: int,
                 sample_num: int, lora_name: str, lora_strength: float, steps: int, cfg: float, sampler_name: str,
                 scheduler: str, denoise_override: float, tile_size: int, tile_batch: int, color_fix: str,
-                clip=None, adapter=None, upscale_model=None, size_rules: str = "deep-image",
+                clip=None, adapter=None, upscale_model=None, size_rules: str = SIZE_DEFAULTS.size_rules,
                 num_images: int = 1) -> io.NodeOutput:
         check_generate_inputs({name for name, value in (("clip", clip), ("adapter", adapter)) if value is not None},
                               adapter, NODE)

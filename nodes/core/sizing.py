@@ -1,7 +1,8 @@
-"""Output-size rules: deep-image's resize rules and Stability v1's upscale rules.
+"""Output-size rules: deep-image's resize rules and Stability v1's upscale rules, with each API's limits.
 
-One function owns each rule set, and every node asks it, so sizes agree everywhere: the image is never
-squashed (its aspect ratio is kept to the nearest pixel) and the output is exactly the size the plan says.
+One function owns each rule set, and every node, graph builder and REST check asks it, so sizes agree
+everywhere: the image is never squashed (its aspect ratio is kept to the nearest pixel) and the output is
+exactly the size the plan says.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from .errors import HiResInputError
 
 Fit = Literal["canvas", "crop", "bounds", "cover"]
 FITS: tuple[Fit, ...] = ("canvas", "crop", "bounds", "cover")
+CropFocus = Literal["center", "item", "content"]
+CROP_FOCI: tuple[CropFocus, ...] = ("center", "item", "content")
+"""Where fit crop takes its window: deep-image's `{"crop": ...}` (the analysis is `crop_focus`'s)."""
 Dimension = Union[int, str, None]
 """A requested side: pixels (int, 0 or None = not given) or a percentage of the source side ("200%")."""
 
@@ -60,19 +64,28 @@ class SizePlan:
         return self.resized != self.canvas
 
 
-def _parse_dimension(name: str, value: Dimension, source_side: int) -> int | None:
-    """Pixels for a requested side, or None when the side is not given."""
+def parse_percent(value: object) -> float | None:
+    """A percentage written as text ("200%", " 50 % ") as its number (200.0, 50.0); None for anything else.
+    The one reader of deep-image's percentages: sizes and padding both use it."""
+    if not isinstance(value, str):
+        return None
+    match = _PERCENT.match(value)
+    return None if match is None else float(match.group(1))
+
+
+def resolve_dimension(name: str, value: Dimension, source_side: int) -> int | None:
+    """Pixels for a requested side (pixels, digits as text, or a percentage of `source_side`), or None when
+    the side is not given."""
     if value is None or value == 0 or value == "":
         return None
     if isinstance(value, bool):
         raise HiResInputError(name, value, "is not a size", "give pixels (e.g. 1024) or a percentage ('200%')")
     if isinstance(value, str):
-        match = _PERCENT.match(value)
-        if match is None:
+        percent = parse_percent(value)
+        if percent is None:
             if value.strip().isdigit():
-                return _parse_dimension(name, int(value), source_side)
+                return resolve_dimension(name, int(value), source_side)
             raise HiResInputError(name, value, "is not a size", "give pixels (e.g. 1024) or a percentage ('200%')")
-        percent = float(match.group(1))
         if percent <= 0:
             raise HiResInputError(name, value, "a percentage must be above 0", "use e.g. '200%'")
         return max(1, round(source_side * percent / 100.0))
@@ -125,15 +138,15 @@ def plan_size(
         raise HiResInputError("image", (src_w, src_h), "has no pixels", "connect an image of at least 1x1")
     if fit not in FITS:
         raise HiResInputError("fit", fit, "is not a fit mode", f"use one of {', '.join(FITS)}")
-    w = _parse_dimension("width", width, src_w)
-    h = _parse_dimension("height", height, src_h)
+    w = resolve_dimension("width", width, src_w)
+    h = resolve_dimension("height", height, src_h)
     full = Box(0, 0, src_w, src_h)
 
     # One side as a percentage is a scale factor for both sides.
     if (w is None) != (h is None):
-        given = width if h is None else height
-        if isinstance(given, str) and _PERCENT.match(given):
-            w, h, scale_by = None, None, float(_PERCENT.match(given).group(1)) / 100.0
+        percent = parse_percent(width if h is None else height)
+        if percent is not None:
+            w, h, scale_by = None, None, percent / 100.0
 
     if w is None and h is None:
         if not scale_by or scale_by <= 0 or not math.isfinite(scale_by):
@@ -217,10 +230,9 @@ def parse_padding(value: str | int) -> tuple[float, bool]:
             raise HiResInputError("padding", value, f"a margin cannot pass {MAX_SIDE // 2} pixels",
                                   "give a smaller margin")
         return float(amount), False
-    percent = _PERCENT.match(text)
-    if percent is None:
+    amount = parse_percent(text)
+    if amount is None:
         raise HiResInputError("padding", value, "is not a margin", "give pixels (e.g. '24') or a percentage ('5%')")
-    amount = float(percent.group(1))
     if amount >= MAX_PADDING_PERCENT:
         raise HiResInputError("padding", value, f"a margin must be below {MAX_PADDING_PERCENT:g}% of the shorter side",
                               "give e.g. '5%'")
@@ -308,10 +320,20 @@ def ai_upscale_passes(model_scale: float, needed_scale: float) -> int:
     return max(passes, 1)
 
 
-# Stability v1 `image-to-image/upscale` limits.
+# Stability v1 `image-to-image/upscale` limits: its sizes here, beside deep-image's, and its other fields'.
 STABILITY_MIN_SIDE = 512
 STABILITY_MAX_OUTPUT_PIXELS = 4_194_304
 STABILITY_MAX_INPUT_PIXELS = 1_048_576
+STABILITY_SEED_MAX = 4_294_967_295
+"""`seed`: 0 (random) to 2**32 - 1."""
+STABILITY_STEPS = (10, 150)
+"""`steps`: the range; 50 is the default."""
+STABILITY_DEFAULT_STEPS = 50
+STABILITY_CFG_SCALE = (0.0, 35.0)
+"""`cfg_scale`: the range; 7 is the default."""
+STABILITY_DEFAULT_CFG_SCALE = 7.0
+STABILITY_PROMPT_MAX_CHARS = 2000
+"""The longest `text_prompts[i][text]`."""
 
 
 def stability_v1_size(src_w: int, src_h: int, width: int = 0, height: int = 0) -> tuple[int, int]:

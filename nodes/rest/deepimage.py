@@ -1,6 +1,6 @@
 """deep-image's `process` request: its fields checked, then turned into the API-format graph that the shipped
-workflow of the same request holds (the node choice, inputs and model files come from
-`nodes.shipped_workflows`; tests/e2e/test_rest_deepimage.py proves each seed request builds its shipped graph).
+workflow of the same request holds (the model files and model families come from `nodes.graphs`, as the
+shipped workflows' do; tests/e2e/test_rest_api.py proves each seed request builds its shipped graph).
 
 Pure: no ComfyUI import.
 """
@@ -18,7 +18,7 @@ from ..api_prompt import ApiPrompt
 from ..core.adapter import ADAPTER_TYPES
 from ..core.errors import HiResInputError
 from ..core.sizing import FITS, MAX_SIDE, plan_size
-from ..shipped_workflows import CANNY_CONTROLNET, CHECKPOINT, MODEL_TYPES, REALESRGAN, WORKFLOWS
+from ..graphs.models import CANNY_CONTROLNET, CHECKPOINT, FAMILIES, MODEL_TYPES, REALESRGAN
 from .errors import FieldError
 from .images import FORMATS, MAX_DPI, parse_file_size
 from .print_sizes import PAPER_INCHES, oriented, print_pixels
@@ -62,15 +62,6 @@ GENERATE_FIELDS = ("description", "negative_prompt", "adapter_type", "face_id", 
 CROP_FOCUSES = ("center", "item", "content")
 IMAGE_ADAPTERS = ("generate_background", "face", "control", "control2", "inpainting")
 SD_MODEL_TYPES = tuple(MODEL_TYPES)
-FAMILY_WORKFLOWS: dict[str, tuple[str, ...]] = {
-    "z-image-turbo": ("text_to_image_zimage_turbo", "zimage_turbo_text_to_image"),
-    "qwen": ("text_to_image_qwen",),
-    "flux2-klein9b": ("text_to_image_flux2",),
-}
-"""model_types loaded from separate UNET, text encoder and VAE files: the shipped text-to-image workflow whose
-loaders and diffusion settings (steps, cfg, sampler, scheduler) a request of that model_type uses."""
-LOADERS = ("UNETLoader", "CLIPLoader", "VAELoader")
-SETTINGS = ("steps", "cfg", "sampler_name", "scheduler")
 HOSTED_MODEL_TYPES = ("gemini-3-pro-image-preview", "google-gemini-image-flash", "see-dream-4.5")
 UPSCALE_4_STRENGTHS = (1, 4, 7)
 SAVE_NODE = "save"
@@ -281,11 +272,11 @@ def _parse_generate(generate: Any) -> dict[str, Any]:
                          f"use one of {', '.join(ADAPTER_TYPES)}")
     model_type = out.get("model_type")
     if model_type is not None:
-        known = (*SD_MODEL_TYPES, *FAMILY_WORKFLOWS, *HOSTED_MODEL_TYPES)
+        known = (*SD_MODEL_TYPES, *FAMILIES, *HOSTED_MODEL_TYPES)
         if model_type not in known:
             raise FieldError("background.generate.model_type", model_type, "is not a model type",
                              f"use one of {', '.join(known)}")
-        served = (*SD_MODEL_TYPES, *(t for t in FAMILY_WORKFLOWS if _family_workflow(t) is not None))
+        served = (*SD_MODEL_TYPES, *FAMILIES)
         if model_type not in served:
             raise FieldError("background.generate.model_type", model_type, "is not served by this server's API "
                              "(hosted models need an account with their provider; the others need their own loaders)",
@@ -358,12 +349,6 @@ def _node(class_type: str, **inputs: Any) -> dict[str, Any]:
     return {"inputs": inputs, "class_type": class_type, "_meta": {"title": class_type}}
 
 
-def _family_workflow(model_type: str) -> dict[str, Any] | None:
-    """The shipped text-to-image graph of a separate-files model_type, or None when none is shipped."""
-    names = FAMILY_WORKFLOWS.get(model_type, ())
-    return next((dict(w.prompt) for name in names for w in WORKFLOWS if w.name == name), None)
-
-
 @dataclass(frozen=True)
 class ModelChoice:
     """The loader nodes of a model_type, the links to its model, clip and vae, the diffusion settings it needs,
@@ -378,18 +363,11 @@ class ModelChoice:
 
 
 def _model_choice(model_type: str | None) -> ModelChoice:
-    if model_type in FAMILY_WORKFLOWS:
-        shipped = _family_workflow(model_type)
-        ids = {node_id: f"{node['class_type'].lower()}" for node_id, node in shipped.items()
-               if node["class_type"] in LOADERS}
-        generate = next(node["inputs"] for node in shipped.values() if node["class_type"] == "HiResGenerate")
-        nodes = {ids[node_id]: _node(shipped[node_id]["class_type"], **shipped[node_id]["inputs"]) for node_id in ids}
-
-        def link(name: str) -> list:
-            return [ids[generate[name][0]], generate[name][1]]
-
-        return ModelChoice(nodes, link("model"), link("clip"), link("vae"),
-                           {k: generate[k] for k in SETTINGS if k in generate}, "upscale_model" in generate)
+    if model_type in FAMILIES:
+        family = FAMILIES[model_type]
+        nodes = {class_type.lower(): _node(class_type, **inputs)
+                 for class_type, inputs in family.loader_inputs().items()}
+        return ModelChoice(nodes, ["unetloader", 0], ["cliploader", 0], ["vaeloader", 0], family.settings, False)
     ckpt = MODEL_TYPES[model_type] if model_type else CHECKPOINT
     return ModelChoice({"ckpt": _node("CheckpointLoaderSimple", ckpt_name=ckpt)}, ["ckpt", 0], ["ckpt", 1],
                        ["ckpt", 2], {}, True)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..shipped_workflows import DEEPMODE_RATIOS
+from ..graphs.deepmode import DEEPMODE_RATIOS
 from .errors import DeepmodeError
 
 UPSCALE_FIELDS = ("image_id", "callback")

@@ -10,7 +10,7 @@ import copy
 from collections.abc import Mapping, Sequence
 
 from ..api_prompt import ApiPrompt
-from ..shipped_workflows import MODEL_FOLDERS, NO_MODEL
+from ..graphs.models import MODEL_FOLDERS, NO_MODEL
 from .errors import FieldError
 
 FALLBACK_FOLDERS = ("checkpoints", "upscale_models")

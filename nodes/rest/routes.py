@@ -27,9 +27,10 @@ import folder_paths
 from aiohttp import web
 from PIL import Image
 
-from .. import shipped_workflows
 from ..api_prompt import ApiPrompt
 from ..core.errors import HiResInputError
+from ..graphs.deepmode import deepmode_generate_graph, deepmode_upscale_graph
+from ..graphs.stability import stability_upscale_graph
 from . import comfy_queue, deepimage, deepmode, stability
 from .config import CONFIG_DIR, CONFIG_PLACE, KEYS_ENV, ApiConfig, ConfigCache, ConfigError
 from .errors import ApiError, DeepImageError, DeepmodeError, FieldError, StabilityError, bad_request
@@ -578,7 +579,7 @@ class RestApi:
                 raise stability.bad(f"image: {str(error).split(': ', 1)[1]}", "invalid_mime_type") from None
             stability.output_size(parsed, source)
             try:
-                graph = shipped_workflows.stability_upscale_graph(
+                graph = stability_upscale_graph(
                     engine, width=parsed.width, height=parsed.height, prompts=parsed.prompts, seed=seed,
                     steps=parsed.steps, cfg_scale=parsed.cfg_scale, image=image)
                 await self._queue(job, _with_prefix(graph, f"{SUBFOLDER}/{job.id}"), config)
@@ -664,7 +665,7 @@ class RestApi:
             self._discard(job)
             raise DeepmodeError(400, str(error)) from None
         try:
-            graph = shipped_workflows.deepmode_upscale_graph(image=image)
+            graph = deepmode_upscale_graph(image=image)
         except HiResInputError as error:
             self._discard(job)
             raise DeepmodeError(400, str(error)) from None
@@ -682,7 +683,7 @@ class RestApi:
                        "negative_prompt": parsed.negative_prompt, "ratio": parsed.ratio}})
         try:
             native = {"native": config.deepmode_native_side} if config.deepmode_native_side else {}
-            graph = shipped_workflows.deepmode_generate_graph(
+            graph = deepmode_generate_graph(
                 parsed.prompt, parsed.negative_prompt, parsed.num_images, parsed.ratio, parsed.upscale,
                 random.randint(0, 2**32 - 1), **native)
         except HiResInputError as error:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..core.errors import HiResInputError
 from ..core.sizing import MAX_SIDE, stability_v1_size
-from ..shipped_workflows import STABILITY_ENGINES
+from ..graphs.stability import STABILITY_ENGINES
 from .errors import StabilityError
 
 ESRGAN, LATENT = STABILITY_ENGINES

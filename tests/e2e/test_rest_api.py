@@ -44,6 +44,7 @@ from PIL import Image
 
 from hires_studio.nodes import shipped_workflows
 from hires_studio.nodes.api_prompt import complete_prompt, is_link
+from hires_studio.nodes.graphs.models import CHECKPOINT
 from hires_studio.nodes.rest import deepimage
 from hires_studio.nodes.rest.keys import hash_key, new_key
 
@@ -546,7 +547,7 @@ def test_rate_limit(api: Api) -> None:
 
 
 def test_a_missing_model_is_a_400_that_names_the_file(api: Api) -> None:
-    api.write_config(models={shipped_workflows.CHECKPOINT: "my_missing_model.safetensors"})
+    api.write_config(models={CHECKPOINT: "my_missing_model.safetensors"})
     try:
         response = api.deepimage("/rest_api/process", {"url": f"{api.site.url}/api-example.png", "width": 128,
                                                        "generative_upscale": True})
