@@ -17,9 +17,22 @@ class HiResInputError(ValueError):
         self.value = value
         self.problem = problem
         self.fix = fix
-        super().__init__(f"{field}={value!r}: {problem}. Fix: {fix}.")
+        super().__init__(f"{field}={short_repr(value)}: {problem}. Fix: {fix}.")
 
     @property
     def input_name(self) -> str:
         """The node input at fault: ComfyUI's name for `field` (its validation errors carry `input_name`)."""
         return self.field
+
+
+SHORT_REPR_CHARS = 80
+"""A value quoted back in a message is cut to this many characters (a REST request can send megabytes)."""
+
+
+def short_repr(value: object) -> str:
+    """repr() of a given value, cut short; a value nested too deeply to print is said so, never raised."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"<a {type(value).__name__} nested too deeply to print>"
+    return text if len(text) <= SHORT_REPR_CHARS else text[:SHORT_REPR_CHARS - 3] + "..."

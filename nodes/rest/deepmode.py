@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.errors import HiResInputError, short_repr
+from ..core.request_rules import check_num_images
 from ..graphs.deepmode import DEEPMODE_RATIOS
 from .errors import DeepmodeError
 
@@ -65,8 +67,10 @@ def parse_upscale(body: Any) -> UpscaleRequest:
 def parse_generate(body: Any) -> GenerateRequest:
     body = _fields(body, GENERATE_FIELDS)
     num = body.get("num_images", 1)
-    if isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= 8:
-        raise _bad(f"num_images: must be an integer from 1 to 8, got {num!r}")
+    try:
+        check_num_images(num)
+    except HiResInputError as error:
+        raise _bad(f"{error.field}: {error.problem}, got {short_repr(error.value)}") from None
     upscale = body.get("upscale", False)
     if not isinstance(upscale, bool):
         raise _bad(f"upscale: must be true or false, got {upscale!r}")

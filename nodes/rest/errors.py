@@ -42,27 +42,3 @@ class DeepmodeError(ApiError):
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(status, {"message": message})
-
-
-class FieldError(ValueError):
-    """One request field at fault: its name, the value and the fix (each API wraps it in its own body)."""
-
-    def __init__(self, field: str, value: object, problem: str, fix: str) -> None:
-        self.field = field
-        self.value = value
-        self.problem = problem
-        self.fix = fix
-        super().__init__(f"{field}={short_repr(value)}: {problem}. Fix: {fix}.")
-
-
-SHORT_REPR_CHARS = 80
-"""A value quoted back in an error message is cut to this many characters (a request can send megabytes)."""
-
-
-def short_repr(value: object) -> str:
-    """repr() of a request value, cut short; a value nested too deeply to print is said so, never raised."""
-    try:
-        text = repr(value)
-    except RecursionError:
-        return f"<a {type(value).__name__} nested too deeply to print>"
-    return text if len(text) <= SHORT_REPR_CHARS else text[:SHORT_REPR_CHARS - 3] + "..."

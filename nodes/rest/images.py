@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image, TiffImagePlugin
 
-from .errors import FieldError
+from ..core.errors import HiResInputError
 
 FORMATS = {"jpeg": ("JPEG", "jpg", "image/jpeg"), "jpg": ("JPEG", "jpg", "image/jpeg"),
            "png": ("PNG", "png", "image/png"), "webp": ("WEBP", "webp", "image/webp")}
@@ -30,7 +30,7 @@ def decode_base64(value: str, field: str = "url") -> bytes:
     try:
         return base64.b64decode(data.strip(), validate=True)
     except (binascii.Error, ValueError):
-        raise FieldError(field, value[:40] + "...", "is not valid base64 data",
+        raise HiResInputError(field, value[:40] + "...", "is not valid base64 data",
                          'send "base64,<the file\'s bytes in base64>"') from None
 
 
@@ -43,13 +43,13 @@ def open_image(data: bytes, max_pixels: int, field: str = "url") -> Image.Image:
             image = Image.open(io.BytesIO(data))
             w, h = image.size
             if w * h > max_pixels:
-                raise FieldError(field, f"{w}x{h}", f"has {w * h:,} pixels, more than this server's "
+                raise HiResInputError(field, f"{w}x{h}", f"has {w * h:,} pixels, more than this server's "
                                  f"{max_pixels:,}-pixel limit", "send a smaller image")
             image.load()
-    except FieldError:
+    except HiResInputError:
         raise
     except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning, SyntaxError):
-        raise FieldError(field, f"{len(data)} bytes", "Unidentified image",
+        raise HiResInputError(field, f"{len(data)} bytes", "Unidentified image",
                          "send a PNG, JPEG or WebP file") from None
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     return image.convert("RGBA" if has_alpha else "RGB")
@@ -58,16 +58,17 @@ def open_image(data: bytes, max_pixels: int, field: str = "url") -> Image.Image:
 def parse_file_size(value: int | str) -> int:
     """max_file_size in bytes: an int (bytes) or "500kb", "1MB", "2gb"."""
     if isinstance(value, bool):
-        raise FieldError("max_file_size", value, "is not a size", 'use bytes or a string like "1MB"')
+        raise HiResInputError("max_file_size", value, "is not a size", 'use bytes or a string like "1MB"')
     if isinstance(value, int):
         size = value
     else:
         match = _SIZE.match(str(value))
         if not match:
-            raise FieldError("max_file_size", value, "is not a size", 'use bytes or a string like "500kb" or "1MB"')
+            raise HiResInputError("max_file_size", value, "is not a size",
+                                  'use bytes or a string like "500kb" or "1MB"')
         size = int(float(match[1]) * _UNITS[match[2].lower() if match[2] else None])
     if size <= 0:
-        raise FieldError("max_file_size", value, "must be more than 0 bytes", 'use a size like "1MB"')
+        raise HiResInputError("max_file_size", value, "must be more than 0 bytes", 'use a size like "1MB"')
     return size
 
 

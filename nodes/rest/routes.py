@@ -29,11 +29,12 @@ from PIL import Image
 
 from ..api_prompt import ApiPrompt
 from ..core.errors import HiResInputError
+from ..core.sizing import STABILITY_SEED_MAX
 from ..graphs.deepmode import deepmode_generate_graph, deepmode_upscale_graph
 from ..graphs.stability import stability_upscale_graph
 from . import comfy_queue, deepimage, deepmode, stability
 from .config import CONFIG_DIR, CONFIG_PLACE, KEYS_ENV, ApiConfig, ConfigCache, ConfigError
-from .errors import ApiError, DeepImageError, DeepmodeError, FieldError, StabilityError, bad_request
+from .errors import ApiError, DeepImageError, DeepmodeError, StabilityError, bad_request
 from .forms import split_form
 from .images import decode_base64, encode, open_image
 from .jobs import COMPLETE, FAILED, FAILED_MESSAGE, IN_PROGRESS, NOT_STARTED, Job, JobStore
@@ -293,9 +294,10 @@ class RestApi:
                     fetch, url, allowlist=config.allowlist, max_bytes=config.max_fetch_bytes,
                     connect_timeout=config.connect_timeout_s, read_timeout=config.read_timeout_s)
             except FetchRefused as error:
-                raise FieldError(field, url, str(error), "send a public http(s) URL or \"base64,<data>\"") from None
+                raise HiResInputError(field, url, str(error),
+                                      "send a public http(s) URL or \"base64,<data>\"") from None
             if result.status != 200:
-                raise FieldError(field, url, f"answered HTTP {result.status}", "send a URL that serves the image")
+                raise HiResInputError(field, url, f"answered HTTP {result.status}", "send a URL that serves the image")
             data = result.body
         return await self._save_input(job_id, data, field, config)
 
@@ -496,13 +498,13 @@ class RestApi:
         try:
             body = fields if was_json else deepimage.normalize_form(fields)
             if not was_json and _json_depth(body) > MAX_JSON_DEPTH:
-                raise FieldError("parameters", "...", f"nests deeper than {MAX_JSON_DEPTH} levels",
+                raise HiResInputError("parameters", "...", f"nests deeper than {MAX_JSON_DEPTH} levels",
                                  "send the request's fields as a flat object")
             upload = next((files[name] for name in deepimage.FILE_PARTS if name in files), None)
             if upload is not None and "url" not in body:
                 body["url"] = "base64," + base64.b64encode(upload).decode()
             parsed = deepimage.parse_request(body)
-        except FieldError as error:
+        except HiResInputError as error:
             raise bad_request(str(error)) from None
         self._check_rate(DEEPIMAGE, key)
         job = self.store.create(key.name, DEEPIMAGE, {
@@ -516,7 +518,7 @@ class RestApi:
             graph = deepimage.build_graph(parsed, image=image, source=source, mask=mask,
                                           prefix=f"{SUBFOLDER}/{job.id}")
             await self._queue(job, graph, config)
-        except (FieldError, comfy_queue.GraphRefused) as error:
+        except (HiResInputError, comfy_queue.GraphRefused) as error:
             self._discard(job)
             raise bad_request(str(error)) from None
         except BaseException:
@@ -570,12 +572,12 @@ class RestApi:
         fields, files, _ = await self._read_body(request, config, lambda s, m: StabilityError(s, "bad_request", m))
         parsed = stability.parse_fields(engine, fields, "image" in files, accept)
         self._check_rate(STABILITY, key)
-        seed = parsed.seed or (random.randint(1, stability.MAX_SEED) if engine == stability.LATENT else 0)
+        seed = parsed.seed or (random.randint(1, STABILITY_SEED_MAX) if engine == stability.LATENT else 0)
         job = self.store.create(key.name, STABILITY, {"seed": seed, "base_url": self._base_url(request, config)})
         try:
             try:
                 image, source = await self._save_input(job.id, files["image"], "image", config)
-            except FieldError as error:
+            except HiResInputError as error:
                 raise stability.bad(f"image: {str(error).split(': ', 1)[1]}", "invalid_mime_type") from None
             stability.output_size(parsed, source)
             try:
@@ -583,7 +585,7 @@ class RestApi:
                     engine, width=parsed.width, height=parsed.height, prompts=parsed.prompts, seed=seed,
                     steps=parsed.steps, cfg_scale=parsed.cfg_scale, image=image)
                 await self._queue(job, _with_prefix(graph, f"{SUBFOLDER}/{job.id}"), config)
-            except (FieldError, HiResInputError, comfy_queue.GraphRefused) as error:
+            except (HiResInputError, comfy_queue.GraphRefused) as error:
                 raise stability.bad(str(error)) from None
         except BaseException:
             self._discard(job)
@@ -634,7 +636,7 @@ class RestApi:
                             callback: str | None, ack: dict[str, str]) -> web.Response:
         try:
             await self._queue(job, _with_prefix(graph, f"{SUBFOLDER}/{job.id}"), config)
-        except (FieldError, comfy_queue.GraphRefused) as error:
+        except (HiResInputError, comfy_queue.GraphRefused) as error:
             self._discard(job)
             raise DeepmodeError(400, str(error)) from None
         except BaseException:
@@ -661,7 +663,7 @@ class RestApi:
             "source": {k: known.get(k, "") for k in ("model_id", "prompt", "negative_prompt", "ratio")}})
         try:
             image, _ = await self._save_input(job.id, data, "image", config)
-        except FieldError as error:
+        except HiResInputError as error:
             self._discard(job)
             raise DeepmodeError(400, str(error)) from None
         try:

@@ -498,7 +498,7 @@ def bad_cases(api: Api) -> list[tuple[str, Any, int, dict[str, Any]]]:
         ("image_id outside input", dm("/api/images/upscale", {"image_id": "../user/" + CONFIG}), 404,
          {"message": "~no image"}),
         ("num_images 9", dm("/api/images/generate", {"model_id": "m", "prompt": "p", "num_images": 9}), 400,
-         {"message": "~num_images: must be an integer from 1 to 8"}),
+         {"message": "~num_images: must be from 1 to 8, got 9"}),
         ("ratio wide", dm("/api/images/generate", {"model_id": "m", "prompt": "p", "ratio": "wide"}), 400,
          {"message": "~ratio: must be one of portrait, square"}),
         ("no prompt", dm("/api/images/generate", {"model_id": "m"}), 400, {"message": "prompt: is required"}),

@@ -9,9 +9,10 @@ import time
 import pytest
 from PIL import Image
 
+from hires_studio.nodes.core.errors import HiResInputError
 from hires_studio.nodes.rest import deepimage, deepmode, stability
 from hires_studio.nodes.rest.config import ConfigError, load_config, parse_allow_entry, parse_config, write_key_config
-from hires_studio.nodes.rest.errors import FieldError, StabilityError
+from hires_studio.nodes.rest.errors import StabilityError
 from hires_studio.nodes.rest.images import decode_base64, encode, open_image, parse_file_size
 from hires_studio.nodes.rest.jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, RESTART_MESSAGE, JobStore
 from hires_studio.nodes.rest.keys import ApiKey, bearer_token, hash_key, identify, new_key
@@ -108,7 +109,7 @@ def test_encode_formats_and_max_file_size() -> None:
     assert len(one_more.data) > len(full.data) // 2, "the highest quality that fits is chosen"
     assert encode(image, "webp", 80).mime == "image/webp"
     assert parse_file_size("1MB") == 1024**2 and parse_file_size("500kb") == 500 * 1024 and parse_file_size(7) == 7
-    with pytest.raises(FieldError, match="max_file_size"):
+    with pytest.raises(HiResInputError, match="max_file_size"):
         parse_file_size("lots")
 
 
@@ -116,11 +117,11 @@ def test_decode_under_the_pixel_cap() -> None:
     out = io.BytesIO()
     _photo(100, 100).save(out, "PNG")
     assert open_image(out.getvalue(), 10_000).size == (100, 100)
-    with pytest.raises(FieldError, match="has 10,000 pixels, more than this server.s 9,999-pixel limit"):
+    with pytest.raises(HiResInputError, match="has 10,000 pixels, more than this server.s 9,999-pixel limit"):
         open_image(out.getvalue(), 9_999)
-    with pytest.raises(FieldError, match="Unidentified image"):
+    with pytest.raises(HiResInputError, match="Unidentified image"):
         open_image(b"not an image", 10_000)
-    with pytest.raises(FieldError, match="not valid base64"):
+    with pytest.raises(HiResInputError, match="not valid base64"):
         decode_base64("base64,@@@")
 
 
@@ -133,9 +134,9 @@ def test_model_resolution(tmp_path) -> None:
     assert graph["1"]["inputs"]["ckpt_name"] == "v1.safetensors", "the input graph is not changed"
     out = resolve_models(graph, installed, {"cn.safetensors": "other.safetensors"})
     assert out["2"]["inputs"]["control_net_name"] == "other.safetensors"
-    with pytest.raises(FieldError, match="missing.safetensors.*models/controlnet"):
+    with pytest.raises(HiResInputError, match="missing.safetensors.*models/controlnet"):
         resolve_models(graph, installed, {"cn.safetensors": "missing.safetensors"})
-    with pytest.raises(FieldError, match="cn.safetensors.*models/controlnet"):
+    with pytest.raises(HiResInputError, match="cn.safetensors.*models/controlnet"):
         resolve_models(graph, {"checkpoints": ["a"]}, {})
 
 
@@ -193,7 +194,7 @@ BAD_DEEPIMAGE = [
 
 @pytest.mark.parametrize(("body", "field", "message"), BAD_DEEPIMAGE)
 def test_deepimage_bad_fields_name_the_field(body: dict, field: str, message: str) -> None:
-    with pytest.raises(FieldError) as error:
+    with pytest.raises(HiResInputError) as error:
         deepimage.parse_request(body)
     assert field in error.value.field and message in str(error.value)
 
@@ -207,7 +208,7 @@ def test_deepimage_sizes_follow_the_sizing_rules() -> None:
     assert sizes(width="50%", height=300) == {"width": 320, "height": 300, "fit": "canvas"}
     assert sizes() == {"width": 0, "height": 0, "scale_by": 1.0}
     assert sizes(width=500, height=500, fit={"crop": "center"}) == {"width": 500, "height": 500, "fit": "crop"}
-    with pytest.raises(FieldError, match="16384"):
+    with pytest.raises(HiResInputError, match="16384"):
         sizes(width="3000%")
 
 

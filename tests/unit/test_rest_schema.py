@@ -18,9 +18,9 @@ import pytest
 from deepimage_schema import request_examples, schema, validate_request, validate_response
 from PIL import Image
 
+from hires_studio.nodes.core.errors import HiResInputError, short_repr
 from hires_studio.nodes.rest import deepimage
 from hires_studio.nodes.rest.config import CONFIG_PLACE, ConfigCache, ConfigError, config_path, write_key_config
-from hires_studio.nodes.rest.errors import FieldError, short_repr
 from hires_studio.nodes.rest.forms import FormError, split_form
 from hires_studio.nodes.rest.images import encode
 from hires_studio.nodes.rest.keys import hash_key, identify
@@ -46,7 +46,7 @@ def test_every_request_example_is_valid_and_served_or_refused_by_name() -> None:
         if name in SERVED_EXAMPLES:
             deepimage.parse_request(body)
             continue
-        with pytest.raises(FieldError) as error:
+        with pytest.raises(HiResInputError) as error:
             deepimage.parse_request(body)
         assert error.value.field == REFUSED_EXAMPLES[name], (name, str(error.value))
 
@@ -119,7 +119,7 @@ def test_the_schemas_form_data_parameters_part() -> None:
                           ({"parameters": b"\xff"}, "parameters"), ({"fit": "{bad"}, "fit"),
                           ({"url": "x", "url[a]": "y"}, "url[a]"),
                           ({"parameters": b'{"url": "x"}', "url": "y"}, "url")):
-        with pytest.raises(FieldError) as error:
+        with pytest.raises(HiResInputError) as error:
             deepimage.normalize_form(fields)
         assert error.value.field == field, fields
 
@@ -140,7 +140,7 @@ def test_error_messages_survive_hostile_values() -> None:
         deep = [deep]
     assert short_repr(deep) == "<a list nested too deeply to print>"
     assert len(short_repr("x" * 10_000)) == 80
-    error = FieldError("url", deep, "must be a string", "send url as text")
+    error = HiResInputError("url", deep, "must be a string", "send url as text")
     assert str(error).startswith("url=<a list nested too deeply") and error.value is deep
     assert identify("caf\udcff", []) is None
 
