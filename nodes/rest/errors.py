@@ -26,8 +26,10 @@ class DeepImageError(ApiError):
         super().__init__(http_status, body)
 
 
-def bad_request(message: str) -> DeepImageError:
-    return DeepImageError(400, message, "BAD_REQUEST")
+def bad_request(error: Exception) -> DeepImageError:
+    """deep-image's 400 for a field at fault (`field=value: problem. Fix: fix.`, which HiResInputError builds
+    from its attributes) or for a graph ComfyUI refused (its message)."""
+    return DeepImageError(400, str(error), "BAD_REQUEST")
 
 
 class StabilityError(ApiError):

@@ -505,7 +505,7 @@ class RestApi:
                 body["url"] = "base64," + base64.b64encode(upload).decode()
             parsed = deepimage.parse_request(body)
         except HiResInputError as error:
-            raise bad_request(str(error)) from None
+            raise bad_request(error) from None
         self._check_rate(DEEPIMAGE, key)
         job = self.store.create(key.name, DEEPIMAGE, {
             "output_format": parsed.output_format, "quality": parsed.quality, "dpi": parsed.dpi,
@@ -520,7 +520,7 @@ class RestApi:
             await self._queue(job, graph, config)
         except (HiResInputError, comfy_queue.GraphRefused) as error:
             self._discard(job)
-            raise bad_request(str(error)) from None
+            raise bad_request(error) from None
         except BaseException:
             self._discard(job)
             raise
@@ -578,7 +578,7 @@ class RestApi:
             try:
                 image, source = await self._save_input(job.id, files["image"], "image", config)
             except HiResInputError as error:
-                raise stability.bad(f"image: {str(error).split(': ', 1)[1]}", "invalid_mime_type") from None
+                raise stability.bad(f"image: {error.problem}. Fix: {error.fix}.", "invalid_mime_type") from None
             stability.output_size(parsed, source)
             try:
                 graph = stability_upscale_graph(
