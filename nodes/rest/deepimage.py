@@ -7,20 +7,17 @@ Pure: no ComfyUI import.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..api_prompt import ApiPrompt
 from ..core.adapter import ADAPTER_TYPES
 from ..core.errors import HiResInputError
-from ..core.sizing import FITS, MAX_SIDE, parse_padding, parse_percent, plan_size, resolve_dimension
-from ..core.strength import DEFAULT_PLAIN_STRENGTH, DEFAULT_STRENGTH, STRENGTHS, strength_preset
-from ..graphs.models import CANNY_CONTROLNET, CHECKPOINT, FAMILIES, MODEL_TYPES, REALESRGAN
+from ..core.sizing import CROP_FOCI, FITS, MAX_SIDE, parse_padding, parse_percent
+from ..core.strength import DEFAULT_STRENGTH, STRENGTHS, strength_preset
+from ..graphs.models import FAMILIES, MODEL_TYPES
 from .images import FORMATS, MAX_DPI, parse_file_size
-from .print_sizes import PAPER_INCHES, oriented, print_pixels
+from .print_sizes import PAPER_INCHES, print_pixels
 
 TOP_FIELDS = ("url", "width", "height", "fit", "padding", "min_length", "generative_upscale", "upscale_strength",
               "background", "ip_image2", "output_format", "quality", "max_file_size", "dpi", "print_size",
@@ -51,8 +48,6 @@ DENOISE_CLEANUP = "auto"
 DEFAULT_DPI = 300
 FILE_PARTS = ("image", "file", "fileName")
 """Form-data file parts that carry the input image (fileName is the schema's)."""
-FORM_PARAMETERS = "parameters"
-"""The schema's form-data part that holds the request's fields as JSON text."""
 BACKGROUND_FIELDS = ("generate", "color")
 TOO_LARGE = f"Image cannot be upscaled above {MAX_SIDE} x {MAX_SIDE} pixels limit"
 """deep-image's own words for a size over the limit (its ErrorFileIsTooLarge)."""
@@ -60,11 +55,9 @@ DEFAULT_FIT = "canvas"
 """The schema's default fit: a client that sends it with a generation request asks for nothing more."""
 GENERATE_FIELDS = ("description", "negative_prompt", "adapter_type", "face_id", "controlnet_conditioning_scale",
                    "sample_num", "model_type", "ip_image2")
-CROP_FOCUSES = ("center", "item", "content")
 IMAGE_ADAPTERS = ("generate_background", "face", "control", "control2", "inpainting")
 SD_MODEL_TYPES = tuple(MODEL_TYPES)
 HOSTED_MODEL_TYPES = ("gemini-3-pro-image-preview", "google-gemini-image-flash", "see-dream-4.5")
-SAVE_NODE = "save"
 
 
 @dataclass(frozen=True)
@@ -202,7 +195,7 @@ def parse_request(body: Mapping[str, Any]) -> DeepImageRequest:
                              "not have", "send an http(s) URL or \"base64,<data>\"")
     fit, crop_focus = body.get("fit", DEFAULT_FIT), None
     if isinstance(fit, Mapping):
-        if set(fit) != {"crop"} or fit["crop"] not in CROP_FOCUSES:
+        if set(fit) != {"crop"} or fit["crop"] not in CROP_FOCI:
             raise HiResInputError("fit", dict(fit), "the object form is {\"crop\": \"item\"|\"content\"|\"center\"}",
                              "send e.g. {\"crop\": \"center\"}")
         fit, crop_focus = "crop", fit["crop"]
@@ -343,194 +336,3 @@ def _check_combination(request: DeepImageRequest, body: Mapping[str, Any]) -> No
             raise HiResInputError(name, value, "a percentage needs an input image", "give pixels for generation")
         if isinstance(value, int) and value > MAX_SIDE:
             raise HiResInputError(name, value, TOO_LARGE, f"ask for at most {MAX_SIDE} pixels per side")
-
-
-def _node(class_type: str, **inputs: Any) -> dict[str, Any]:
-    return {"inputs": inputs, "class_type": class_type, "_meta": {"title": class_type}}
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """The loader nodes of a model_type, the links to its model, clip and vae, the diffusion settings it needs,
-    and whether its text-to-image workflow AI-upscales to the size (Real-ESRGAN) or resizes."""
-
-    nodes: dict[str, Any]
-    model: list
-    clip: list
-    vae: list
-    settings: dict[str, Any]
-    text_upscaler: bool
-
-
-def _model_choice(model_type: str | None) -> ModelChoice:
-    if model_type in FAMILIES:
-        family = FAMILIES[model_type]
-        nodes = {class_type.lower(): _node(class_type, **inputs)
-                 for class_type, inputs in family.loader_inputs().items()}
-        return ModelChoice(nodes, ["unetloader", 0], ["cliploader", 0], ["vaeloader", 0], family.settings, False)
-    ckpt = MODEL_TYPES[model_type] if model_type else CHECKPOINT
-    return ModelChoice({"ckpt": _node("CheckpointLoaderSimple", ckpt_name=ckpt)}, ["ckpt", 0], ["ckpt", 1],
-                       ["ckpt", 2], {}, True)
-
-
-def _adapter_node(generate: Mapping[str, Any], adapter_type: str, clip: list, **links: Any) -> dict[str, Any]:
-    inputs: dict[str, Any] = {"adapter_type": adapter_type, "description": generate.get("description", ""),
-                              "clip": clip, **links}
-    for name in ("negative_prompt", "face_id", "controlnet_conditioning_scale"):
-        if name in generate:
-            inputs[name] = generate[name]
-    return _node("AdapterSelect", **inputs)
-
-
-def upscale_sizes(request: DeepImageRequest, source: tuple[int, int]) -> dict[str, Any]:
-    """GenerativeUpscale's size inputs for the request on an image of `source` size, checked by the sizing
-    rules now (so a too-large size is refused at the request, in deep-image's words)."""
-    one = (request.width is None) != (request.height is None)
-    for name, side in (("width", 0), ("height", 1)):
-        value = getattr(request, name)
-        percent = parse_percent(value)
-        if percent is not None and max(source if one else (source[side],)) * percent / 100.0 > MAX_SIDE:
-            raise HiResInputError(name, value, TOO_LARGE, f"ask for at most {MAX_SIDE} pixels per side")
-    plan_size(source[0], source[1], request.width, request.height, request.fit, 1.0)
-    percent = parse_percent(request.width if request.height is None else request.height) if one else None
-    if percent is not None:
-        return {"width": 0, "height": 0, "scale_by": percent / 100.0}
-    sizes: dict[str, Any] = {name: resolve_dimension(name, getattr(request, name), source[side]) or 0
-                             for name, side in (("width", 0), ("height", 1))}
-    if request.width is None and request.height is None:
-        sizes["scale_by"] = 1.0
-    elif request.width is not None and request.height is not None:
-        sizes["fit"] = request.fit
-    return sizes
-
-
-def _resize_extras(request: DeepImageRequest) -> dict[str, Any]:
-    """The deep-image resize fields beyond the size (GenerativeUpscale's padding, min_length, crop_focus and
-    fill_color inputs), set only when the request gives them."""
-    extras: dict[str, Any] = {}
-    if request.padding is not None:
-        extras["padding"] = str(request.padding)
-    if request.min_length:
-        extras["min_length"] = request.min_length
-    if request.crop_focus is not None:
-        extras["crop_focus"] = request.crop_focus
-    if request.background_color:
-        extras["fill_color"] = request.background_color
-    return extras
-
-
-def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[int, int] | None,
-                mask: str | None = None, prefix: str = "hires_studio_api/result") -> ApiPrompt:
-    """The API-format graph of the request: `image` and `mask` are the files (in ComfyUI's input folder) the
-    request's url and ip_image2 were saved as, `source` the image's size."""
-    if request.print_size and request.print_reorientation and source:
-        width, height = oriented((request.width, request.height), source)
-        request = dataclasses.replace(request, width=width, height=height)
-    adapter = request.adapter_type
-    generate = request.generate or {}
-    model_type = generate.get("model_type")
-    graph: ApiPrompt = {}
-    if image is not None:
-        graph["image"] = _node("LoadImage", image=image)
-        if request.denoise:
-            graph["denoise"] = _node("BicubicClean", image=["image", 0], width=0, height=0, fit=DEFAULT_FIT,
-                                     scale_by=1.0, cleanup=DENOISE_CLEANUP)
-    source_link = ["denoise" if request.denoise else "image", 0]
-    if request.url is not None and adapter in (None, "upscale"):
-        preset = strength_preset(request.upscale_strength or (
-            DEFAULT_STRENGTH if request.generative_upscale else DEFAULT_PLAIN_STRENGTH))
-        if not request.generative_upscale:
-            preset = strength_preset(preset.base_path_only)
-        main: dict[str, Any] = {"image": source_link, "upscale_strength": preset.strength}
-        if preset.generative:
-            choice = _model_choice(model_type)
-            graph.update(choice.nodes)
-            main.update(model=choice.model, clip=choice.clip, vae=choice.vae, **choice.settings)
-        if preset.uses_upscale_model:
-            graph["upscaler"] = _node("UpscaleModelLoader", model_name=REALESRGAN)
-            main["upscale_model"] = ["upscaler", 0]
-        if adapter == "upscale":
-            graph["adapter"] = _adapter_node(generate, "upscale", main["clip"])
-            main["adapter"] = ["adapter", 0]
-        if "sample_num" in generate:
-            main["seed"] = generate["sample_num"]
-        main.update(upscale_sizes(request, source or (0, 0)))
-        main.update(_resize_extras(request))
-        graph["upscale"] = _node("GenerativeUpscale", **main)
-        graph[SAVE_NODE] = _node("SaveImage", images=["upscale", 0], filename_prefix=prefix)
-        return graph
-
-    choice = _model_choice(model_type)
-    graph.update(choice.nodes)
-    clip = choice.clip
-    links: dict[str, Any] = {}
-    if adapter in IMAGE_ADAPTERS:
-        links["image"] = source_link
-    if adapter in ("control", "control2"):
-        graph["controlnet"] = _node("ControlNetLoader", control_net_name=CANNY_CONTROLNET)
-        links["control_net"] = ["controlnet", 0]
-    if adapter == "inpainting":
-        graph["mask"] = _node("LoadImageMask", image=mask, channel="red")
-        links["mask"] = ["mask", 0]
-    graph["adapter"] = _adapter_node(generate, adapter, clip, **links)
-    main = {"model": choice.model, "clip": clip, "vae": choice.vae, "adapter": ["adapter", 0],
-            "width": request.width or 0, "height": request.height or 0,
-            "generative_upscale": request.generative_upscale, **choice.settings}
-    if request.upscale_strength is not None:
-        main["upscale_strength"] = request.upscale_strength
-    preset = strength_preset(request.upscale_strength or DEFAULT_STRENGTH)
-    text_only = adapter not in IMAGE_ADAPTERS
-    if (text_only and choice.text_upscaler and not request.generative_upscale) or (
-            request.generative_upscale and preset.uses_upscale_model):
-        graph["upscaler"] = _node("UpscaleModelLoader", model_name=REALESRGAN)
-        main["upscale_model"] = ["upscaler", 0]
-    if "sample_num" in generate:
-        main["sample_num"] = generate["sample_num"]
-    graph["generate"] = _node("HiResGenerate", **main)
-    graph[SAVE_NODE] = _node("SaveImage", images=["generate", 0], filename_prefix=prefix)
-    return graph
-
-
-def _form_text(key: str, value: str | bytes | bytearray) -> str:
-    if isinstance(value, (bytes, bytearray)):  # aiohttp keeps a part with a non-text content type as bytes
-        try:
-            return bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            raise HiResInputError(key, bytes(value[:40]), "is not UTF-8 text", "send the field as UTF-8 text") from None
-    return value
-
-
-def normalize_form(fields: Mapping[str, str | bytes]) -> dict[str, Any]:
-    """A form-data body as the JSON body it stands for: the schema's `parameters` part is the fields as JSON
-    text; otherwise `background[generate][description]` keys nest, a value that is a JSON object (`background`,
-    `fit`) is parsed, and other values stay strings (the field checks accept numbers and booleans written as
-    text). A field given twice is refused."""
-    out: dict[str, Any] = {}
-    if FORM_PARAMETERS in fields:
-        text = _form_text(FORM_PARAMETERS, fields[FORM_PARAMETERS])
-        try:
-            out = json.loads(text)
-        except (ValueError, RecursionError):
-            raise HiResInputError(FORM_PARAMETERS, text[:60], "is not valid JSON", "send the fields as a JSON object") \
-                from None
-        if not isinstance(out, dict):
-            raise HiResInputError(FORM_PARAMETERS, text[:60], "must be a JSON object", "send the fields as an object")
-    for key, value in fields.items():
-        if key == FORM_PARAMETERS:
-            continue
-        value = _form_text(key, value)
-        parts = key.replace("]", "").split("[")
-        if len(parts) == 1 and value.strip().startswith("{"):
-            try:
-                value = json.loads(value)
-            except (ValueError, RecursionError):
-                raise HiResInputError(key, value[:60], "is not valid JSON", "send the object as JSON text") from None
-        target = out
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise HiResInputError(key, value, "mixes a value and an object", "send the field once")
-        if parts[-1] in target:
-            raise HiResInputError(key, value, "is given twice", "send the field once")
-        target[parts[-1]] = value
-    return out

@@ -12,7 +12,7 @@ from aiohttp import web
 from PIL import Image
 
 from ..core.errors import HiResInputError
-from . import comfy_queue, deepimage
+from . import comfy_queue, deepimage, deepimage_graph, forms
 from .errors import ApiError, DeepImageError, bad_request
 from .family import ApiFamily, Handler, Refusal, job_record, write_atomic
 from .images import encode
@@ -67,7 +67,7 @@ class DeepImageApi(ApiFamily):
         key, config = runner.authenticate(self, request)
         fields, files, was_json = await runner.read_body(request, config, self)
         try:
-            body = fields if was_json else deepimage.normalize_form(fields)
+            body = fields if was_json else forms.normalize_form(fields)
             runner.check_depth(body, self)
             upload = next((files[name] for name in deepimage.FILE_PARTS if name in files), None)
             if upload is not None and "url" not in body:
@@ -83,7 +83,8 @@ class DeepImageApi(ApiFamily):
             image, source = await runner.ingest(job.id, parsed.url, "url", config) if parsed.url else (None, None)
             mask = (await runner.ingest(job.id, parsed.mask_url, "ip_image2", config))[0] if parsed.mask_url \
                 else None
-            graph = deepimage.build_graph(parsed, image=image, source=source, mask=mask, prefix=runner.prefix(job))
+            graph = deepimage_graph.build_graph(parsed, image=image, source=source, mask=mask,
+                                                prefix=runner.prefix(job))
             await runner.queue(job, graph, config)
         except (HiResInputError, comfy_queue.GraphRefused) as error:
             runner.discard(job)

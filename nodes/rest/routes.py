@@ -25,12 +25,12 @@ from aiohttp import web
 from ..api_prompt import ApiPrompt
 from ..core.errors import HiResInputError
 from . import comfy_queue
+from .bodies import MAX_JSON_DEPTH, json_depth, read_body
 from .config import CONFIG_DIR, CONFIG_PLACE, KEYS_ENV, ApiConfig, ConfigCache, ConfigError
 from .deepimage_api import DeepImageApi
 from .deepmode_api import DeepmodeApi
 from .errors import ApiError
 from .family import ApiFamily, Handler
-from .forms import split_form
 from .images import decode_base64, open_image
 from .jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, Job, JobStore
 from .keys import ApiKey, identify
@@ -53,23 +53,9 @@ FILES_ROUTE = "/hires_studio_api/files"
 STATUS_ROUTE = "/hires_studio_api/status"
 WATCH_RETRY_S = 1.0
 """After an error in one of its ticks the watcher logs it and goes on after this pause."""
-MAX_JSON_DEPTH = 32
-"""The deepest nesting a JSON body may have (the deepest real request nests 3 levels)."""
 JOB_KEY = "hires_studio_job"
 """Where a handler notes the id of the job it created on the aiohttp request, for the 500 body."""
 
-
-
-def _json_depth(value: Any) -> int:
-    """How deeply a parsed JSON value nests (iterative: a hostile body cannot exhaust the stack here)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            if depth <= MAX_JSON_DEPTH:
-                stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
 
 
 class RestApi:
@@ -184,7 +170,7 @@ class RestApi:
 
     def check_depth(self, body: Any, family: ApiFamily) -> None:
         """A body built from form fields nests no deeper than a JSON one may."""
-        if _json_depth(body) > MAX_JSON_DEPTH:
+        if json_depth(body) > MAX_JSON_DEPTH:
             raise family.bad_body(400, f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
 
     def create_job(self, request: web.Request, family: ApiFamily, key: ApiKey, record: dict[str, Any]) -> Job:
@@ -205,46 +191,8 @@ class RestApi:
 
     async def read_body(self, request: web.Request, config: ApiConfig,
                         family: ApiFamily) -> tuple[dict[str, Any], dict[str, bytes], bool]:
-        """(fields, files, was_json) of a JSON, urlencoded or multipart body, under the body size cap."""
-        refuse = family.bad_body
-        if request.content_length is None and request.body_exists:
-            raise refuse(411, "Send the body with a Content-Length header.")
-        if (request.content_length or 0) > config.max_body_bytes:
-            raise refuse(413, f"The body is {request.content_length} bytes; this server accepts at most "
-                         f"{config.max_body_bytes}.")
-        if request.content_type == "multipart/form-data" and "boundary" not in request.headers.get("Content-Type", ""):
-            try:  # a generated client's form body: the boundary is only in the body
-                fields, files = split_form(await request.read())
-            except (ValueError, LookupError) as error:  # FormError, a bad UTF-8 or an unknown charset
-                raise refuse(400, f"The body is not valid multipart/form-data data: {error}.") from None
-            return fields, files, False
-        if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            fields, files = {}, {}
-            try:
-                form = await request.post()
-            except Exception as error:  # aiohttp's parsers raise many types for malformed bodies
-                log.info("HiRes Studio API: unreadable form body: %r", error)
-                raise refuse(400, f"The body is not valid {request.content_type} data.") from None
-            for name, value in form.items():
-                if name in fields or name in files:
-                    raise refuse(400, f"The field {name!r} is given twice: send it once.")
-                if isinstance(value, web.FileField):
-                    files[name] = value.file.read()
-                else:
-                    fields[name] = value
-            return fields, files, False
-        raw = await request.read()
-        if not raw:
-            return {}, {}, True
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):  # bad JSON or UTF-8, a too-long integer, nesting past the stack
-            raise refuse(400, "The body is not valid JSON.") from None
-        if not isinstance(data, dict):
-            raise refuse(400, "The body must be a JSON object.")
-        if _json_depth(data) > MAX_JSON_DEPTH:
-            raise refuse(400, f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
-        return data, {}, True
+        """(fields, files, was_json) of the request's body, or the API's refusal of it."""
+        return await read_body(request, config.max_body_bytes, family.bad_body)
 
     async def save_input(self, job_id: str, data: bytes, field: str, config: ApiConfig) -> tuple[str, tuple]:
         """Decode the image under the pixel cap and save it as PNG in ComfyUI's input folder: (name, size)."""

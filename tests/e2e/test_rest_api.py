@@ -45,7 +45,7 @@ from PIL import Image
 from hires_studio.nodes import shipped_workflows
 from hires_studio.nodes.api_prompt import complete_prompt, is_link
 from hires_studio.nodes.graphs.models import CHECKPOINT
-from hires_studio.nodes.rest import deepimage
+from hires_studio.nodes.rest import deepimage, deepimage_graph
 from hires_studio.nodes.rest.keys import hash_key, new_key
 
 pytestmark = pytest.mark.e2e
@@ -374,7 +374,7 @@ def shipped_prompt(names: tuple[str, ...]) -> dict[str, Any]:
 def test_seed_request_builds_the_shipped_graph(api: Api, request_body: dict[str, Any], names: tuple[str, ...]) -> None:
     shipped = shipped_prompt(names)
     request = deepimage.parse_request(request_body)
-    built = deepimage.build_graph(request, image="x.png" if request.url else None, source=(640, 427))
+    built = deepimage_graph.build_graph(request, image="x.png" if request.url else None, source=(640, 427))
     info = api.server.object_info
     assert canonical(complete_prompt(built, info)) == canonical(complete_prompt(shipped, info))
 

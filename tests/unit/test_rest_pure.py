@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.rest import deepimage, deepmode, stability
+from hires_studio.nodes.rest import deepimage, deepimage_graph, deepmode, forms, stability
 from hires_studio.nodes.rest.config import ConfigError, load_config, parse_allow_entry, parse_config, write_key_config
 from hires_studio.nodes.rest.errors import StabilityError
 from hires_studio.nodes.rest.images import decode_base64, encode, open_image, parse_file_size
@@ -201,7 +201,7 @@ def test_deepimage_bad_fields_name_the_field(body: dict, field: str, message: st
 
 def test_deepimage_sizes_follow_the_sizing_rules() -> None:
     def sizes(**body):
-        return deepimage.upscale_sizes(deepimage.parse_request({"url": "http://x/a.png", **body}), (640, 427))
+        return deepimage_graph.upscale_sizes(deepimage.parse_request({"url": "http://x/a.png", **body}), (640, 427))
 
     assert sizes(width=1000) == {"width": 1000, "height": 0}
     assert sizes(width="200%") == {"width": 0, "height": 0, "scale_by": 2.0}
@@ -215,7 +215,7 @@ def test_deepimage_sizes_follow_the_sizing_rules() -> None:
 def test_deepimage_graph_choices() -> None:
     def graph(**body):
         request = deepimage.parse_request(body)
-        return deepimage.build_graph(request, image="in.png" if request.url else None, source=(96, 64),
+        return deepimage_graph.build_graph(request, image="in.png" if request.url else None, source=(96, 64),
                                      mask="m.png")
 
     plain = graph(url="http://x/a.png", width=200)
@@ -240,7 +240,7 @@ def test_form_data_nests_like_json() -> None:
     form = {"url": "http://x/a.png", "width": "300", "generative_upscale": "true",
             "background[generate][description]": "d", "background[generate][adapter_type]": "upscale",
             "fit": '{"crop": "item"}'}
-    body = deepimage.normalize_form(form)
+    body = forms.normalize_form(form)
     request = deepimage.parse_request(body)
     assert (request.width, request.generative_upscale, request.generate["description"], request.crop_focus) == (
         300, True, "d", "item")

@@ -19,7 +19,7 @@ from deepimage_schema import request_examples, schema, validate_request, validat
 from PIL import Image
 
 from hires_studio.nodes.core.errors import HiResInputError, short_repr
-from hires_studio.nodes.rest import deepimage
+from hires_studio.nodes.rest import deepimage, deepimage_graph, forms
 from hires_studio.nodes.rest.config import CONFIG_PLACE, ConfigCache, ConfigError, config_path, write_key_config
 from hires_studio.nodes.rest.forms import FormError, split_form
 from hires_studio.nodes.rest.images import encode
@@ -77,7 +77,7 @@ def test_print_size_is_the_paper_at_the_dpi_turned_to_the_photo() -> None:
 
     def upscale(**body):
         request = deepimage.parse_request({"url": "http://x/a.png", "upscale_strength": 8, **body})
-        graph = deepimage.build_graph(request, image="x.png", source=(640, 427))
+        graph = deepimage_graph.build_graph(request, image="x.png", source=(640, 427))
         return {k: graph["upscale"]["inputs"].get(k) for k in ("width", "height", "fit")}
 
     assert upscale(print_size="a5", dpi=100) == {"width": 827, "height": 583, "fit": "canvas"}
@@ -102,25 +102,25 @@ def test_dpi_is_written_into_every_output_format() -> None:
 def test_denoise_is_bicubic_cleans_pass_before_the_upscale() -> None:
     request = deepimage.parse_request({"url": "http://x/a.png", "width": 300, "enhancements": ["denoise"],
                                        "denoise_parameters": {"type": "v1"}})
-    graph = deepimage.build_graph(request, image="x.png", source=(200, 100))
+    graph = deepimage_graph.build_graph(request, image="x.png", source=(200, 100))
     assert graph["denoise"] == {"inputs": {"image": ["image", 0], "width": 0, "height": 0, "fit": "canvas",
                                            "scale_by": 1.0, "cleanup": "auto"},
                                 "class_type": "BicubicClean", "_meta": {"title": "BicubicClean"}}
     assert graph["upscale"]["inputs"]["image"] == ["denoise", 0]
-    plain = deepimage.build_graph(deepimage.parse_request({"url": "http://x/a.png", "width": 300}), image="x.png",
+    plain = deepimage_graph.build_graph(deepimage.parse_request({"url": "http://x/a.png", "width": 300}), image="x.png",
                                   source=(200, 100))
     assert "denoise" not in plain and plain["upscale"]["inputs"]["image"] == ["image", 0]
 
 
 def test_the_schemas_form_data_parameters_part() -> None:
-    body = deepimage.normalize_form({"parameters": json.dumps({"width": "200%", "quality": 85}).encode()})
+    body = forms.normalize_form({"parameters": json.dumps({"width": "200%", "quality": 85}).encode()})
     assert body == {"width": "200%", "quality": 85}
     for fields, field in (({"parameters": b"{bad"}, "parameters"), ({"parameters": b"[1]"}, "parameters"),
                           ({"parameters": b"\xff"}, "parameters"), ({"fit": "{bad"}, "fit"),
                           ({"url": "x", "url[a]": "y"}, "url[a]"),
                           ({"parameters": b'{"url": "x"}', "url": "y"}, "url")):
         with pytest.raises(HiResInputError) as error:
-            deepimage.normalize_form(fields)
+            forms.normalize_form(fields)
         assert error.value.field == field, fields
 
 
@@ -214,3 +214,20 @@ def test_a_form_body_whose_content_type_names_no_boundary() -> None:
                  b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n2\r\n--b--\r\n'):
         with pytest.raises(FormError):
             split_form(body)
+
+
+def test_rest_asks_cores_single_definitions() -> None:
+    """The REST layer uses core's objects themselves, not equal copies."""
+    from hires_studio.nodes.core import request_rules, sizing, strength
+    from hires_studio.nodes.rest import deepmode, stability
+
+    assert deepimage.CROP_FOCI is sizing.CROP_FOCI and deepimage.FITS is sizing.FITS
+    assert deepimage.parse_percent is sizing.parse_percent and deepimage.parse_padding is sizing.parse_padding
+    assert deepimage.STRENGTHS is strength.STRENGTHS
+    assert deepimage_graph.strength_preset is strength.strength_preset
+    assert deepimage_graph.resolve_dimension is sizing.resolve_dimension
+    assert deepmode.check_num_images is request_rules.check_num_images
+    assert stability.STABILITY_STEPS is sizing.STABILITY_STEPS
+    assert stability.STABILITY_CFG_SCALE is sizing.STABILITY_CFG_SCALE
+    assert stability.stability_v1_size is sizing.stability_v1_size
+    assert HiResInputError is sizing.HiResInputError, "one error type"
