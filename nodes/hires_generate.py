@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .adapter_select import AdapterIO
-from .common_inputs import diffusion_inputs, size_rules_input, strength_input
+from .common_inputs import AdapterIO, diffusion_inputs, size_rules_input, strength_input
 from .core.input_checks import NOT_CONNECTED, check_generate_inputs, check_prompt_encoder, connected, refusal
 from .core.native import native_side
 from .core.plan import plan_generation, strength_route
