@@ -1,7 +1,7 @@
 """The nodes take their sizing defaults from the request dataclass itself: every widget default and every
 signature default of a sizing input is SIZE_DEFAULTS' own value (the same object: an equal literal such as
-"#000000" or "deep-image" written again would be another), and
-the strength dial's range is the strength table's."""
+"#000000" or "deep-image" written again would be another), and the strength dial's range is the strength
+table's."""
 
 from __future__ import annotations
 
