@@ -15,7 +15,7 @@ from hires_studio.nodes.core.request_rules import MAX_NUM_IMAGES, check_num_imag
 from hires_studio.nodes.graphs import deepmode as deepmode_graphs
 from hires_studio.nodes.graphs import models
 from hires_studio.nodes.graphs import stability as stability_graphs
-from hires_studio.nodes.rest import deepimage, deepmode, stability
+from hires_studio.nodes.rest import deepimage, deepimage_graph, deepmode, stability
 from hires_studio.nodes.rest import models as rest_models
 from hires_studio.nodes.shipped_workflows import WORKFLOWS
 
@@ -50,7 +50,7 @@ def test_rest_and_the_catalog_load_a_family_from_the_same_table(model_type: str)
     family = models.FAMILIES[model_type]
     request = deepimage.parse_request({"width": 2048, "height": 1024,
                                        "background": {"generate": {"description": "p", "model_type": model_type}}})
-    built = deepimage.build_graph(request, image=None, source=None)
+    built = deepimage_graph.build_graph(request, image=None, source=None)
     shipped = next(w.prompt for w in WORKFLOWS if any(n["inputs"].get("unet_name") == family.files["unet"]
                                                       for n in w.prompt.values()))
     for prompt in (built, shipped):
