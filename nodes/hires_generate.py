@@ -10,7 +10,7 @@ from .common_inputs import AdapterIO, diffusion_inputs, size_rules_input, streng
 from .core.input_checks import NOT_CONNECTED, check_generate_inputs, check_prompt_encoder, connected, refusal
 from .core.native import native_side
 from .core.plan import plan_generation, strength_route
-from .core.request_rules import MAX_NUM_IMAGES, SIZE_DEFAULTS, check_generation_request
+from .core.request_rules import DEFAULT_NUM_IMAGES, MAX_NUM_IMAGES, SIZE_DEFAULTS, check_generation_request
 from .core.sizing import MAX_SIDE
 from .runtime.declared_inputs import check_widgets
 from .runtime.diffusion_pass import DiffusionSettings, model_family
@@ -54,7 +54,7 @@ class HiResGenerate(io.ComfyNode):
                 *diffusion_inputs("sample_num", "deep-image's sample_num: the seed of generation and upscale "
                                   "(image i of num_images uses sample_num + i)."),
                 size_rules_input(),
-                io.Int.Input("num_images", default=1, min=1, max=MAX_NUM_IMAGES, optional=True,
+                io.Int.Input("num_images", default=DEFAULT_NUM_IMAGES, min=1, max=MAX_NUM_IMAGES, optional=True,
                              tooltip="deepmode's num_images: this many images as one batch, each with its own "
                              "seed (sample_num + i)."),
             ],
@@ -68,7 +68,7 @@ class HiResGenerate(io.ComfyNode):
     @classmethod
     def check_lazy_status(cls, width: int, height: int, upscale_strength: int, generative_upscale: bool,
                           denoise_override: float, size_rules: str = SIZE_DEFAULTS.size_rules,
-                          num_images: int = 1,
+                          num_images: int = DEFAULT_NUM_IMAGES,
                           adapter=None, **inputs) -> list[str]:
         """The request's own rules and what the adapter shows are refused before the model, VAE and CLIP are
         asked for (they are lazy so that nothing loads first); the upscale model is loaded only when it will
@@ -87,8 +87,8 @@ class HiResGenerate(io.ComfyNode):
     def validate_inputs(cls, width: int = None, height: int = None, upscale_strength: int = None,
                         lora_name: str = None, lora_strength: float = None, cfg: float = None,
                         sampler_name: str = None, scheduler: str = None, denoise_override: float = None,
-                        color_fix: str = None, size_rules: str = SIZE_DEFAULTS.size_rules, num_images: int = 1,
-                        clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
+                        color_fix: str = None, size_rules: str = SIZE_DEFAULTS.size_rules,
+                        num_images: int = DEFAULT_NUM_IMAGES, clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
         """What needs no model or image, refused at /prompt. A widget fed by a link arrives as None."""
         # The sizes, num_images and the strength get the generation and strength rules' own messages below.
         values = dict(lora_name=lora_name, lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name,
@@ -107,7 +107,7 @@ class HiResGenerate(io.ComfyNode):
                 sample_num: int, lora_name: str, lora_strength: float, steps: int, cfg: float, sampler_name: str,
                 scheduler: str, denoise_override: float, tile_size: int, tile_batch: int, color_fix: str,
                 clip=None, adapter=None, upscale_model=None, size_rules: str = SIZE_DEFAULTS.size_rules,
-                num_images: int = 1) -> io.NodeOutput:
+                num_images: int = DEFAULT_NUM_IMAGES) -> io.NodeOutput:
         check_generate_inputs({name for name, value in (("clip", clip), ("adapter", adapter)) if value is not None},
                               adapter, NODE)
         image = None if adapter is None else adapter.image

@@ -22,6 +22,7 @@ CanvasFill = Literal["color", "outpaint"]
 CANVAS_FILLS: tuple[CanvasFill, ...] = ("color", "outpaint")
 MAX_NUM_IMAGES = 8
 """deepmode's `num_images` range is 1..8."""
+DEFAULT_NUM_IMAGES = 1
 _HEX_COLOR = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
 
