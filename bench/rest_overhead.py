@@ -27,7 +27,7 @@ from PIL import Image
 from staging import stage_base, tiny_stand_ins
 
 from hires_studio.nodes.api_prompt import complete_prompt
-from hires_studio.nodes.rest import deepimage
+from hires_studio.nodes.rest import deepimage, deepimage_graph
 from hires_studio.nodes.rest.config import write_key_config
 from hires_studio.nodes.rest.keys import new_key
 
@@ -56,7 +56,7 @@ def main() -> None:
         http.trust_env = False  # loopback only, never a proxy
         server = ComfyServer(base)
         try:
-            graph = complete_prompt(deepimage.build_graph(deepimage.parse_request(request), image="bench.png",
+            graph = complete_prompt(deepimage_graph.build_graph(deepimage.parse_request(request), image="bench.png",
                                                           source=(64, 48), prefix="bench/prompt"),
                                     server.object_info)
 

@@ -6,14 +6,8 @@ from comfy_api.latest import io
 
 from .common_inputs import resize_inputs, size_inputs, size_rules_input
 from .core.input_checks import refusal
-from .core.request import (
-    CLEANUP_CHOICES,
-    SizeRequest,
-    check_canvas_fill,
-    check_size_request_at_prompt,
-    cleanup_route,
-    plan_upscale_image,
-)
+from .core.plan import CLEANUP_CHOICES, check_canvas_fill, cleanup_route, plan_upscale_image
+from .core.request_rules import SIZE_DEFAULTS, SizeRequest, check_size_request_at_prompt
 from .runtime.cleanup_model import cleanup_function
 from .runtime.declared_inputs import check_widgets
 from .runtime.upscale_pipeline import upscale_image
@@ -46,9 +40,10 @@ class BicubicClean(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, width: int = None, height: int = None, fit: str = None, scale_by: float = None,
-                        cleanup: str = None, size_rules: str = "deep-image", padding: str = "0", min_length: int = 0,
-                        crop_focus: str = "center", canvas_fill: str = "color",
-                        fill_color: str = "#000000") -> bool | str:
+                        cleanup: str = None, size_rules: str = SIZE_DEFAULTS.size_rules,
+                        padding: str = SIZE_DEFAULTS.padding, min_length: int = SIZE_DEFAULTS.min_length,
+                        crop_focus: str = SIZE_DEFAULTS.crop_focus, canvas_fill: str = SIZE_DEFAULTS.canvas_fill,
+                        fill_color: str = SIZE_DEFAULTS.fill_color) -> bool | str:
         """What needs no image, refused at /prompt (outpaint too: this node has no model). A widget fed by a
         link arrives as None and is checked on the real image."""
         values = dict(fit=fit, scale_by=scale_by, cleanup=cleanup, size_rules=size_rules, padding=padding,
@@ -64,9 +59,10 @@ class BicubicClean(io.ComfyNode):
 
     @classmethod
     def execute(cls, image, width: int, height: int, fit: str, scale_by: float, cleanup: str,
-                size_rules: str = "deep-image", padding: str = "0", min_length: int = 0,
-                crop_focus: str = "center", canvas_fill: str = "color",
-                fill_color: str = "#000000") -> io.NodeOutput:
+                size_rules: str = SIZE_DEFAULTS.size_rules, padding: str = SIZE_DEFAULTS.padding,
+                min_length: int = SIZE_DEFAULTS.min_length,
+                crop_focus: str = SIZE_DEFAULTS.crop_focus, canvas_fill: str = SIZE_DEFAULTS.canvas_fill,
+                fill_color: str = SIZE_DEFAULTS.fill_color) -> io.NodeOutput:
         request = SizeRequest(width, height, fit, scale_by, size_rules, padding, min_length, crop_focus,
                               canvas_fill, fill_color)
         route, level = cleanup_route(cleanup)

@@ -6,27 +6,27 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from .core.color_fix import COLOR_FIXES
-from .core.crop_focus import CROP_FOCI
-from .core.request import CANVAS_FILLS, SIZE_RULES, SizeRequest
-from .core.sizing import FITS, MAX_SIDE
-from .core.strength import DEFAULT_STRENGTH, EFFECT_DENOISE
+from .core.request_rules import CANVAS_FILLS, SIZE_DEFAULTS, SIZE_RULES
+from .core.sizing import CROP_FOCI, FITS, MAX_SIDE
+from .core.strength import DEFAULT_STRENGTH, EFFECT_DENOISE, STRENGTHS
 from .runtime.lora import NO_LORA, lora_choices
 
-_DEFAULT = SizeRequest()
+AdapterIO = io.Custom("HIRES_ADAPTER")
+"""The ADAPTER value AdapterSelect outputs and the generators take."""
 
 
-def size_inputs(default_scale: float = 2.0) -> list[io.Input]:
+def size_inputs(default_scale: float = SIZE_DEFAULTS.scale_by) -> list[io.Input]:
     return [
         io.Int.Input(
-            "width", default=0, min=0, max=MAX_SIDE, step=1,
+            "width", default=SIZE_DEFAULTS.width, min=0, max=MAX_SIDE, step=1,
             tooltip="Output width in pixels. 0 = keep the aspect ratio from height (or use scale_by if both are 0).",
         ),
         io.Int.Input(
-            "height", default=0, min=0, max=MAX_SIDE, step=1,
+            "height", default=SIZE_DEFAULTS.height, min=0, max=MAX_SIDE, step=1,
             tooltip="Output height in pixels. 0 = keep the aspect ratio from width (or use scale_by if both are 0).",
         ),
         io.Combo.Input(
-            "fit", options=list(FITS), default="canvas",
+            "fit", options=list(FITS), default=SIZE_DEFAULTS.fit,
             tooltip="When both width and height are set: canvas = fit inside and pad to exactly WxH; crop = cover "
             "and crop the centre to exactly WxH; bounds = fit inside (output may be smaller); cover = cover "
             "(output may be larger). The image is never squashed.",
@@ -41,7 +41,7 @@ def size_inputs(default_scale: float = 2.0) -> list[io.Input]:
 def strength_input() -> io.Int.Input:
     return io.Int.Input(
         "upscale_strength", display_name="upscale_strength (1-3 strong, 4-6 medium, 7-9 none)",
-        default=DEFAULT_STRENGTH, min=1, max=9, step=1,
+        default=DEFAULT_STRENGTH, min=STRENGTHS[0], max=STRENGTHS[-1], step=1,
         tooltip="deep-image's dial: the generative effect by band, 1-3 strong, 4-6 medium, 7-9 none (no diffusion, "
         "no checkpoint). Within each band: upscale model (upscale_4), bicubic, bicubic + cleanup. Lower is more "
         "creative; 5 is the default.",
@@ -85,7 +85,7 @@ def diffusion_inputs(seed_name: str = "seed", seed_tooltip: str = "Noise seed; t
 
 def size_rules_input() -> io.Combo.Input:
     return io.Combo.Input(
-        "size_rules", options=list(SIZE_RULES), default=_DEFAULT.size_rules, optional=True,
+        "size_rules", options=list(SIZE_RULES), default=SIZE_DEFAULTS.size_rules, optional=True,
         tooltip="Whose size rules apply. deep-image: width/height/fit/scale_by as described. stability-v1: "
         "Stability's upscale: 2x by default, or only one of width or height (at least 512); input at most "
         "1,048,576 px, output at most 4,194,304 px.",
@@ -94,20 +94,22 @@ def size_rules_input() -> io.Combo.Input:
 
 def resize_inputs() -> list[io.Input]:
     """deep-image's resize fields beyond the size: margin, minimum side, crop window and canvas fill. Optional,
-    with defaults that keep the behaviour from before they existed, so older API prompts stay valid."""
+    with SIZE_DEFAULTS' values, so an API prompt that leaves them out stays valid, sized by width, height, fit
+    and scale_by alone."""
     return [
-        io.String.Input("padding", default=_DEFAULT.padding, optional=True,
+        io.String.Input("padding", default=SIZE_DEFAULTS.padding, optional=True,
                         tooltip="A margin inside the output: pixels ('24') or a percentage of the shorter side "
                         "('5%'). The output keeps its size; the image is fitted inside the margin."),
-        io.Int.Input("min_length", default=_DEFAULT.min_length, min=0, max=MAX_SIDE, optional=True,
+        io.Int.Input("min_length", default=SIZE_DEFAULTS.min_length, min=0, max=MAX_SIDE, optional=True,
                      tooltip="The output's shorter side is at least this long (0 = no minimum)."),
-        io.Combo.Input("crop_focus", options=list(CROP_FOCI), default=_DEFAULT.crop_focus, optional=True,
+        io.Combo.Input("crop_focus", options=list(CROP_FOCI), default=SIZE_DEFAULTS.crop_focus, optional=True,
                        tooltip="fit crop only: where the window goes. center; item = keep the main object whole "
                        "(alpha, else GrabCut, as generate_background finds it); content = the most detailed "
                        "region."),
-        io.Combo.Input("canvas_fill", options=list(CANVAS_FILLS), default=_DEFAULT.canvas_fill, optional=True,
+        io.Combo.Input("canvas_fill", options=list(CANVAS_FILLS), default=SIZE_DEFAULTS.canvas_fill, optional=True,
                        tooltip="The gap of fit canvas (and of padding): color = fill_color; outpaint = generated "
                        "by a masked diffusion pass (needs a model); the image's own pixels stay unchanged."),
-        io.String.Input("fill_color", default=_DEFAULT.fill_color, optional=True,
-                        tooltip="The gap's colour for canvas_fill color, as hex ('#000000', '#fff')."),
+        io.String.Input("fill_color", default=SIZE_DEFAULTS.fill_color, optional=True,
+                        tooltip=f"The gap's colour for canvas_fill color, as hex ('{SIZE_DEFAULTS.fill_color}', "
+                        "'#fff')."),
     ]

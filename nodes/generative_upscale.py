@@ -5,17 +5,10 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .adapter_select import AdapterIO
-from .common_inputs import diffusion_inputs, resize_inputs, size_inputs, size_rules_input, strength_input
+from .common_inputs import AdapterIO, diffusion_inputs, resize_inputs, size_inputs, size_rules_input, strength_input
 from .core.input_checks import NOT_CONNECTED, connected, refusal
-from .core.request import (
-    SizeRequest,
-    check_connected,
-    check_size_request_at_prompt,
-    lazy_inputs_for,
-    plan_generative_upscale,
-    strength_route,
-)
+from .core.plan import check_connected, lazy_inputs_for, plan_generative_upscale, strength_route
+from .core.request_rules import SIZE_DEFAULTS, SizeRequest, check_size_request_at_prompt
 from .runtime.conditioning import adapter_conditioning
 from .runtime.declared_inputs import check_widgets
 from .runtime.diffusion_pass import DiffusionSettings
@@ -61,9 +54,10 @@ class GenerativeUpscale(io.ComfyNode):
 
     @classmethod
     def check_lazy_status(cls, image, width: int, height: int, fit: str, scale_by: float, upscale_strength: int,
-                          denoise_override: float, size_rules: str = "deep-image", padding: str = "0",
-                          min_length: int = 0, crop_focus: str = "center", canvas_fill: str = "color",
-                          fill_color: str = "#000000", adapter=None, mask=None, **inputs) -> list[str]:
+                          denoise_override: float, size_rules: str = SIZE_DEFAULTS.size_rules,
+                          padding: str = SIZE_DEFAULTS.padding, min_length: int = SIZE_DEFAULTS.min_length,
+                          crop_focus: str = SIZE_DEFAULTS.crop_focus, canvas_fill: str = SIZE_DEFAULTS.canvas_fill,
+                          fill_color: str = SIZE_DEFAULTS.fill_color, adapter=None, mask=None, **inputs) -> list[str]:
         """The plan on the real image first, with everything that can be refused without the models (its
         errors come before any of them is asked for), then only what it uses: no checkpoint at all for 7..9.
         Only connected inputs (present in `inputs`) not evaluated yet (None) can be asked for."""
@@ -79,10 +73,11 @@ class GenerativeUpscale(io.ComfyNode):
     def validate_inputs(cls, width: int = None, height: int = None, fit: str = None, scale_by: float = None,
                         upscale_strength: int = None, lora_name: str = None, lora_strength: float = None,
                         cfg: float = None, sampler_name: str = None, scheduler: str = None,
-                        denoise_override: float = None, color_fix: str = None, size_rules: str = "deep-image",
-                        padding: str = "0", min_length: int = 0, crop_focus: str = "center",
-                        canvas_fill: str = "color", fill_color: str = "#000000", model=NOT_CONNECTED,
-                        vae=NOT_CONNECTED, clip=NOT_CONNECTED, adapter=NOT_CONNECTED,
+                        denoise_override: float = None, color_fix: str = None,
+                        size_rules: str = SIZE_DEFAULTS.size_rules, padding: str = SIZE_DEFAULTS.padding,
+                        min_length: int = SIZE_DEFAULTS.min_length, crop_focus: str = SIZE_DEFAULTS.crop_focus,
+                        canvas_fill: str = SIZE_DEFAULTS.canvas_fill, fill_color: str = SIZE_DEFAULTS.fill_color,
+                        model=NOT_CONNECTED, vae=NOT_CONNECTED, clip=NOT_CONNECTED, adapter=NOT_CONNECTED,
                         upscale_model=NOT_CONNECTED) -> bool | str:
         """What needs no image, refused at /prompt; the rest is checked on the real image. A widget fed by a
         link arrives as None (its value is known only at run time). The new optional inputs default to their
@@ -110,9 +105,10 @@ class GenerativeUpscale(io.ComfyNode):
                 seed: int, lora_name: str, lora_strength: float, steps: int, cfg: float, sampler_name: str,
                 scheduler: str, denoise_override: float, tile_size: int, tile_batch: int, color_fix: str,
                 model=None, vae=None, clip=None, adapter=None, upscale_model=None, mask=None,
-                size_rules: str = "deep-image", padding: str = "0", min_length: int = 0,
-                crop_focus: str = "center", canvas_fill: str = "color",
-                fill_color: str = "#000000") -> io.NodeOutput:
+                size_rules: str = SIZE_DEFAULTS.size_rules, padding: str = SIZE_DEFAULTS.padding,
+                min_length: int = SIZE_DEFAULTS.min_length, crop_focus: str = SIZE_DEFAULTS.crop_focus,
+                canvas_fill: str = SIZE_DEFAULTS.canvas_fill, fill_color: str = SIZE_DEFAULTS.fill_color,
+                ) -> io.NodeOutput:
         request = SizeRequest(width, height, fit, scale_by, size_rules, padding, min_length, crop_focus,
                               canvas_fill, fill_color)
         given = {"upscale_model": upscale_model, "model": model, "vae": vae, "clip": clip}

@@ -14,9 +14,21 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import secrets
 import sys
 from pathlib import Path
+
+
+def write_atomic(path: Path, config: dict) -> None:
+    """The file replaced in one step (a new owner-only file renamed over the old one): the server, which reads
+    the file again whenever it changes, never sees it half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(config, indent=2) + "\n")
+    os.replace(part, path)
 
 
 def main() -> int:
@@ -46,9 +58,7 @@ def main() -> int:
             entry["rate_limit"] = args.rate_limit
         keys.append(entry)
         print(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=2) + "\n")
-    path.chmod(0o600)
+    write_atomic(path, config)
     print(f"{path}: {len(config['keys'])} key(s)", file=sys.stderr)
     return 0
 

@@ -1,5 +1,5 @@
 """HiResGenerate's adapter recipes: what each adapter type feeds the sampler (start image, regenerate mask,
-edge hint, denoise) and keeps pixel-exact at the end. The sizes come from core/request.py's plan."""
+edge hint, denoise) and keeps pixel-exact at the end. The sizes come from core/plan.py's plan."""
 
 from __future__ import annotations
 

@@ -7,8 +7,6 @@ needs nothing beyond OpenCV's core). Both work on a small copy of the image, so 
 
 from __future__ import annotations
 
-from typing import Literal
-
 import cv2
 import numpy as np
 import torch
@@ -17,8 +15,6 @@ import torch.nn.functional as F
 from .masks import object_mask
 from .sizing import Box, CropPlacer
 
-CropFocus = Literal["center", "item", "content"]
-CROP_FOCI: tuple[CropFocus, ...] = ("center", "item", "content")
 ANALYSIS_SIDE = 256
 """The longest side of the copy the focus is found on."""
 

@@ -1,7 +1,8 @@
-"""Output-size rules: deep-image's resize rules and Stability v1's upscale rules.
+"""Output-size rules: deep-image's resize rules and Stability v1's upscale rules, with each API's limits.
 
-One function owns each rule set, and every node asks it, so sizes agree everywhere: the image is never
-squashed (its aspect ratio is kept to the nearest pixel) and the output is exactly the size the plan says.
+One function owns each rule set, and every node, graph builder and REST check asks it, so sizes agree
+everywhere: the image is never squashed (its aspect ratio is kept to the nearest pixel) and the output is
+exactly the size the plan says.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from .errors import HiResInputError
 
 Fit = Literal["canvas", "crop", "bounds", "cover"]
 FITS: tuple[Fit, ...] = ("canvas", "crop", "bounds", "cover")
+CropFocus = Literal["center", "item", "content"]
+CROP_FOCI: tuple[CropFocus, ...] = ("center", "item", "content")
+"""Where fit crop takes its window: deep-image's `{"crop": ...}` (the analysis is `crop_focus`'s)."""
 Dimension = Union[int, str, None]
 """A requested side: pixels (int, 0 or None = not given) or a percentage of the source side ("200%")."""
 
@@ -60,19 +64,28 @@ class SizePlan:
         return self.resized != self.canvas
 
 
-def _parse_dimension(name: str, value: Dimension, source_side: int) -> int | None:
-    """Pixels for a requested side, or None when the side is not given."""
+def parse_percent(value: object) -> float | None:
+    """A percentage written as text ("200%", " 50 % ") as its number (200.0, 50.0); None for anything else.
+    The one reader of deep-image's percentages: sizes and padding both use it."""
+    if not isinstance(value, str):
+        return None
+    match = _PERCENT.match(value)
+    return None if match is None else float(match.group(1))
+
+
+def resolve_dimension(name: str, value: Dimension, source_side: int) -> int | None:
+    """Pixels for a requested side (pixels, digits as text, or a percentage of `source_side`), or None when
+    the side is not given."""
     if value is None or value == 0 or value == "":
         return None
     if isinstance(value, bool):
         raise HiResInputError(name, value, "is not a size", "give pixels (e.g. 1024) or a percentage ('200%')")
     if isinstance(value, str):
-        match = _PERCENT.match(value)
-        if match is None:
+        percent = parse_percent(value)
+        if percent is None:
             if value.strip().isdigit():
-                return _parse_dimension(name, int(value), source_side)
+                return resolve_dimension(name, int(value), source_side)
             raise HiResInputError(name, value, "is not a size", "give pixels (e.g. 1024) or a percentage ('200%')")
-        percent = float(match.group(1))
         if percent <= 0:
             raise HiResInputError(name, value, "a percentage must be above 0", "use e.g. '200%'")
         return max(1, round(source_side * percent / 100.0))
@@ -125,68 +138,92 @@ def plan_size(
         raise HiResInputError("image", (src_w, src_h), "has no pixels", "connect an image of at least 1x1")
     if fit not in FITS:
         raise HiResInputError("fit", fit, "is not a fit mode", f"use one of {', '.join(FITS)}")
-    w = _parse_dimension("width", width, src_w)
-    h = _parse_dimension("height", height, src_h)
-    full = Box(0, 0, src_w, src_h)
+    w = resolve_dimension("width", width, src_w)
+    h = resolve_dimension("height", height, src_h)
 
     # One side as a percentage is a scale factor for both sides.
     if (w is None) != (h is None):
-        given = width if h is None else height
-        if isinstance(given, str) and _PERCENT.match(given):
-            w, h, scale_by = None, None, float(_PERCENT.match(given).group(1)) / 100.0
+        percent = parse_percent(width if h is None else height)
+        if percent is not None:
+            w, h, scale_by = None, None, percent / 100.0
 
     if w is None and h is None:
-        if not scale_by or scale_by <= 0 or not math.isfinite(scale_by):
-            raise HiResInputError(
-                "scale_by", scale_by, "width and height are both 0, so the scale factor is needed and must be above 0",
-                "set width, height, or a scale_by above 0",
-            )
-        w, h = max(1, round(src_w * scale_by)), max(1, round(src_h * scale_by))
-        if max(w, h) > MAX_SIDE:
-            raise HiResInputError(
-                "scale_by", scale_by, f"this {src_w}x{src_h} image would become {w}x{h}, above the {MAX_SIDE} x "
-                f"{MAX_SIDE} pixels limit", f"use a scale_by of at most {MAX_SIDE / max(src_w, src_h):.4g} for "
-                "this image, or set width or height",
-            )
-        return SizePlan((src_w, src_h), full, (w, h), (w, h), (0, 0))
+        return _scaled(src_w, src_h, scale_by)
+    if h is None or w is None:
+        return _one_side(src_w, src_h, w, h)
+    _check_side("width", w)
+    _check_side("height", h)
+    if fit in ("canvas", "bounds"):
+        return _fit_inside(src_w, src_h, w, h, fit)
+    if fit == "cover":
+        return _cover(src_w, src_h, w, h)
+    return _crop(src_w, src_h, w, h, place_crop)
 
+
+def _whole(src_w: int, src_h: int, out: tuple[int, int]) -> SizePlan:
+    """The whole image resized to `out`, which is the output."""
+    return SizePlan((src_w, src_h), Box(0, 0, src_w, src_h), out, out, (0, 0))
+
+
+def _scaled(src_w: int, src_h: int, scale_by: float) -> SizePlan:
+    """Neither side given: `scale_by` times the source."""
+    if not scale_by or scale_by <= 0 or not math.isfinite(scale_by):
+        raise HiResInputError(
+            "scale_by", scale_by, "width and height are both 0, so the scale factor is needed and must be above 0",
+            "set width, height, or a scale_by above 0",
+        )
+    w, h = max(1, round(src_w * scale_by)), max(1, round(src_h * scale_by))
+    if max(w, h) > MAX_SIDE:
+        raise HiResInputError(
+            "scale_by", scale_by, f"this {src_w}x{src_h} image would become {w}x{h}, above the {MAX_SIDE} x "
+            f"{MAX_SIDE} pixels limit", f"use a scale_by of at most {MAX_SIDE / max(src_w, src_h):.4g} for "
+            "this image, or set width or height",
+        )
+    return _whole(src_w, src_h, (w, h))
+
+
+def _one_side(src_w: int, src_h: int, w: int | None, h: int | None) -> SizePlan:
+    """One side given (in pixels): the other keeps the aspect ratio."""
     if h is None:
         _check_side("width", w)
         h = _keep_ratio(w, src_w, src_h)
         _check_kept_side("width", w, (w, h), (src_w, src_h))
-        return SizePlan((src_w, src_h), full, (w, h), (w, h), (0, 0))
-    if w is None:
+    else:
         _check_side("height", h)
         w = _keep_ratio(h, src_h, src_w)
         _check_kept_side("height", h, (w, h), (src_w, src_h))
-        return SizePlan((src_w, src_h), full, (w, h), (w, h), (0, 0))
+    return _whole(src_w, src_h, (w, h))
 
-    _check_side("width", w)
-    _check_side("height", h)
-    if fit in ("canvas", "bounds"):
-        # The limiting side lands exactly on the frame; the other is rounded and can never exceed it.
-        if w * src_h <= h * src_w:
-            rw, rh = w, min(h, _keep_ratio(w, src_w, src_h))
-        else:
-            rw, rh = min(w, _keep_ratio(h, src_h, src_w)), h
-        if fit == "bounds":
-            return SizePlan((src_w, src_h), full, (rw, rh), (rw, rh), (0, 0))
-        return SizePlan((src_w, src_h), full, (rw, rh), (w, h), ((w - rw) // 2, (h - rh) // 2))
 
-    if fit == "cover":
-        if w * src_h >= h * src_w:
-            rw, rh = w, max(h, _keep_ratio(w, src_w, src_h))
-        else:
-            rw, rh = max(w, _keep_ratio(h, src_h, src_w)), h
-        if max(rw, rh) > MAX_SIDE:
-            raise HiResInputError(
-                "fit", fit, f"covering {w}x{h} makes this {src_w}x{src_h} image {rw}x{rh}, above the {MAX_SIDE} x "
-                f"{MAX_SIDE} pixels limit", "use fit canvas or crop (exactly width x height), or smaller sides",
-            )
-        return SizePlan((src_w, src_h), full, (rw, rh), (rw, rh), (0, 0))
+def _fit_inside(src_w: int, src_h: int, w: int, h: int, fit: str) -> SizePlan:
+    """fit canvas (padded to exactly w x h) or bounds (the image alone, at most w x h)."""
+    # The limiting side lands exactly on the frame; the other is rounded and can never exceed it.
+    if w * src_h <= h * src_w:
+        rw, rh = w, min(h, _keep_ratio(w, src_w, src_h))
+    else:
+        rw, rh = min(w, _keep_ratio(h, src_h, src_w)), h
+    if fit == "bounds":
+        return _whole(src_w, src_h, (rw, rh))
+    return SizePlan((src_w, src_h), Box(0, 0, src_w, src_h), (rw, rh), (w, h), ((w - rw) // 2, (h - rh) // 2))
 
-    # crop: take a source region with the frame's aspect ratio (centred unless `place_crop` says where), then
-    # resize it to the frame, so an extreme aspect ratio never builds a huge intermediate image.
+
+def _cover(src_w: int, src_h: int, w: int, h: int) -> SizePlan:
+    """fit cover: the image covers w x h; the output may be larger."""
+    if w * src_h >= h * src_w:
+        rw, rh = w, max(h, _keep_ratio(w, src_w, src_h))
+    else:
+        rw, rh = max(w, _keep_ratio(h, src_h, src_w)), h
+    if max(rw, rh) > MAX_SIDE:
+        raise HiResInputError(
+            "fit", "cover", f"covering {w}x{h} makes this {src_w}x{src_h} image {rw}x{rh}, above the {MAX_SIDE} x "
+            f"{MAX_SIDE} pixels limit", "use fit canvas or crop (exactly width x height), or smaller sides",
+        )
+    return _whole(src_w, src_h, (rw, rh))
+
+
+def _crop(src_w: int, src_h: int, w: int, h: int, place_crop: CropPlacer | None) -> SizePlan:
+    """fit crop: a source region with the frame's aspect ratio (centred unless `place_crop` says where),
+    resized to the frame, so an extreme aspect ratio never builds a huge intermediate image."""
     if w * src_h >= h * src_w:
         cw, ch = src_w, min(src_h, max(1, round(src_w * h / w)))
     else:
@@ -217,10 +254,9 @@ def parse_padding(value: str | int) -> tuple[float, bool]:
             raise HiResInputError("padding", value, f"a margin cannot pass {MAX_SIDE // 2} pixels",
                                   "give a smaller margin")
         return float(amount), False
-    percent = _PERCENT.match(text)
-    if percent is None:
+    amount = parse_percent(text)
+    if amount is None:
         raise HiResInputError("padding", value, "is not a margin", "give pixels (e.g. '24') or a percentage ('5%')")
-    amount = float(percent.group(1))
     if amount >= MAX_PADDING_PERCENT:
         raise HiResInputError("padding", value, f"a margin must be below {MAX_PADDING_PERCENT:g}% of the shorter side",
                               "give e.g. '5%'")
@@ -308,10 +344,20 @@ def ai_upscale_passes(model_scale: float, needed_scale: float) -> int:
     return max(passes, 1)
 
 
-# Stability v1 `image-to-image/upscale` limits.
+# Stability v1 `image-to-image/upscale` limits: its sizes here, beside deep-image's, and its other fields'.
 STABILITY_MIN_SIDE = 512
 STABILITY_MAX_OUTPUT_PIXELS = 4_194_304
 STABILITY_MAX_INPUT_PIXELS = 1_048_576
+STABILITY_SEED_MAX = 4_294_967_295
+"""`seed`: 0 (random) to 2**32 - 1."""
+STABILITY_STEPS = (10, 150)
+"""`steps`: the range; 50 is the default."""
+STABILITY_DEFAULT_STEPS = 50
+STABILITY_CFG_SCALE = (0.0, 35.0)
+"""`cfg_scale`: the range; 7 is the default."""
+STABILITY_DEFAULT_CFG_SCALE = 7.0
+STABILITY_PROMPT_MAX_CHARS = 2000
+"""The longest `text_prompts[i][text]`."""
 
 
 def stability_v1_size(src_w: int, src_h: int, width: int = 0, height: int = 0) -> tuple[int, int]:

@@ -18,7 +18,7 @@ import folder_paths
 import nodes
 
 from ..api_prompt import ApiPrompt, complete_prompt, node_info
-from ..shipped_workflows import MODEL_FOLDERS
+from ..graphs.models import MODEL_FOLDERS
 
 QUEUED, RUNNING, DONE, GONE = "queued", "running", "done", "gone"
 

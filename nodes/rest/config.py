@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from .keys import ApiKey, hash_key
+
+log = logging.getLogger(__name__)
 
 CONFIG_DIR = "hires_studio_api"
 CONFIG_FILE = "config.json"
@@ -38,6 +41,8 @@ DEFAULT_MAX_INPUT_PIXELS = 64 * 1024 * 1024
 DEFAULT_MAX_FETCH_BYTES = 50 * 1024 * 1024
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_READ_TIMEOUT_S = 20.0
+DEFAULT_CLEANUP_INTERVAL_S = 60.0
+"""How often the job watcher deletes expired results."""
 
 
 class ConfigError(ValueError):
@@ -68,6 +73,7 @@ class ApiConfig:
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     public_url: str | None = None
+    cleanup_interval_s: float = DEFAULT_CLEANUP_INTERVAL_S
     deepmode_native_side: int = 0
     """The native side of the model deepmode's generate loads (its sizes are that budget at the ratio); 0 = the
     shipped checkpoint's (SD1.5, 512). Set it when `models` maps the checkpoint to another family (SDXL: 1024)."""
@@ -128,6 +134,9 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], source: str = 
     models = data.get("models", {})
     if not isinstance(models, Mapping) or not all(isinstance(v, str) for v in models.values()):
         raise ConfigError(f"{source}: models must map a shipped model file name to your file name")
+    public_url = data.get("public_url")
+    if public_url is not None and not (isinstance(public_url, str) and public_url.startswith(("http://", "https://"))):
+        raise ConfigError(f"{source}: public_url must be an http(s) URL, got {public_url!r}")
     return ApiConfig(
         keys=tuple(keys),
         allowlist=tuple(parse_allow_entry(text) for text in data.get("fetch_allowlist", [])),
@@ -139,22 +148,37 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], source: str = 
         max_fetch_bytes=int(number("max_fetch_bytes", DEFAULT_MAX_FETCH_BYTES, 1)),
         connect_timeout_s=number("connect_timeout_s", DEFAULT_CONNECT_TIMEOUT_S, 0.1),
         read_timeout_s=number("read_timeout_s", DEFAULT_READ_TIMEOUT_S, 0.1),
-        public_url=data.get("public_url"),
+        public_url=public_url,
+        cleanup_interval_s=number("cleanup_interval_s", DEFAULT_CLEANUP_INTERVAL_S, 0.1),
         deepmode_native_side=int(number("deepmode_native_side", 0)),
     )
+
+
+CONFIG_PLACE = f"{CONFIG_DIR}/{CONFIG_FILE} in ComfyUI's user directory"
+"""How messages name the file: relative, so no caller learns the server's file-system layout."""
 
 
 def config_path(user_dir: str | Path) -> Path:
     return Path(user_dir) / CONFIG_DIR / CONFIG_FILE
 
 
+def write_config_atomic(path: str | Path, data: Mapping[str, Any]) -> None:
+    """The config file replaced in one step (a new file, owner-only, renamed over the old one), so the watcher
+    never reads a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(data, indent=2) + "\n")
+    os.replace(part, path)
+
+
 def write_key_config(user_dir: str | Path, name: str, key: str, rate_limit: int) -> Path:
     """A configuration that holds this one key (its digest), as a test or a benchmark starts a server with;
     scripts/api_key.py is how a person adds keys."""
     path = config_path(user_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"keys": [{"name": name, "sha256": hash_key(key), "rate_limit": rate_limit}]}))
-    path.chmod(0o600)
+    write_config_atomic(path, {"keys": [{"name": name, "sha256": hash_key(key), "rate_limit": rate_limit}]})
     return path
 
 
@@ -166,29 +190,71 @@ def load_config(user_dir: str | Path, env: Mapping[str, str] | None = None) -> A
     if path.is_file():
         try:
             data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConfigError(f"{path}: {error}") from None
+        except (OSError, ValueError, RecursionError) as error:
+            raise ConfigError(f"{CONFIG_PLACE}: {error}") from None
         if not isinstance(data, Mapping):
-            raise ConfigError(f"{path}: the file must hold one JSON object")
-    return parse_config(data, env, str(path))
+            raise ConfigError(f"{CONFIG_PLACE}: the file must hold one JSON object")
+    try:
+        return parse_config(data, env, CONFIG_PLACE)
+    except (TypeError, ValueError, AttributeError) as error:
+        if isinstance(error, ConfigError):
+            raise
+        raise ConfigError(f"{CONFIG_PLACE}: {error}") from None
+
+
+@dataclass(frozen=True)
+class ConfigState:
+    """What the status route says about the configuration: "ok", "last_good" (the file changed and cannot be
+    used, so the last good one still serves) or "broken" (none has loaded yet), and the problem."""
+
+    state: str
+    problem: str | None = None
 
 
 class ConfigCache:
-    """load_config, read again only when the file's modification time or the environment variable changes."""
+    """load_config, read again only when the file's modification time or the environment variable changes.
+
+    While a changed file cannot be used, the last configuration that loaded keeps serving (a live edit or a
+    half-saved file must not stop the API); the problem is logged once per change and shown by `state`."""
 
     def __init__(self, user_dir: str | Path) -> None:
         self.user_dir = Path(user_dir)
         self._stamp: tuple | None = None
         self._config: ApiConfig | None = None
+        self._problem: str | None = None
+
+    def _current_stamp(self) -> tuple:
+        try:
+            stat = config_path(self.user_dir).stat()
+            return (stat.st_ino, stat.st_mtime_ns, stat.st_size, os.environ.get(KEYS_ENV))  # a rename is a new inode
+        except OSError:
+            return (None, None, None, os.environ.get(KEYS_ENV))
 
     def get(self) -> ApiConfig:
-        path = config_path(self.user_dir)
-        try:
-            stat = path.stat()
-            stamp: tuple = (stat.st_mtime_ns, stat.st_size, os.environ.get(KEYS_ENV))
-        except FileNotFoundError:
-            stamp = (None, None, os.environ.get(KEYS_ENV))
-        if stamp != self._stamp or self._config is None:
-            self._config = load_config(self.user_dir)
+        """The configuration in force; ConfigError only when none has ever loaded."""
+        stamp = self._current_stamp()
+        if stamp != self._stamp:
             self._stamp = stamp
+            try:
+                self._config = load_config(self.user_dir)
+                if self._problem is not None:
+                    log.warning("HiRes Studio API: %s loads again", CONFIG_PLACE)
+                self._problem = None
+            except ConfigError as error:
+                self._problem = str(error)
+                kept = "the last good configuration keeps serving" if self._config else "the API refuses requests"
+                log.error("HiRes Studio API: the configuration cannot be used (%s); %s until it is fixed",
+                          error, kept)
+        if self._config is None:
+            raise ConfigError(self._problem or CONFIG_PLACE)
         return self._config
+
+    @property
+    def state(self) -> ConfigState:
+        try:
+            self.get()
+        except ConfigError:
+            pass
+        if self._problem is None:
+            return ConfigState("ok")
+        return ConfigState("last_good" if self._config is not None else "broken", self._problem)

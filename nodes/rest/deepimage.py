@@ -1,46 +1,63 @@
 """deep-image's `process` request: its fields checked, then turned into the API-format graph that the shipped
-workflow of the same request holds (the node choice, inputs and model files come from
-`nodes.shipped_workflows`; tests/e2e/test_rest_deepimage.py proves each seed request builds its shipped graph).
+workflow of the same request holds (the model files and model families come from `nodes.graphs`, as the
+shipped workflows' do; tests/e2e/test_rest_api.py proves each seed request builds its shipped graph).
 
 Pure: no ComfyUI import.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..api_prompt import ApiPrompt
 from ..core.adapter import ADAPTER_TYPES
 from ..core.errors import HiResInputError
-from ..core.sizing import FITS, MAX_SIDE, plan_size
-from ..shipped_workflows import CANNY_CONTROLNET, CHECKPOINT, MODEL_TYPES, REALESRGAN, WORKFLOWS
-from .errors import FieldError
-from .images import FORMATS, parse_file_size
+from ..core.sizing import CROP_FOCI, FITS, MAX_SIDE, parse_padding, parse_percent
+from ..core.strength import DEFAULT_STRENGTH, STRENGTHS, strength_preset
+from ..graphs.models import FAMILIES, MODEL_TYPES
+from .images import FORMATS, MAX_DPI, parse_file_size
+from .print_sizes import PAPER_INCHES, print_pixels
 
 TOP_FIELDS = ("url", "width", "height", "fit", "padding", "min_length", "generative_upscale", "upscale_strength",
-              "background", "ip_image2", "output_format", "quality", "max_file_size")
+              "background", "ip_image2", "output_format", "quality", "max_file_size", "dpi", "print_size",
+              "print_reorientation", "enhancements", "denoise_parameters")
+REFUSED_FIELDS: dict[str, tuple[str, str]] = {
+    "target": ("storage:// targets name deep-image's cloud storage, which this server does not have",
+               "leave it out and fetch the file from result_url"),
+    "preset": ("presets are deep-image's hosted recipes, which this server does not have",
+               "send the fields of the recipe you want (width, height, generative_upscale, ...)"),
+    "deblur_parameters": ("deblur is not served by this server", "leave it out"),
+    "light_parameters": ("light is not served by this server", "leave it out"),
+    "color_parameters": ("color is not served by this server", "leave it out"),
+    "white_balance_parameters": ("white_balance is not served by this server", "leave it out"),
+    "background.remove": ("background removal is not served by this server", "leave it out"),
+    "background.replace": ("background replacement is not served by this server", "leave it out"),
+}
+"""Schema fields this server cannot honour: each is refused with its own reason, never dropped."""
+ENHANCEMENTS = ("denoise", "deblur", "clean", "face_enhance", "light", "color", "white_balance",
+                "exposure_correction")
+"""The schema's `enhancements` types."""
+SERVED_ENHANCEMENTS = ("denoise",)
+"""Those with an honest implementation here: denoise is BicubicClean's cleanup pass (waifu2x photo denoise, its
+level chosen from the measured noise) on the input image before the upscale."""
+DENOISE_TYPES = ("v1",)
+"""denoise_parameters.type values served (the schema's v1 and v2 name deep-image's models; this server has one)."""
+DENOISE_CLEANUP = "auto"
+"""BicubicClean's cleanup choice for the denoise enhancement: the level follows the noise it measures."""
+DEFAULT_DPI = 300
+FILE_PARTS = ("image", "file", "fileName")
+"""Form-data file parts that carry the input image (fileName is the schema's)."""
 BACKGROUND_FIELDS = ("generate", "color")
+TOO_LARGE = f"Image cannot be upscaled above {MAX_SIDE} x {MAX_SIDE} pixels limit"
+"""deep-image's own words for a size over the limit (its ErrorFileIsTooLarge)."""
+DEFAULT_FIT = "canvas"
+"""The schema's default fit: a client that sends it with a generation request asks for nothing more."""
 GENERATE_FIELDS = ("description", "negative_prompt", "adapter_type", "face_id", "controlnet_conditioning_scale",
                    "sample_num", "model_type", "ip_image2")
-CROP_FOCUSES = ("center", "item", "content")
 IMAGE_ADAPTERS = ("generate_background", "face", "control", "control2", "inpainting")
 SD_MODEL_TYPES = tuple(MODEL_TYPES)
-FAMILY_WORKFLOWS: dict[str, tuple[str, ...]] = {
-    "z-image-turbo": ("text_to_image_zimage_turbo", "zimage_turbo_text_to_image"),
-    "qwen": ("text_to_image_qwen",),
-    "flux2-klein9b": ("text_to_image_flux2",),
-}
-"""model_types loaded from separate UNET, text encoder and VAE files: the shipped text-to-image workflow whose
-loaders and diffusion settings (steps, cfg, sampler, scheduler) a request of that model_type uses."""
-LOADERS = ("UNETLoader", "CLIPLoader", "VAELoader")
-SETTINGS = ("steps", "cfg", "sampler_name", "scheduler")
 HOSTED_MODEL_TYPES = ("gemini-3-pro-image-preview", "google-gemini-image-flash", "see-dream-4.5")
-UPSCALE_4_STRENGTHS = (1, 4, 7)
-SAVE_NODE = "save"
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,10 @@ class DeepImageRequest:
     output_format: str
     quality: int
     max_file_size: int | None
+    dpi: int = DEFAULT_DPI
+    print_size: str | None = None
+    print_reorientation: bool = True
+    denoise: bool = False
 
     @property
     def adapter_type(self) -> str | None:
@@ -73,7 +94,7 @@ def _int(name: str, value: Any, low: int, high: int, fix: str) -> int:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise FieldError(name, value, f"must be an integer from {low} to {high}", fix)
+        raise HiResInputError(name, value, f"must be an integer from {low} to {high}", fix)
     return value
 
 
@@ -81,7 +102,7 @@ def _bool(name: str, value: Any) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
         return value.lower() in ("true", "1")
     if not isinstance(value, bool):
-        raise FieldError(name, value, "must be true or false", f"send {name}: true or false")
+        raise HiResInputError(name, value, "must be true or false", f"send {name}: true or false")
     return value
 
 
@@ -91,112 +112,178 @@ def _size(name: str, value: Any) -> int | str | None:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, (int, str)) or (isinstance(value, int) and value < 0):
-        raise FieldError(name, value, "is not a size", "give pixels (e.g. 1024) or a percentage (\"200%\")")
-    if isinstance(value, str) and not (value.strip().endswith("%") and _positive_number(value.strip()[:-1])):
-        raise FieldError(name, value, "is not a size", "give pixels (e.g. 1024) or a percentage (\"200%\")")
+        raise HiResInputError(name, value, "is not a size", "give pixels (e.g. 1024) or a percentage (\"200%\")")
+    if isinstance(value, str) and not (parse_percent(value) or 0) > 0:
+        raise HiResInputError(name, value, "is not a size", "give pixels (e.g. 1024) or a percentage (\"200%\")")
     return value
-
-
-def _positive_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text)) and float(text) > 0
-    except ValueError:
-        return False
 
 
 def _text(name: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise FieldError(name, value, "must be a string", f"send {name} as text")
+        raise HiResInputError(name, value, "must be a string", f"send {name} as text")
     return value
 
 
 def _unknown(where: str, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    for name in sorted(data):
+        if f"{where}{name}" in REFUSED_FIELDS:
+            problem, fix = REFUSED_FIELDS[f"{where}{name}"]
+            raise HiResInputError(f"{where}{name}", data[name], problem, fix)
     extra = sorted(set(data) - set(known))
     if extra:
-        raise FieldError(f"{where}{extra[0]}", data[extra[0]], "is not supported by this server",
+        raise HiResInputError(f"{where}{extra[0]}", data[extra[0]], "is not supported by this server",
                          f"leave it out; supported fields here: {', '.join(known)}")
 
 
+def _enhancements(body: Mapping[str, Any]) -> bool:
+    """Whether denoise is asked for; any other enhancement type is refused by its place in the list."""
+    value = body.get("enhancements", [])
+    if not isinstance(value, list):
+        raise HiResInputError("enhancements", value, "must be a list", 'send e.g. ["denoise"]')
+    for index, item in enumerate(value):
+        if item not in ENHANCEMENTS:
+            raise HiResInputError(f"enhancements[{index}]", item, "is not an enhancement type",
+                             f"use one of {', '.join(ENHANCEMENTS)}")
+        if item not in SERVED_ENHANCEMENTS:
+            raise HiResInputError(f"enhancements[{index}]", item, "is not served by this server",
+                             f"leave it out; served: {', '.join(SERVED_ENHANCEMENTS)}")
+    denoise = "denoise" in value
+    parameters = body.get("denoise_parameters")
+    if parameters is not None:
+        if not isinstance(parameters, Mapping):
+            raise HiResInputError("denoise_parameters", parameters, "must be an object", 'send {"type": "v1"}')
+        _unknown("denoise_parameters.", parameters, ("type",))
+        if parameters.get("type", "v1") not in DENOISE_TYPES:
+            raise HiResInputError("denoise_parameters.type", parameters["type"], "is not served by this server",
+                             f"use {', '.join(DENOISE_TYPES)} or leave it out")
+        if not denoise:
+            raise HiResInputError("denoise_parameters", dict(parameters),
+                                  "has no effect without the denoise enhancement",
+                             'add "denoise" to enhancements, or leave it out')
+    return denoise
+
+
+def _print_size(body: Mapping[str, Any], dpi: int) -> tuple[int, int] | None:
+    """The paper's pixel size at `dpi` (portrait as named), or None without print_size."""
+    name = body.get("print_size")
+    if name is None:
+        return None
+    if name not in PAPER_INCHES:
+        raise HiResInputError("print_size", name, "has no single standard size this server can print at",
+                         f"use one of {', '.join(PAPER_INCHES)}, or width and height in pixels")
+    for other in ("width", "height"):
+        if body.get(other) not in (None, "", 0):
+            raise HiResInputError(other, body[other], "print_size sets the size", f"send either print_size or {other}")
+    size = print_pixels(name, dpi)
+    if max(size) > MAX_SIDE:
+        raise HiResInputError("print_size", name, f"at {dpi} dpi is {size[0]} x {size[1]} pixels: Image cannot be "
+                         f"upscaled above {MAX_SIDE} x {MAX_SIDE} pixels limit", "use a smaller paper or dpi")
+    return size
+
+
 def parse_request(body: Mapping[str, Any]) -> DeepImageRequest:
-    """The request's fields, each checked; the first field at fault is a FieldError."""
+    """The request's fields, each checked; the first field at fault is a HiResInputError."""
     if not isinstance(body, Mapping):
-        raise FieldError("body", type(body).__name__, "must be a JSON object", "send the request fields as an object")
+        raise HiResInputError("body", type(body).__name__, "must be a JSON object",
+                              "send the request fields as an object")
     _unknown("", body, TOP_FIELDS)
-    url = body.get("url")
-    if url is not None:
-        url = _text("url", url)
-        if url.startswith("storage://"):
-            raise FieldError("url", url, "storage:// URLs name deep-image's cloud storage, which this server does "
-                             "not have", "send an http(s) URL or \"base64,<data>\"")
-    fit, crop_focus = body.get("fit", "canvas"), None
-    if isinstance(fit, Mapping):
-        if set(fit) != {"crop"} or fit["crop"] not in CROP_FOCUSES:
-            raise FieldError("fit", dict(fit), "the object form is {\"crop\": \"item\"|\"content\"|\"center\"}",
-                             "send e.g. {\"crop\": \"center\"}")
-        fit, crop_focus = "crop", fit["crop"]
-    elif fit not in FITS:
-        raise FieldError("fit", fit, "is not a fit mode", f"use one of {', '.join(FITS)} or {{\"crop\": ...}}")
+    url = _url(body)
+    fit, crop_focus = _fit(body)
     padding = body.get("padding")
-    if padding is not None and not (isinstance(padding, int) and not isinstance(padding, bool) and padding >= 0) \
-            and not (isinstance(padding, str) and (padding.strip().isdigit() or (
-                padding.strip().endswith("%") and _positive_number(padding.strip()[:-1])))):
-        raise FieldError("padding", padding, "is not a margin", "give pixels (e.g. 24) or a percentage (\"5%\")")
+    if padding is not None:
+        if isinstance(padding, bool) or not isinstance(padding, (int, str)):
+            raise HiResInputError("padding", padding, "is not a margin",
+                                  "give pixels (e.g. 24) or a percentage (\"5%\")")
+        parse_padding(padding)
     min_length = body.get("min_length")
     if min_length is not None:
-        min_length = _int("min_length", min_length, 0, 16384, "give the shortest side in pixels, 0 to 16384")
+        min_length = _int("min_length", min_length, 0, MAX_SIDE, f"give the shortest side in pixels, 0 to {MAX_SIDE}")
     strength = body.get("upscale_strength")
     if strength is not None:
-        strength = _int("upscale_strength", strength, 1, 9, "use 1 (most creative) to 9 (most conservative)")
-    background = body.get("background")
-    generate, color = None, None
-    if background is not None:
-        if not isinstance(background, Mapping):
-            raise FieldError("background", background, "must be an object", "send {\"generate\": {...}}")
-        _unknown("background.", background, BACKGROUND_FIELDS)
-        color = background.get("color")
-        if color is not None:
-            color = _text("background.color", color)
-            if not (color.startswith("#") and len(color) in (4, 7)
-                    and all(c in "0123456789abcdefABCDEF" for c in color[1:])):
-                raise FieldError("background.color", color, "is not a colour", "send a hex colour like \"#ffffff\"")
-        generate = background.get("generate")
-        if generate is not None:
-            generate = _parse_generate(generate)
+        strength = _int("upscale_strength", strength, STRENGTHS[0], STRENGTHS[-1],
+                        f"use {STRENGTHS[0]} (most creative) to {STRENGTHS[-1]} (most conservative)")
+    generate, color = _background(body)
     mask_url = body.get("ip_image2") or (generate or {}).get("ip_image2")
     output_format = body.get("output_format", "png")
     if output_format not in FORMATS:
-        raise FieldError("output_format", output_format, "is not an output format", "use jpeg, jpg, png or webp")
+        raise HiResInputError("output_format", output_format, "is not an output format", "use jpeg, jpg, png or webp")
     quality = _int("quality", body.get("quality", 85), 0, 100, "use 0 to 100 (jpeg and webp)")
     max_file_size = body.get("max_file_size")
+    dpi = _int("dpi", body.get("dpi", DEFAULT_DPI), 1, MAX_DPI, f"use 1 to {MAX_DPI} (dots per inch)")
+    reorientation = _bool("print_reorientation", body.get("print_reorientation", True))
+    paper = _print_size(body, dpi)
+    width, height = paper or (_size("width", body.get("width")), _size("height", body.get("height")))
     request = DeepImageRequest(
-        url=url, width=_size("width", body.get("width")), height=_size("height", body.get("height")), fit=fit,
+        url=url, width=width, height=height, fit=fit,
         crop_focus=crop_focus, padding=padding, min_length=min_length,
         generative_upscale=_bool("generative_upscale", body.get("generative_upscale", False)),
         upscale_strength=strength, generate=generate, background_color=color,
         mask_url=_text("ip_image2", mask_url) if mask_url else None, output_format=output_format,
-        quality=max(quality, 1), max_file_size=None if max_file_size is None else parse_file_size(max_file_size))
+        quality=max(quality, 1), max_file_size=None if max_file_size is None else parse_file_size(max_file_size),
+        dpi=dpi, print_size=body.get("print_size"), print_reorientation=reorientation, denoise=_enhancements(body))
     _check_combination(request, body)
     return request
 
 
+def _url(body: Mapping[str, Any]) -> str | None:
+    url = body.get("url")
+    if url is not None:
+        url = _text("url", url)
+        if url.startswith("storage://"):
+            raise HiResInputError("url", url, "storage:// URLs name deep-image's cloud storage, which this server "
+                                  "does not have", "send an http(s) URL or \"base64,<data>\"")
+    return url
+
+
+def _fit(body: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(fit, crop_focus): a fit mode, or the object form {"crop": focus}."""
+    fit = body.get("fit", DEFAULT_FIT)
+    if isinstance(fit, Mapping):
+        if set(fit) != {"crop"} or fit["crop"] not in CROP_FOCI:
+            raise HiResInputError("fit", dict(fit), "the object form is {\"crop\": \"item\"|\"content\"|\"center\"}",
+                                  "send e.g. {\"crop\": \"center\"}")
+        return "crop", fit["crop"]
+    if fit not in FITS:
+        raise HiResInputError("fit", fit, "is not a fit mode", f"use one of {', '.join(FITS)} or {{\"crop\": ...}}")
+    return fit, None
+
+
+def _background(body: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """(background.generate checked, background.color)."""
+    background = body.get("background")
+    if background is None:
+        return None, None
+    if not isinstance(background, Mapping):
+        raise HiResInputError("background", background, "must be an object", "send {\"generate\": {...}}")
+    _unknown("background.", background, BACKGROUND_FIELDS)
+    color = background.get("color")
+    if color is not None:
+        color = _text("background.color", color)
+        if not (color.startswith("#") and len(color) in (4, 7)
+                and all(c in "0123456789abcdefABCDEF" for c in color[1:])):
+            raise HiResInputError("background.color", color, "is not a colour", "send a hex colour like \"#ffffff\"")
+    generate = background.get("generate")
+    return (None if generate is None else _parse_generate(generate)), color
+
+
 def _parse_generate(generate: Any) -> dict[str, Any]:
     if not isinstance(generate, Mapping):
-        raise FieldError("background.generate", generate, "must be an object", "send {\"description\": ...}")
+        raise HiResInputError("background.generate", generate, "must be an object", "send {\"description\": ...}")
     _unknown("background.generate.", generate, GENERATE_FIELDS)
     out = dict(generate)
     adapter = out.get("adapter_type")
     if adapter is not None and adapter not in ADAPTER_TYPES:
-        raise FieldError("background.generate.adapter_type", adapter, "is not an adapter type",
+        raise HiResInputError("background.generate.adapter_type", adapter, "is not an adapter type",
                          f"use one of {', '.join(ADAPTER_TYPES)}")
     model_type = out.get("model_type")
     if model_type is not None:
-        known = (*SD_MODEL_TYPES, *FAMILY_WORKFLOWS, *HOSTED_MODEL_TYPES)
+        known = (*SD_MODEL_TYPES, *FAMILIES, *HOSTED_MODEL_TYPES)
         if model_type not in known:
-            raise FieldError("background.generate.model_type", model_type, "is not a model type",
+            raise HiResInputError("background.generate.model_type", model_type, "is not a model type",
                              f"use one of {', '.join(known)}")
-        served = (*SD_MODEL_TYPES, *(t for t in FAMILY_WORKFLOWS if _family_workflow(t) is not None))
+        served = (*SD_MODEL_TYPES, *FAMILIES)
         if model_type not in served:
-            raise FieldError("background.generate.model_type", model_type, "is not served by this server's API "
+            raise HiResInputError("background.generate.model_type", model_type, "is not served by this server's API "
                              "(hosted models need an account with their provider; the others need their own loaders)",
                              f"use one of {', '.join(served)}, or run the shipped workflow "
                              "for this model_type in the graph editor")
@@ -216,7 +303,8 @@ def _parse_generate(generate: Any) -> dict[str, Any]:
             except ValueError:
                 pass
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (0.0 <= scale <= 1.0):
-            raise FieldError("background.generate.controlnet_conditioning_scale", scale, "must be a number from 0 to 1",
+            raise HiResInputError("background.generate.controlnet_conditioning_scale", scale,
+                                  "must be a number from 0 to 1",
                              "use e.g. 0.5 (how much the edges are kept)")
         out["controlnet_conditioning_scale"] = float(scale)
     return out
@@ -225,216 +313,40 @@ def _parse_generate(generate: Any) -> dict[str, Any]:
 def _check_combination(request: DeepImageRequest, body: Mapping[str, Any]) -> None:
     adapter = request.adapter_type
     if request.url is None and request.generate is None:
-        raise FieldError("url", None, "File or image url is required",
+        raise HiResInputError("url", None, "File or image url is required",
                          "send url (http(s) or \"base64,<data>\"), or background.generate to generate from text")
     if request.url is None and adapter in IMAGE_ADAPTERS:
-        raise FieldError("url", None, f"adapter_type {adapter} works on an input image: File or image url is required",
+        raise HiResInputError("url", None,
+                              f"adapter_type {adapter} works on an input image: File or image url is required",
                          "send url, or use adapter_type upscale to generate from text")
     if request.url is not None and adapter == "upscale" and not request.generative_upscale:
-        raise FieldError("generative_upscale", False, "adapter_type upscale holds the prompt of the generative "
+        raise HiResInputError("generative_upscale", False, "adapter_type upscale holds the prompt of the generative "
                          "upscale", "set generative_upscale true, or leave background.generate out")
-    if adapter == "upscale" and request.url is not None and (request.upscale_strength or 5) >= 7:
-        raise FieldError("upscale_strength", request.upscale_strength, "strengths 7-9 have no diffusion pass, so "
+    if adapter == "upscale" and request.url is not None and not strength_preset(
+            request.upscale_strength or DEFAULT_STRENGTH).generative:
+        raise HiResInputError("upscale_strength", request.upscale_strength, "strengths 7-9 have no diffusion pass, so "
                          "the prompt of adapter_type upscale cannot guide them", "use a strength from 1 to 6")
     if adapter == "inpainting" and not request.mask_url:
-        raise FieldError("ip_image2", None, "adapter_type inpainting needs the mask image",
+        raise HiResInputError("ip_image2", None, "adapter_type inpainting needs the mask image",
                          "send ip_image2 (white = regenerate)")
     if request.mask_url and adapter != "inpainting":
-        raise FieldError("ip_image2", request.mask_url[:60], "is the inpainting mask",
+        raise HiResInputError("ip_image2", request.mask_url[:60], "is the inpainting mask",
                          "set background.generate.adapter_type inpainting, or leave ip_image2 out")
     generating = request.generate is not None and adapter != "upscale" or request.url is None
+    if request.denoise and request.url is None:
+        raise HiResInputError("enhancements", ["denoise"], "denoise works on an input image",
+                         "send url, or leave denoise out for generation")
     if generating:
         for name in ("fit", "padding", "min_length"):
-            if name in body:
-                raise FieldError(name, body[name], "sizes the upscale of an input image, not a generated one",
+            if name in body and not (name == "fit" and body[name] == DEFAULT_FIT):
+                raise HiResInputError(name, body[name], "sizes the upscale of an input image, not a generated one",
                                  "leave it out: generation makes exactly width x height")
         if request.background_color:
-            raise FieldError("background.color", request.background_color, "fills the canvas around an upscaled "
+            raise HiResInputError("background.color", request.background_color, "fills the canvas around an upscaled "
                              "image", "leave it out for generation")
     for name in ("width", "height"):
         value = getattr(request, name)
         if request.url is None and isinstance(value, str):
-            raise FieldError(name, value, "a percentage needs an input image", "give pixels for generation")
-        if isinstance(value, int) and value > 16384:
-            raise FieldError(name, value, "Image cannot be upscaled above 16384 x 16384 pixels limit",
-                             "ask for at most 16384 pixels per side")
-
-
-def _node(class_type: str, **inputs: Any) -> dict[str, Any]:
-    return {"inputs": inputs, "class_type": class_type, "_meta": {"title": class_type}}
-
-
-def _family_workflow(model_type: str) -> dict[str, Any] | None:
-    """The shipped text-to-image graph of a separate-files model_type, or None when none is shipped."""
-    names = FAMILY_WORKFLOWS.get(model_type, ())
-    return next((dict(w.prompt) for name in names for w in WORKFLOWS if w.name == name), None)
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """The loader nodes of a model_type, the links to its model, clip and vae, the diffusion settings it needs,
-    and whether its text-to-image workflow AI-upscales to the size (Real-ESRGAN) or resizes."""
-
-    nodes: dict[str, Any]
-    model: list
-    clip: list
-    vae: list
-    settings: dict[str, Any]
-    text_upscaler: bool
-
-
-def _model_choice(model_type: str | None) -> ModelChoice:
-    if model_type in FAMILY_WORKFLOWS:
-        shipped = _family_workflow(model_type)
-        ids = {node_id: f"{node['class_type'].lower()}" for node_id, node in shipped.items()
-               if node["class_type"] in LOADERS}
-        generate = next(node["inputs"] for node in shipped.values() if node["class_type"] == "HiResGenerate")
-        nodes = {ids[node_id]: _node(shipped[node_id]["class_type"], **shipped[node_id]["inputs"]) for node_id in ids}
-
-        def link(name: str) -> list:
-            return [ids[generate[name][0]], generate[name][1]]
-
-        return ModelChoice(nodes, link("model"), link("clip"), link("vae"),
-                           {k: generate[k] for k in SETTINGS if k in generate}, "upscale_model" in generate)
-    ckpt = MODEL_TYPES[model_type] if model_type else CHECKPOINT
-    return ModelChoice({"ckpt": _node("CheckpointLoaderSimple", ckpt_name=ckpt)}, ["ckpt", 0], ["ckpt", 1],
-                       ["ckpt", 2], {}, True)
-
-
-def _adapter_node(generate: Mapping[str, Any], adapter_type: str, clip: list, **links: Any) -> dict[str, Any]:
-    inputs: dict[str, Any] = {"adapter_type": adapter_type, "description": generate.get("description", ""),
-                              "clip": clip, **links}
-    for name in ("negative_prompt", "face_id", "controlnet_conditioning_scale"):
-        if name in generate:
-            inputs[name] = generate[name]
-    return _node("AdapterSelect", **inputs)
-
-
-def upscale_sizes(request: DeepImageRequest, source: tuple[int, int]) -> dict[str, Any]:
-    """GenerativeUpscale's size inputs for the request on an image of `source` size, checked by the sizing
-    rules (so a too-large size is refused now, with deep-image's message)."""
-    try:
-        plan_size(source[0], source[1], request.width, request.height, request.fit, 1.0)
-    except HiResInputError as error:
-        if str(MAX_SIDE) in str(error):  # deep-image's own wording, on the field the request gave
-            name = "width" if request.width is not None else "height"
-            raise FieldError(name, getattr(request, name), f"Image cannot be upscaled above {MAX_SIDE} x {MAX_SIDE} "
-                             "pixels limit", f"ask for at most {MAX_SIDE} pixels per side") from None
-        raise FieldError(error.input_name, error.value, str(error).split(": ", 1)[1].split(". Fix: ")[0],
-                         str(error).split(". Fix: ")[1].rstrip(".")) from None
-    sizes: dict[str, Any] = {}
-    one = (request.width is None) != (request.height is None)
-    given = request.width if request.height is None else request.height
-    if one and isinstance(given, str):
-        sizes.update(width=0, height=0, scale_by=float(given.strip()[:-1]) / 100.0)
-        return sizes
-    for name, side in (("width", 0), ("height", 1)):
-        value = getattr(request, name)
-        if isinstance(value, str):
-            value = max(1, round(source[side] * float(value.strip()[:-1]) / 100.0))
-        sizes[name] = value or 0
-    if request.width is None and request.height is None:
-        sizes["scale_by"] = 1.0
-    elif request.width is not None and request.height is not None:
-        sizes["fit"] = request.fit
-    return sizes
-
-
-def _resize_extras(request: DeepImageRequest) -> dict[str, Any]:
-    """The deep-image resize fields beyond the size (GenerativeUpscale's padding, min_length, crop_focus and
-    fill_color inputs), set only when the request gives them."""
-    extras: dict[str, Any] = {}
-    if request.padding is not None:
-        extras["padding"] = str(request.padding)
-    if request.min_length:
-        extras["min_length"] = request.min_length
-    if request.crop_focus is not None:
-        extras["crop_focus"] = request.crop_focus
-    if request.background_color:
-        extras["fill_color"] = request.background_color
-    return extras
-
-
-def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[int, int] | None,
-                mask: str | None = None, prefix: str = "hires_studio_api/result") -> ApiPrompt:
-    """The API-format graph of the request: `image` and `mask` are the files (in ComfyUI's input folder) the
-    request's url and ip_image2 were saved as, `source` the image's size."""
-    adapter = request.adapter_type
-    generate = request.generate or {}
-    model_type = generate.get("model_type")
-    graph: ApiPrompt = {}
-    if image is not None:
-        graph["image"] = _node("LoadImage", image=image)
-    if request.url is not None and adapter in (None, "upscale"):
-        strength = request.upscale_strength or (5 if request.generative_upscale else 7)
-        if not request.generative_upscale:
-            strength = (strength - 1) % 3 + 7  # the strength's base path, without the diffusion pass
-        main: dict[str, Any] = {"image": ["image", 0], "upscale_strength": strength}
-        if strength <= 6:
-            choice = _model_choice(model_type)
-            graph.update(choice.nodes)
-            main.update(model=choice.model, clip=choice.clip, vae=choice.vae, **choice.settings)
-        if strength in UPSCALE_4_STRENGTHS:
-            graph["upscaler"] = _node("UpscaleModelLoader", model_name=REALESRGAN)
-            main["upscale_model"] = ["upscaler", 0]
-        if adapter == "upscale":
-            graph["adapter"] = _adapter_node(generate, "upscale", main["clip"])
-            main["adapter"] = ["adapter", 0]
-        if "sample_num" in generate:
-            main["seed"] = generate["sample_num"]
-        main.update(upscale_sizes(request, source or (0, 0)))
-        main.update(_resize_extras(request))
-        graph["upscale"] = _node("GenerativeUpscale", **main)
-        graph[SAVE_NODE] = _node("SaveImage", images=["upscale", 0], filename_prefix=prefix)
-        return graph
-
-    choice = _model_choice(model_type)
-    graph.update(choice.nodes)
-    clip = choice.clip
-    links: dict[str, Any] = {}
-    if adapter in IMAGE_ADAPTERS:
-        links["image"] = ["image", 0]
-    if adapter in ("control", "control2"):
-        graph["controlnet"] = _node("ControlNetLoader", control_net_name=CANNY_CONTROLNET)
-        links["control_net"] = ["controlnet", 0]
-    if adapter == "inpainting":
-        graph["mask"] = _node("LoadImageMask", image=mask, channel="red")
-        links["mask"] = ["mask", 0]
-    graph["adapter"] = _adapter_node(generate, adapter, clip, **links)
-    main = {"model": choice.model, "clip": clip, "vae": choice.vae, "adapter": ["adapter", 0],
-            "width": request.width or 0, "height": request.height or 0,
-            "generative_upscale": request.generative_upscale, **choice.settings}
-    if request.upscale_strength is not None:
-        main["upscale_strength"] = request.upscale_strength
-    strength = request.upscale_strength or 5
-    text_only = adapter not in IMAGE_ADAPTERS
-    if (text_only and choice.text_upscaler and not request.generative_upscale) or (request.generative_upscale
-                                                          and strength in UPSCALE_4_STRENGTHS):
-        graph["upscaler"] = _node("UpscaleModelLoader", model_name=REALESRGAN)
-        main["upscale_model"] = ["upscaler", 0]
-    if "sample_num" in generate:
-        main["sample_num"] = generate["sample_num"]
-    graph["generate"] = _node("HiResGenerate", **main)
-    graph[SAVE_NODE] = _node("SaveImage", images=["generate", 0], filename_prefix=prefix)
-    return graph
-
-
-def normalize_form(fields: Mapping[str, str]) -> dict[str, Any]:
-    """A form-data body as the JSON body it stands for: `background[generate][description]` keys nest, a
-    value that is a JSON object (`background`, `fit`) is parsed; other values stay strings (the field checks
-    accept numbers and booleans written as text)."""
-    out: dict[str, Any] = {}
-    for key, value in fields.items():
-        parts = key.replace("]", "").split("[")
-        if len(parts) == 1 and isinstance(value, str) and value.strip().startswith("{"):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                raise FieldError(key, value[:60], "is not valid JSON", "send the object as JSON text") from None
-        target = out
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise FieldError(key, value, "mixes a value and an object", "send the field once")
-        target[parts[-1]] = value
-    return out
+            raise HiResInputError(name, value, "a percentage needs an input image", "give pixels for generation")
+        if isinstance(value, int) and value > MAX_SIDE:
+            raise HiResInputError(name, value, TOO_LARGE, f"ask for at most {MAX_SIDE} pixels per side")

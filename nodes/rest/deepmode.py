@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..shipped_workflows import DEEPMODE_RATIOS
+from ..core.errors import HiResInputError, short_repr
+from ..core.request_rules import DEFAULT_NUM_IMAGES, check_num_images
+from ..graphs.deepmode import DEEPMODE_DEFAULT_RATIO, DEEPMODE_RATIOS
 from .errors import DeepmodeError
 
 UPSCALE_FIELDS = ("image_id", "callback")
@@ -64,13 +66,15 @@ def parse_upscale(body: Any) -> UpscaleRequest:
 
 def parse_generate(body: Any) -> GenerateRequest:
     body = _fields(body, GENERATE_FIELDS)
-    num = body.get("num_images", 1)
-    if isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= 8:
-        raise _bad(f"num_images: must be an integer from 1 to 8, got {num!r}")
+    num = body.get("num_images", DEFAULT_NUM_IMAGES)
+    try:
+        check_num_images(num)
+    except HiResInputError as error:
+        raise _bad(f"{error.field}: {error.problem}, got {short_repr(error.value)}") from None
     upscale = body.get("upscale", False)
     if not isinstance(upscale, bool):
         raise _bad(f"upscale: must be true or false, got {upscale!r}")
-    ratio = body.get("ratio", "portrait")
+    ratio = body.get("ratio", DEEPMODE_DEFAULT_RATIO)
     if ratio not in DEEPMODE_RATIOS:
         raise _bad(f"ratio: must be one of {', '.join(DEEPMODE_RATIOS)}, got {ratio!r}")
     return GenerateRequest(_string(body, "model_id", True), _string(body, "prompt", True),

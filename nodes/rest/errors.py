@@ -16,18 +16,20 @@ class ApiError(Exception):
 
 
 class DeepImageError(ApiError):
-    """deep-image's `{message, code}` (500 adds status "failed")."""
+    """deep-image's `{message, code}`; `extra` adds body fields (a failed job's 500 adds `status` and `job`)."""
 
-    def __init__(self, status: int, message: str, code: str | None = None, **extra: Any) -> None:
+    def __init__(self, http_status: int, message: str, code: str | None = None, **extra: Any) -> None:
         body: dict[str, Any] = {"message": message}
         if code is not None:
             body["code"] = code
         body.update(extra)
-        super().__init__(status, body)
+        super().__init__(http_status, body)
 
 
-def bad_request(message: str) -> DeepImageError:
-    return DeepImageError(400, message, "BAD_REQUEST")
+def bad_request(error: Exception) -> DeepImageError:
+    """deep-image's 400 for a field at fault (`field=value: problem. Fix: fix.`, which HiResInputError builds
+    from its attributes) or for a graph ComfyUI refused (its message)."""
+    return DeepImageError(400, str(error), "BAD_REQUEST")
 
 
 class StabilityError(ApiError):
@@ -42,11 +44,3 @@ class DeepmodeError(ApiError):
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(status, {"message": message})
-
-
-class FieldError(ValueError):
-    """One request field at fault: its name, the value and the fix (each API wraps it in its own body)."""
-
-    def __init__(self, field: str, value: object, problem: str, fix: str) -> None:
-        self.field = field
-        super().__init__(f"{field}={value!r}: {problem}. Fix: {fix}.")

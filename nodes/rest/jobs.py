@@ -22,6 +22,9 @@ RECEIVED, NOT_STARTED, IN_PROGRESS, COMPLETE, FAILED = "received", "not_started"
 ACTIVE = (RECEIVED, NOT_STARTED, IN_PROGRESS)
 _ACTIVE_SQL = ",".join("?" * len(ACTIVE))
 RESTART_MESSAGE = "The server restarted before this job finished. No credits were lost. Please try again."
+FAILED_MESSAGE = ("We have encountered some technical issues while processing the image. No credits were lost. "
+                  "Please try again.")
+"""deep-image's ErrorJobFailed message; what went wrong is in the body's `error`."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

@@ -37,7 +37,10 @@ def identify(presented: str | None, keys: Sequence[ApiKey]) -> ApiKey | None:
     hmac.compare_digest, so the time taken says nothing about which key (or how much of it) matched."""
     if not presented:
         return None
-    digest = hash_key(presented)
+    try:
+        digest = hash_key(presented)
+    except UnicodeEncodeError:  # aiohttp hands a non-UTF-8 header byte on as a surrogate: no key has one
+        return None
     match = None
     for key in keys:
         if hmac.compare_digest(digest, key.digest):

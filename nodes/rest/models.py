@@ -10,8 +10,8 @@ import copy
 from collections.abc import Mapping, Sequence
 
 from ..api_prompt import ApiPrompt
-from ..shipped_workflows import MODEL_FOLDERS, NO_MODEL
-from .errors import FieldError
+from ..core.errors import HiResInputError
+from ..graphs.models import MODEL_FOLDERS, NO_MODEL
 
 FALLBACK_FOLDERS = ("checkpoints", "upscale_models")
 
@@ -32,7 +32,7 @@ def resolve_models(graph: ApiPrompt, installed: Mapping[str, Sequence[str]], ove
             elif folder in FALLBACK_FOLDERS and files and value not in overrides:
                 node["inputs"][name] = files[0]
             else:
-                raise FieldError("model", wanted, f"is not installed in models/{folder} on this server",
+                raise HiResInputError("model", wanted, f"is not installed in models/{folder} on this server",
                                  f"put {wanted} in models/{folder}, or map {value} to a file you have under "
                                  f"\"models\" in {config_hint}")
     return out

@@ -9,12 +9,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core.errors import HiResInputError
-from ..core.sizing import stability_v1_size
-from ..shipped_workflows import STABILITY_ENGINES
+from ..core.sizing import (
+    MAX_SIDE,
+    STABILITY_CFG_SCALE,
+    STABILITY_DEFAULT_CFG_SCALE,
+    STABILITY_DEFAULT_STEPS,
+    STABILITY_MIN_SIDE,
+    STABILITY_PROMPT_MAX_CHARS,
+    STABILITY_SEED_MAX,
+    STABILITY_STEPS,
+    stability_v1_size,
+)
+from ..graphs.stability import STABILITY_ENGINES
 from .errors import StabilityError
 
 ESRGAN, LATENT = STABILITY_ENGINES
-MAX_SEED = 4294967295
 _PROMPT_KEY = re.compile(r"^text_prompts\[(\d+)\]\[(text|weight)\]$")
 FIELDS = ("image", "width", "height", "seed", "steps", "cfg_scale")
 ACCEPTS = ("application/json", "image/png")
@@ -86,8 +95,8 @@ def parse_fields(engine: str, fields: Mapping[str, str], has_image: bool, accept
             raise bad(f"{key}: is not a field of this request")
     if not has_image:
         raise bad("image: is required")
-    width = _integer("width", fields["width"], 512, 16384) if fields.get("width") else 0
-    height = _integer("height", fields["height"], 512, 16384) if fields.get("height") else 0
+    width = _integer("width", fields["width"], STABILITY_MIN_SIDE, MAX_SIDE) if fields.get("width") else 0
+    height = _integer("height", fields["height"], STABILITY_MIN_SIDE, MAX_SIDE) if fields.get("height") else 0
     if width and height:
         raise bad("Only one of width or height may be specified")
     parsed: list[tuple[str, float]] = []
@@ -96,8 +105,8 @@ def parse_fields(engine: str, fields: Mapping[str, str], has_image: bool, accept
         text = entry.get("text")
         if not text:
             raise bad(f"text_prompts[{index}][text]: is required")
-        if len(text) > 2000:
-            raise bad(f"text_prompts[{index}][text]: must be at most 2000 characters")
+        if len(text) > STABILITY_PROMPT_MAX_CHARS:
+            raise bad(f"text_prompts[{index}][text]: must be at most {STABILITY_PROMPT_MAX_CHARS} characters")
         weight = _number(f"text_prompts[{index}][weight]", entry.get("weight", "1"), -1e6, 1e6)
         parsed.append((text, weight))
     if engine == ESRGAN:
@@ -108,17 +117,24 @@ def parse_fields(engine: str, fields: Mapping[str, str], has_image: bool, accept
             raise bad(f"text_prompts: is not a field of the {ESRGAN} engine")
     return UpscaleRequest(
         engine=engine, width=width, height=height, prompts=tuple(parsed),
-        seed=_integer("seed", fields["seed"], 0, MAX_SEED) if fields.get("seed") else 0,
-        steps=_integer("steps", fields["steps"], 10, 150) if fields.get("steps") else 50,
-        cfg_scale=_number("cfg_scale", fields["cfg_scale"], 0, 35) if fields.get("cfg_scale") else 7.0,
+        seed=_integer("seed", fields["seed"], 0, STABILITY_SEED_MAX) if fields.get("seed") else 0,
+        steps=_integer("steps", fields["steps"], *STABILITY_STEPS) if fields.get("steps") else STABILITY_DEFAULT_STEPS,
+        cfg_scale=_number("cfg_scale", fields["cfg_scale"], *STABILITY_CFG_SCALE) if fields.get("cfg_scale")
+        else STABILITY_DEFAULT_CFG_SCALE,
         accept=accept)
 
 
 def output_size(request: UpscaleRequest, source: tuple[int, int]) -> tuple[int, int]:
-    """The output size by Stability's rules, or its invalid_pixel_count / bad_request refusal."""
+    """The output size by Stability's rules, or its invalid_pixel_count refusal (`parse_fields` has refused the
+    other size errors already, so what is left is a pixel count); an output whose side passes Stability's pixel
+    count but not this server's MAX_SIDE (a 100000 x 1 strip) is refused too, before it can hold ComfyUI's
+    queue."""
     try:
-        return stability_v1_size(source[0], source[1], request.width, request.height)
+        size = stability_v1_size(source[0], source[1], request.width, request.height)
     except HiResInputError as error:
-        problem = str(error).split(": ", 1)[1].split(". Fix: ")[0]
-        name = "invalid_pixel_count" if "pixel" in problem else "bad_request"
-        raise bad(f"{error.input_name}: {problem}", name) from None
+        raise bad(f"{error.field}: {error.problem}", "invalid_pixel_count") from None
+    if max(size) > MAX_SIDE:
+        raise bad(f"image: the output {size[0]}x{size[1]} would have a side over this server's limit of {MAX_SIDE} "
+                  f"pixels; send an image whose sides are at most {MAX_SIDE // 2} pixels (or ask for a smaller "
+                  "width or height)", "invalid_pixel_count")
+    return size

@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..core.base_path import make_base, resize_alpha
+from ..core.base_route import make_base, resize_alpha
 from ..core.edges import canny_edges
-from ..core.request import OUTPAINT_DENOISE, Plan
+from ..core.plan import OUTPAINT_DENOISE, Plan
 from ..core.resize import bicubic, canvas_mask, crop_box, merge_alpha, place_on_canvas, split_alpha
 from ..core.sizing import SizePlan
 from .cleanup_model import cleanup_function

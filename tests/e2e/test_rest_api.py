@@ -17,24 +17,33 @@ from __future__ import annotations
 
 import base64
 import copy
+import importlib
+import importlib.util
 import io
 import json
-import queue
-import threading
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote
 
+import httpx
 import pytest
 import requests
 from comfy_host import ComfyServer
+from deepimage_schema import SCHEMA_PATH, validate_response
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from loopback_site import LoopbackSite
 from PIL import Image
 
 from hires_studio.nodes import shipped_workflows
 from hires_studio.nodes.api_prompt import complete_prompt, is_link
-from hires_studio.nodes.rest import deepimage
+from hires_studio.nodes.graphs.models import CHECKPOINT
+from hires_studio.nodes.rest import deepimage, deepimage_graph
 from hires_studio.nodes.rest.keys import hash_key, new_key
 
 pytestmark = pytest.mark.e2e
@@ -55,48 +64,6 @@ def png_bytes(width: int, height: int, color: tuple[int, int, int] = (90, 140, 2
     return out.getvalue()
 
 
-class LoopbackSite:
-    """A loopback HTTP server standing in for the seeds' hosts: it serves the example images, redirects to a
-    private address, and receives callbacks."""
-
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files = files
-        self.callbacks: queue.Queue = queue.Queue()
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                if self.path == "/redirect-private":
-                    self.send_response(302)
-                    self.send_header("Location", "http://10.1.2.3/api-example.png")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                body = site.files.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def do_POST(self) -> None:  # noqa: N802
-                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                site.callbacks.put((self.path, self.headers.get("Content-Type"), json.loads(data)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-
-
 @dataclass
 class Api:
     server: ComfyServer
@@ -108,7 +75,7 @@ class Api:
     def config_path(self):
         return self.server.base / "user" / CONFIG
 
-    def write_config(self, with_keys: bool = True, models: dict[str, str] | None = None) -> None:
+    def write_config(self, with_keys: bool = True, models: dict[str, str] | None = None, **extra: Any) -> None:
         config = {
             "keys": [{"name": name, "sha256": hash_key(key), "rate_limit": limit}
                      for (name, key), limit in zip(self.keys.items(), (200, 4, 0), strict=True)] if with_keys else [],
@@ -117,24 +84,31 @@ class Api:
             "max_body_bytes": MAX_BODY_BYTES,
             "models": models or {},
             "deepmode_native_side": DEEPMODE_NATIVE,
+            **extra,
         }
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(json.dumps(config))
 
     def deepimage(self, path: str, body: Any = None, key: str | None = "alice", **kwargs: Any) -> requests.Response:
+        """A deep-image request; its response is validated by deep-image's schema."""
         headers = kwargs.pop("headers", {})
         if key is not None:
             headers["x-api-key"] = self.keys.get(key, key)
         if body is not None:
             kwargs["json"] = body
-        return self.http.post(self.server.url + path, headers=headers, timeout=120, **kwargs)
+        response = self.http.post(self.server.url + path, headers=headers, timeout=120, **kwargs)
+        validate_response("post", path, response.status_code, response.json())
+        return response
 
     def get(self, path: str, key: str | None = "alice", bearer: bool = False) -> requests.Response:
         headers = {}
         if key is not None:
             token = self.keys.get(key, key)
             headers = {"Authorization": f"Bearer {token}"} if bearer else {"x-api-key": token}
-        return self.http.get(self.server.url + path, headers=headers, timeout=120)
+        response = self.http.get(self.server.url + path, headers=headers, timeout=120)
+        if path.startswith("/rest_api/"):
+            validate_response("get", path, response.status_code, response.json())
+        return response
 
     def bearer(self, path: str, key: str | None = "alice", **kwargs: Any) -> requests.Response:
         headers = kwargs.pop("headers", {})
@@ -143,12 +117,13 @@ class Api:
         return self.http.post(self.server.url + path, headers=headers, timeout=JOB_TIMEOUT_S, **kwargs)
 
     def wait_result(self, job: str, key: str = "alice") -> dict[str, Any]:
-        """Poll GET result/{hash} as a deep-image client does, until complete or failed."""
+        """Poll GET result/{hash} as a deep-image client does, until complete or failed (the schema's
+        ErrorJobFailed, a 500)."""
         deadline = time.monotonic() + JOB_TIMEOUT_S
         while time.monotonic() < deadline:
             response = self.get(f"/rest_api/result/{job}", key)
-            assert response.status_code == 200, response.text
             body = response.json()
+            assert response.status_code == (500 if body.get("status") == "failed" else 200), response.text
             assert body["status"] in ("received", "not_started", "in_progress", "complete", "failed"), body
             if body["status"] in ("complete", "failed"):
                 return body
@@ -355,7 +330,7 @@ def shipped_prompt(names: tuple[str, ...]) -> dict[str, Any]:
 def test_seed_request_builds_the_shipped_graph(api: Api, request_body: dict[str, Any], names: tuple[str, ...]) -> None:
     shipped = shipped_prompt(names)
     request = deepimage.parse_request(request_body)
-    built = deepimage.build_graph(request, image="x.png" if request.url else None, source=(640, 427))
+    built = deepimage_graph.build_graph(request, image="x.png" if request.url else None, source=(640, 427))
     info = api.server.object_info
     assert canonical(complete_prompt(built, info)) == canonical(complete_prompt(shipped, info))
 
@@ -398,8 +373,14 @@ def bad_cases(api: Api) -> list[tuple[str, Any, int, dict[str, Any]]]:
         ("gif output", di({"url": f"{site}/api-example.png", "output_format": "gif"}), 400,
          bad | {"message": "~output_format='gif'"}),
         ("quality 101", di({"url": f"{site}/api-example.png", "quality": 101}), 400, bad | {"message": "~quality=101"}),
-        ("unknown field", di({"url": f"{site}/api-example.png", "enhancements": ["denoise"]}), 400,
-         bad | {"message": "~enhancements"}),
+        ("unknown field", di({"url": f"{site}/api-example.png", "colorize": True}), 400,
+         bad | {"message": "~colorize"}),
+        ("enhancement not served", di({"url": f"{site}/api-example.png", "enhancements": ["denoise", "light"]}), 400,
+         bad | {"message": "~enhancements[1]='light': is not served"}),
+        ("print size with no standard size", di({"url": f"{site}/api-example.png", "print_size": "a4long"}), 400,
+         bad | {"message": "~print_size='a4long'"}),
+        ("storage target", di({"url": f"{site}/api-example.png", "target": "storage://s/f/"}), 400,
+         bad | {"message": "~target='storage://s/f/'"}),
         ("ftp url", di({"url": "ftp://127.0.0.1/a.png"}), 400, bad | {"message": "~only http and https"}),
         ("bad base64", di({"url": "base64,@@@@"}), 400, bad | {"message": "~not valid base64"}),
         ("not an image", di({"url": _b64(b"hello, not a picture")}), 400, bad | {"message": "~Unidentified image"}),
@@ -420,6 +401,36 @@ def bad_cases(api: Api) -> list[tuple[str, Any, int, dict[str, Any]]]:
                                      "upscale_strength": 8, "background": {"generate": {"adapter_type": "upscale",
                                                                                         "description": "x"}}}),
          400, bad | {"message": "~strengths 7-9 have no diffusion pass"}),
+        # hostile bytes: each its API's 4xx body, never a 500
+        ("JSON nested 100,000 deep", di(None, data=b"[" * 100_000, headers={"Content-Type": "application/json"}),
+         400, bad | {"message": "The body is not valid JSON."}),
+        ("JSON nested 40 deep", di({"url": json.loads("[" * 40 + "]" * 40)}),
+         400, bad | {"message": "The body nests deeper than 32 levels."}),
+        ("a 5,000-digit number", di(None, data=b'{"width": ' + b"9" * 5000 + b"}",
+                                    headers={"Content-Type": "application/json"}),
+         400, bad | {"message": "The body is not valid JSON."}),
+        ("form fit={bad", di(None, data={"url": f"{site}/api-example.png", "fit": "{bad"}), 400,
+         bad | {"message": "~fit='{bad': is not valid JSON"}),
+        ("form url and url[a]", di(None, data=[("url", "x"), ("url[a]", "y")]), 400,
+         bad | {"message": "~mixes a value and an object"}),
+        ("form field twice", di(None, data=[("url", "x"), ("url", "y")]), 400,
+         bad | {"message": "The field 'url' is given twice: send it once."}),
+        ("form parameters not JSON", di(None, files={"parameters": (None, b"{x", "application/json")}), 400,
+         bad | {"message": "~parameters='{x': is not valid JSON"}),
+        ("chunked body", di(None, data=iter([b'{"url": "x"}']), headers={"Content-Type": "application/json"}), 411,
+         bad | {"message": "Send the body with a Content-Length header."}),
+        ("x-api-key not UTF-8", di({"url": "x"}, key=b"hs_\xff\xfe"), 404,
+         {"message": "No user found for provided token"}),
+        ("Stability bearer not UTF-8", lambda: api.bearer(stab, key=None, headers={"Authorization": b"Bearer \xff"},
+                                                          files={"image": ("a.png", ok_png, "image/png")}), 401,
+         {"name": "unauthorized", "message": "the API key is not valid on this server"}),
+        ("deepmode bearer not UTF-8", lambda: api.bearer("/api/images/upscale", key=None, json={"image_id": "x"},
+                                                         headers={"Authorization": b"Bearer \xc3("}), 401,
+         {"message": "the API key is not valid on this server"}),
+        ("Stability 100000 x 1", st(image=png_bytes(100_000, 1)), 400,
+         {"name": "invalid_pixel_count", "message": "~limit of 16384 pixels"}),
+        ("Stability accept image/jpeg", st(accept="image/jpeg"), 406,
+         {"name": "not_acceptable", "message": "~use application/json (the default) or image/png"}),
         ("unknown engine", st("/v1/generation/some-fake-engine/image-to-image/upscale"), 404,
          {"name": "not_found", "message": "The specified engine (ID some-fake-engine) was not found."}),
         ("no image", st(image=None), 400, {"name": "bad_request", "message": "image: is required"}),
@@ -443,7 +454,7 @@ def bad_cases(api: Api) -> list[tuple[str, Any, int, dict[str, Any]]]:
         ("image_id outside input", dm("/api/images/upscale", {"image_id": "../user/" + CONFIG}), 404,
          {"message": "~no image"}),
         ("num_images 9", dm("/api/images/generate", {"model_id": "m", "prompt": "p", "num_images": 9}), 400,
-         {"message": "~num_images: must be an integer from 1 to 8"}),
+         {"message": "~num_images: must be from 1 to 8, got 9"}),
         ("ratio wide", dm("/api/images/generate", {"model_id": "m", "prompt": "p", "ratio": "wide"}), 400,
          {"message": "~ratio: must be one of portrait, square"}),
         ("no prompt", dm("/api/images/generate", {"model_id": "m"}), 400, {"message": "prompt: is required"}),
@@ -492,7 +503,7 @@ def test_rate_limit(api: Api) -> None:
 
 
 def test_a_missing_model_is_a_400_that_names_the_file(api: Api) -> None:
-    api.write_config(models={shipped_workflows.CHECKPOINT: "my_missing_model.safetensors"})
+    api.write_config(models={CHECKPOINT: "my_missing_model.safetensors"})
     try:
         response = api.deepimage("/rest_api/process", {"url": f"{api.site.url}/api-example.png", "width": 128,
                                                        "generative_upscale": True})
@@ -539,8 +550,13 @@ def test_another_keys_job_is_not_found(api: Api) -> None:
 
 
 def test_no_keys_configured_refuses_every_route(api: Api) -> None:
+    """Every API route refuses; a result URL made earlier still serves: its 192-bit token is the capability."""
+    earlier = api.deepimage("/rest_api/process", {"url": f"{api.site.url}/api-example.png", "width": 40,
+                                                  "upscale_strength": 8}).json()
+    earlier = api.wait_result(earlier["job"])
     api.write_config(with_keys=False)
     try:
+        assert api.result_image(earlier["result_url"]).size[0] == 40
         responses = {
             "deep-image": api.deepimage("/rest_api/process_result", {"url": f"{api.site.url}/api-example.png"}),
             "result": api.get("/rest_api/result/anything"),
@@ -551,10 +567,12 @@ def test_no_keys_configured_refuses_every_route(api: Api) -> None:
     finally:
         api.write_config()
     for name, response in responses.items():
-        assert response.status_code in (401, 403), (name, response.text)
+        assert response.status_code == {"result": 404}.get(name, 403 if name == "deep-image" else 401), (
+            name, response.status_code, response.text)
         message = response.json()["message"]
         assert "No API key is configured" in message and "api_key.py add NAME" in message, name
         assert "HIRES_STUDIO_API_KEYS" in message, name
+        assert str(api.server.base) not in message and "/tmp" not in message, (name, "no absolute path", message)
 
 
 # --- SSRF -----------------------------------------------------------------------------------------------------
@@ -590,7 +608,7 @@ def test_ssrf_targets_are_refused(api: Api) -> None:
 
 # --- ComfyUI's own queue ------------------------------------------------------------------------------------------
 
-def test_jobs_are_on_comfyuis_queue_and_can_be_taken_off(api: Api) -> None:
+def test_jobs_are_on_comfyuis_queue_and_can_be_taken_off(api: Api, generated: Any) -> None:
     blocker = copy.deepcopy(shipped_prompt(("generative_upscale_to_width", "deepimage_upscale_any_image")))
     for node in blocker.values():
         if node["class_type"] == "GenerativeUpscale":
@@ -609,8 +627,12 @@ def test_jobs_are_on_comfyuis_queue_and_can_be_taken_off(api: Api) -> None:
         (item,) = [item for item in pending if item[3].get("hires_studio_job") == job]
         api.server.request("/queue", {"delete": [item[1]]})
         body = api.wait_result(job)
-        assert body["status"] == "failed" and "removed from ComfyUI's queue" in body["message"]
+        assert body["status"] == "failed" and "removed from ComfyUI's queue" in body["error"]
         assert "result_url" not in body
+        failed = generated.get_rest_api_result_hash.sync_detailed(job, client=generated_client(api, generated))
+        assert failed.status_code == 500, failed.content
+        assert (type(failed.parsed).__name__, failed.parsed.status, failed.parsed.job) == (
+            "GetRestApiResultHashResponse500", "failed", job)
     finally:
         api.server.request("/queue", {"delete": [blocker_id]})
         deadline = time.monotonic() + 60
@@ -673,3 +695,209 @@ def test_deepmode_generate(api: Api) -> None:
             "m1", COTTAGE, "rainy", "square")
         assert api.result_image(image["image_url"]).size == (DEEPMODE_NATIVE, DEEPMODE_NATIVE)
     assert api.get(f"/api/images/{images[1]['id']}", bearer=True).json() == images[1]
+
+
+# --- a client generated from deep-image's schema ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """deep-image's client as openapi-python-client generates it from the published schema, now (never
+    committed), imported under its own package name."""
+    out = tmp_path_factory.mktemp("generated") / "deep_image_client"
+    subprocess.run([sys.executable, "-m", "openapi_python_client", "generate", "--path", str(SCHEMA_PATH),
+                    "--meta", "none", "--output-path", str(out)], check=True, capture_output=True, timeout=300)
+    spec = importlib.util.spec_from_file_location("deep_image_client", out / "__init__.py",
+                                                  submodule_search_locations=[str(out)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["deep_image_client"] = package
+    spec.loader.exec_module(package)
+    names = ("api.default.post_rest_api_process_result", "api.default.post_rest_api_process",
+             "api.default.get_rest_api_result_hash", "models", "types")
+    modules = {name: importlib.import_module(f"deep_image_client.{name}") for name in names}
+    yield SimpleNamespace(package=package, **{name.rsplit(".", 1)[-1]: module for name, module in modules.items()})
+    for name in [name for name in sys.modules if name.startswith("deep_image_client")]:
+        del sys.modules[name]
+
+
+def generated_client(api: Api, generated: Any, key: str = "alice") -> Any:
+    """The generated Client with only the host changed (and the key in the schema's X-API-KEY header)."""
+    return generated.package.Client(base_url=api.server.url, headers={"X-API-KEY": api.keys[key]},
+                                    httpx_args={"trust_env": False}, timeout=httpx.Timeout(120.0))
+
+
+def test_a_client_generated_from_the_schema_gets_results(api: Api, generated: Any) -> None:
+    models = generated.models
+    client = generated_client(api, generated)
+    w, h = photo_size(api)
+    url = f"{api.site.url}/api-example.png"
+
+    # process_result, the model as generated (its defaults unset), then with every schema default a generator
+    # may fill in (quality 85, dpi 300, print_reorientation true, fit canvas).
+    for payload in (models.ProcessPayload(url=url, width=48),
+                    models.ProcessPayload(url=url, width=48, quality=85, dpi=300, print_reorientation=True,
+                                          fit=models.FitTypes.CANVAS, output_format=models.OutputFormat.JPEG)):
+        response = generated.post_rest_api_process_result.sync_detailed(client=client, body=payload)
+        assert response.status_code == 200, response.content
+        result = response.parsed
+        assert isinstance(result, models.ProcessResult), result
+        while result.status != models.ProcessResultStatus.COMPLETE:
+            time.sleep(0.25)
+            result = generated.get_rest_api_result_hash.sync(result.job, client=client)
+        image = api.result_image(result.result_url)
+        assert image.size == (48, round(h * 48 / w))
+        if payload.dpi == 300:
+            assert (image.format, [round(v) for v in image.info["dpi"]]) == ("JPEG", [300, 300])
+
+    # process, then result/{hash} until complete
+    queued = generated.post_rest_api_process.sync(client=client, body=models.ProcessPayload(url=url, width="50%"))
+    assert isinstance(queued, models.ProcessResult) and queued.status in (
+        models.ProcessResultStatus.NOT_STARTED, models.ProcessResultStatus.IN_PROGRESS,
+        models.ProcessResultStatus.COMPLETE), queued
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    result = queued
+    while result.status != models.ProcessResultStatus.COMPLETE:
+        assert time.monotonic() < deadline
+        time.sleep(0.25)
+        result = generated.get_rest_api_result_hash.sync(queued.job, client=client)
+        assert isinstance(result, models.ProcessResult), result
+    assert api.result_image(result.result_url).size == (round(w / 2), round(h / 2))
+
+    # the schema's form-data body: the file in fileName, the fields as JSON in parameters
+    photo = api.site.files["/api-example.png"]
+    body = models.PostRestApiProcessResultFilesBody(
+        file_name=generated.types.File(payload=io.BytesIO(photo), file_name="photo.png", mime_type="image/png"),
+        parameters=models.PostRestApiProcessResultFilesBodyParameters.from_dict({"width": 32, "dpi": 72,
+                                                                                "print_reorientation": True}))
+    response = generated.post_rest_api_process_result.sync_detailed(client=client, body=body)
+    assert response.status_code == 200, response.content
+    result = response.parsed
+    while result.status != models.ProcessResultStatus.COMPLETE:
+        time.sleep(0.25)
+        result = generated.get_rest_api_result_hash.sync(result.job, client=client)
+    image = api.result_image(result.result_url)
+    assert (image.size, [round(v) for v in image.info["dpi"]]) == ((32, round(h * 32 / w)), [72, 72])
+
+    # a refused field is the schema's 400, parsed by the client
+    refused = generated.post_rest_api_process.sync_detailed(client=client, body=models.ProcessPayload(
+        url=url, enhancements=[models.EnhancementTypes.FACE_ENHANCE]))
+    assert refused.status_code == 400 and "enhancements[0]='face_enhance'" in refused.parsed.message
+
+
+# --- hostile input, faults and a broken configuration ------------------------------------------------------------
+
+ROUTES = [
+    ("post", "/rest_api/process"), ("post", "/rest_api/process_result"), ("get", "/rest_api/result/{}"),
+    ("post", "/v1/generation/{}/image-to-image/upscale"), ("post", "/api/images/upscale"),
+    ("post", "/api/images/generate"), ("get", "/api/images/{}"), ("get", "/hires_studio_api/files/{}/{}"),
+    ("get", "/hires_studio_api/status"),
+]
+CONTENT_TYPES = ["application/json", "multipart/form-data", "multipart/form-data; boundary=x",
+                 "application/x-www-form-urlencoded", "text/plain", None]
+FIELD_VALUE_BYTES = [byte for byte in range(256) if byte == 0x09 or 0x20 <= byte <= 0x7E or byte >= 0x80]
+"""The bytes HTTP allows in a header value (RFC 9110: VCHAR, obs-text, space, tab). A control byte is refused by
+aiohttp's HTTP parser before any route sees the request, so it is no route's to answer."""
+header_bytes = st.lists(st.sampled_from(FIELD_VALUE_BYTES), max_size=48).map(lambda b: bytes(b).strip(b" \t"))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=30)
+FIELD_NAMES = ["url", "width", "height", "fit", "padding", "quality", "dpi", "print_size", "enhancements",
+               "background", "image_id", "prompt", "num_images", "callback", "parameters", "text_prompts[0][text]"]
+
+
+def nested(depth: int) -> bytes:
+    return b'{"url": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+bodies = st.one_of(
+    st.binary(max_size=600),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.dictionaries(st.sampled_from(FIELD_NAMES), json_values, max_size=6).map(lambda v: json.dumps(v).encode()),
+    st.integers(min_value=1, max_value=200_000).map(nested),
+    st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=10), st.text(max_size=30), max_size=5),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(route=st.sampled_from(ROUTES), part=st.text(max_size=30), body=bodies,
+       content_type=st.sampled_from(CONTENT_TYPES), key=header_bytes, accept=header_bytes,
+       auth=st.sampled_from(["zero", "raw", None]))
+def test_property_no_500_on_any_request(api: Api, route: tuple[str, str], part: str, body: Any,
+                                        content_type: str | None, key: bytes, accept: bytes, auth: str | None) -> None:
+    """Arbitrary bytes, headers, nesting and path parts on every route: never a 500 (nothing is injected),
+    the API's own 4xx body. The "zero" key's rate limit is 0, so a request that happens to be valid is a 429
+    and queues nothing."""
+    method, template = route
+    segment = "x" if part in ("", ".", "..") else quote(part, safe="")  # a dot segment is the client's to resolve
+    path = template.format(*[segment] * template.count("{}"))
+    token = api.keys["zero"].encode() if auth == "zero" else key
+    headers = {"x-api-key": token, "Authorization": b"Bearer " + token, "Accept": accept} if auth else {}
+    if content_type:
+        headers["Content-Type"] = content_type
+    kwargs = {"data": body} if isinstance(body, (bytes, dict)) else {}
+    response = api.http.request(method, api.server.url + path, headers=headers, timeout=60, **kwargs)
+    assert response.status_code < 500, (method, path, response.status_code, response.text[:300])
+    if template.startswith("/rest_api/"):
+        validate_response(method, path, response.status_code, response.json())
+    elif not template.startswith("/hires_studio_api/files"):
+        assert isinstance(response.json(), dict), response.text[:300]
+
+
+def test_after_hostile_requests_the_server_still_serves(api: Api) -> None:
+    for data in (b"[" * 100_000, nested(5000), b"\xff\xfe" * 100, b'{"width": ' + b"9" * 100_000 + b"}"):
+        response = api.deepimage("/rest_api/process", None, data=data, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, response.text
+    response = api.deepimage("/rest_api/process_result", {"url": f"{api.site.url}/api-example.png", "width": 40,
+                                                          "upscale_strength": 8})
+    body = response.json() if response.json()["status"] == "complete" else api.wait_result(response.json()["job"])
+    assert body["status"] == "complete"
+
+
+def test_an_injected_fault_is_the_apis_documented_500_with_a_logged_traceback(api: Api) -> None:
+    """The jobs' input folder replaced by a file: saving the request's image fails unexpectedly."""
+    folder = api.server.base / "input" / "hires_studio_api"
+    moved = folder.with_name("hires_studio_api.moved")
+    folder.rename(moved)
+    folder.write_bytes(b"not a folder")
+    try:
+        deep = api.deepimage("/rest_api/process", {"url": _b64(png_bytes(16, 16)), "width": 32})
+        stab = api.bearer("/v1/generation/esrgan-v1-x2plus/image-to-image/upscale",
+                          files={"image": ("a.png", png_bytes(16, 16), "image/png")})
+        image_id = upload(api, "fault_source.png", png_bytes(16, 16))
+        mode = api.bearer("/api/images/upscale", json={"image_id": image_id})
+    finally:
+        folder.unlink()
+        moved.rename(folder)
+    assert deep.status_code == 500 and deep.json()["status"] == "failed" and deep.json()["job"], deep.text
+    assert api.get(f"/rest_api/result/{deep.json()['job']}").json() == {"message": "Job not found"}
+    assert stab.status_code == 500 and stab.json()["name"] == "server_error", stab.text
+    assert mode.status_code == 500 and "unexpected server error" in mode.json()["message"], mode.text
+    log = api.server.log_path.read_text()
+    assert "HiRes Studio API: POST /rest_api/process failed" in log and "FileExistsError" in log
+    test_after_hostile_requests_the_server_still_serves(api)
+
+
+def test_a_broken_config_keeps_the_last_good_one_and_the_watcher_running(api: Api) -> None:
+    api.write_config(cleanup_interval_s=0.1)
+    status = api.http.get(api.server.url + "/hires_studio_api/status", timeout=30).json()
+    assert status == {"config": "ok", "watcher": {"running": True, "failed_ticks_in_a_row": 0}}
+    good = api.config_path.read_text()
+    try:
+        api.config_path.write_text(good[: len(good) // 2])  # a half-saved file
+        status = api.http.get(api.server.url + "/hires_studio_api/status", timeout=30).json()
+        assert status["config"] == "last_good", status
+        time.sleep(1.0)  # ten cleanup ticks on the broken file
+        response = api.deepimage("/rest_api/process", {"url": f"{api.site.url}/api-example.png", "width": 40,
+                                                       "upscale_strength": 8})
+        assert response.status_code == 200, response.text
+        assert api.wait_result(response.json()["job"])["status"] == "complete"
+        status = api.http.get(api.server.url + "/hires_studio_api/status", timeout=30).json()
+        assert status == {"config": "last_good", "watcher": {"running": True, "failed_ticks_in_a_row": 0}}
+    finally:
+        api.write_config()
+    status = api.http.get(api.server.url + "/hires_studio_api/status", timeout=30).json()
+    assert status["config"] == "ok", status
+    log = api.server.log_path.read_text()
+    assert "the configuration cannot be used" in log and "the last good configuration keeps serving" in log
+    assert "loads again" in log

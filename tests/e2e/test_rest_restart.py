@@ -1,5 +1,7 @@
 """Kill the server mid-queue and start it again: every REST job ends complete or failed, none is lost, none stays
-in_progress, and a failed job leaves no half-written file. Its own server (killed with SIGKILL), on loopback."""
+in_progress, a failed job leaves no half-written file, and a deepmode callback the restart cut receives the
+failure once. Its own server (killed with SIGKILL), on loopback. And a server started on a broken configuration:
+its documented 503s until the file is fixed, then it serves without a restart."""
 
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ from pathlib import Path
 import pytest
 import requests
 from comfy_host import ComfyServer, make_comfy_base
+from loopback_site import LoopbackSite
 from PIL import Image
 from staging import stage_base, tiny_stand_ins
 
-from hires_studio.nodes.rest.config import write_key_config
-from hires_studio.nodes.rest.jobs import RESTART_MESSAGE
-from hires_studio.nodes.rest.keys import new_key
+from hires_studio.nodes.rest.config import config_path, write_config_atomic
+from hires_studio.nodes.rest.jobs import FAILED_MESSAGE, RESTART_MESSAGE
+from hires_studio.nodes.rest.keys import hash_key, new_key
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +36,10 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
     base = make_comfy_base(tmp_path / "base", [tiny_models, REAL_MODELS])
     stage_base(base, tiny_stand_ins(tiny_models))
     key = new_key()
-    write_key_config(base / "user", "t", key, rate_limit=50)
+    receiver = LoopbackSite({})
+    write_config_atomic(config_path(base / "user"), {
+        "keys": [{"name": "t", "sha256": hash_key(key), "rate_limit": 50}],
+        "fetch_allowlist": [f"127.0.0.1:{receiver.port}"]})
     http = requests.Session()
     http.trust_env = False
     headers = {"x-api-key": key}
@@ -55,6 +61,12 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
             time.sleep(0.2)
         slow = [post({"url": png_b64(64, 48), "width": 320, "generative_upscale": True, "upscale_strength": 5})
                 for _ in range(3)]
+        upload = http.post(server.url + "/upload/image", timeout=60,
+                           files={"image": ("cut.png", base64.b64decode(png_b64(16, 16)[7:]), "image/png")})
+        callback = f"http://127.0.0.1:{receiver.port}/done"
+        ack = http.post(server.url + "/api/images/upscale", timeout=60, headers={"Authorization": f"Bearer {key}"},
+                        json={"image_id": upload.json()["name"], "callback": callback})
+        assert ack.json() == {"message": "Upscaling images..."}, ack.text
         deadline = time.monotonic() + 120
         while status(server.url, slow[0])["status"] != "in_progress":
             assert time.monotonic() < deadline, status(server.url, slow[0])
@@ -71,7 +83,8 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
         image = http.get(finals[quick]["result_url"], timeout=60)
         assert image.status_code == 200 and Image.open(io.BytesIO(image.content)).size == (48, 32)
         for job in slow:
-            assert finals[job] == {"status": "failed", "job": job, "message": RESTART_MESSAGE}, finals[job]
+            expected = {"status": "failed", "job": job, "message": FAILED_MESSAGE, "error": RESTART_MESSAGE}
+            assert finals[job] == expected, finals[job]
             assert not list((base / "input" / "hires_studio_api").glob(f"{job}_*"))
             assert not list((base / "output" / "hires_studio_api").glob(f"{job}_*"))
             assert not (base / "user" / "hires_studio_api" / "results" / job).exists()
@@ -79,5 +92,49 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
         again = http.post(restarted.url + "/rest_api/process_result", headers=headers, timeout=120,
                           json={"url": png_b64(24, 16), "width": 36, "upscale_strength": 9}).json()
         assert again["status"] in ("complete", "not_started", "in_progress"), again
+        path, _, payload = receiver.callbacks.get(timeout=60)
+        assert path == "/done" and (payload["status"], payload["message"]) == ("failed", RESTART_MESSAGE), payload
+        time.sleep(2)
+        assert receiver.callbacks.empty(), "the failure is sent once"
     finally:
         restarted.stop()
+        receiver.close()
+
+
+def test_a_server_started_with_a_broken_config_refuses_then_serves_once_fixed(tiny_models: Path,
+                                                                              tmp_path: Path) -> None:
+    """No configuration has loaded: every API route answers its 503 (no absolute path in it) and the status
+    route says "broken"; once the file is fixed, without a restart, the routes serve."""
+    base = make_comfy_base(tmp_path / "base", [tiny_models, REAL_MODELS])
+    stage_base(base, tiny_stand_ins(tiny_models))
+    config = config_path(base / "user")
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('{"keys": [')
+    key = new_key()
+    http = requests.Session()
+    http.trust_env = False
+    server = ComfyServer(base, log_name="broken.log")
+    try:
+        assert http.get(server.url + "/hires_studio_api/status", timeout=30).json()["config"] == "broken"
+        refused = {
+            "deep-image": http.post(server.url + "/rest_api/process", json={"url": "x"}, timeout=30,
+                                    headers={"x-api-key": key}),
+            "stability": http.post(server.url + "/v1/generation/esrgan-v1-x2plus/image-to-image/upscale",
+                                   timeout=30, headers={"Authorization": f"Bearer {key}"}),
+            "deepmode": http.post(server.url + "/api/images/upscale", json={"image_id": "x"}, timeout=30,
+                                  headers={"Authorization": f"Bearer {key}"}),
+        }
+        for name, response in refused.items():
+            assert response.status_code == 503, (name, response.text)
+            message = response.json()["message"]
+            assert "hires_studio_api/config.json in ComfyUI's user directory" in message, (name, message)
+            assert str(tmp_path) not in message, (name, "no absolute path", message)
+        assert refused["deep-image"].json()["code"] == "SERVER_CONFIG"
+        write_config_atomic(config, {"keys": [{"name": "t", "sha256": hash_key(key), "rate_limit": 4}]})
+        assert http.get(server.url + "/hires_studio_api/status", timeout=30).json()["config"] == "ok"
+        done = http.post(server.url + "/rest_api/process_result", headers={"x-api-key": key}, timeout=120,
+                         json={"url": png_b64(24, 16), "width": 36, "upscale_strength": 9})
+        assert done.status_code == 200 and done.json()["status"] in ("complete", "not_started", "in_progress"), \
+            done.text
+    finally:
+        server.stop()

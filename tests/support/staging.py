@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hires_studio.nodes.shipped_workflows import EXAMPLE_FACE_IMAGE, WORKFLOWS, input_images, model_references
+from hires_studio.nodes.graphs.models import input_images, model_references
+from hires_studio.nodes.shipped_workflows import EXAMPLE_FACE_IMAGE, WORKFLOWS
 
 EXAMPLE_PHOTO = "chelsea"
 """The real photograph (bench/photos.py) that stands in for the user's image: 3:2, so sizes round."""

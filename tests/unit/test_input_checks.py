@@ -23,7 +23,8 @@ from hires_studio.nodes.core.input_checks import (
     refusal,
 )
 from hires_studio.nodes.core.model_tiles import fitted_tile
-from hires_studio.nodes.core.request import SizeRequest, check_connected, plan_generative_upscale, strength_route
+from hires_studio.nodes.core.plan import check_connected, plan_generative_upscale, strength_route
+from hires_studio.nodes.core.request_rules import SizeRequest
 
 DECLARED = {
     "sampler_name": Declared("COMBO", choices=("euler", "dpmpp_2m")),

@@ -1,4 +1,4 @@
-"""The pure graph builders of Stability v1's upscale and deepmode's requests (nodes/shipped_workflows.py)."""
+"""The pure graph builders of Stability v1's upscale and deepmode's requests (nodes/graphs/)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,9 @@ import random
 import pytest
 
 from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.shipped_workflows import (
-    WORKFLOWS,
-    deepmode_generate_graph,
-    deepmode_sizes,
-    deepmode_upscale_graph,
-    stability_upscale_graph,
-)
+from hires_studio.nodes.graphs.deepmode import deepmode_generate_graph, deepmode_sizes, deepmode_upscale_graph
+from hires_studio.nodes.graphs.stability import stability_upscale_graph
+from hires_studio.nodes.shipped_workflows import EXAMPLE_IMAGE, WORKFLOWS
 
 
 def only(prompt: dict, class_type: str) -> dict:
@@ -26,7 +22,7 @@ def of_type(prompt: dict, class_type: str) -> list[dict]:
 
 
 def test_esrgan_engine_is_the_upscaler_alone_under_stability_rules():
-    prompt = stability_upscale_graph("esrgan-v1-x2plus", width=1024)
+    prompt = stability_upscale_graph("esrgan-v1-x2plus", image="in.png", width=1024)
     upscale = only(prompt, "GenerativeUpscale")
     assert upscale["upscale_strength"] == 7 and upscale["size_rules"] == "stability-v1"
     assert (upscale["width"], upscale["height"]) == (1024, 0)
@@ -35,8 +31,8 @@ def test_esrgan_engine_is_the_upscaler_alone_under_stability_rules():
 
 def test_latent_engine_prompts_by_weight_and_sign():
     prompts = (("a", 1.0), ("b", 3.0), ("bad", -2.0), ("worse", -2.0))
-    prompt = stability_upscale_graph("stable-diffusion-x4-latent-upscaler", prompts=prompts, seed=5, steps=10,
-                                     cfg_scale=35)
+    prompt = stability_upscale_graph("stable-diffusion-x4-latent-upscaler", image="in.png", prompts=prompts, seed=5,
+                                     steps=10, cfg_scale=35)
     texts = {n["text"] for n in of_type(prompt, "CLIPTextEncode")}
     assert texts == {"a", "b", "bad", "worse"}
     averages = sorted(n["conditioning_to_strength"] for n in of_type(prompt, "ConditioningAverage"))
@@ -53,12 +49,12 @@ def test_latent_engine_prompts_by_weight_and_sign():
 
 
 def test_latent_engine_without_prompts_and_seed_zero_is_random():
-    first = stability_upscale_graph("stable-diffusion-x4-latent-upscaler", rng=random.Random(1))
-    second = stability_upscale_graph("stable-diffusion-x4-latent-upscaler", rng=random.Random(2))
+    first = stability_upscale_graph("stable-diffusion-x4-latent-upscaler", image="in.png", rng=random.Random(1))
+    second = stability_upscale_graph("stable-diffusion-x4-latent-upscaler", image="in.png", rng=random.Random(2))
     seeds = {only(first, "GenerativeUpscale")["seed"], only(second, "GenerativeUpscale")["seed"]}
     assert len(seeds) == 2 and 0 not in seeds
     assert [n["text"] for n in of_type(first, "CLIPTextEncode")] == ["", ""]
-    fixed = stability_upscale_graph("stable-diffusion-x4-latent-upscaler", seed=9)
+    fixed = stability_upscale_graph("stable-diffusion-x4-latent-upscaler", image="in.png", seed=9)
     assert only(fixed, "GenerativeUpscale")["seed"] == 9
 
 
@@ -81,7 +77,7 @@ def test_latent_engine_without_prompts_and_seed_zero_is_random():
 def test_stability_request_errors(kwargs, message):
     kwargs = {"engine": "stable-diffusion-x4-latent-upscaler", **kwargs}
     with pytest.raises(HiResInputError) as caught:
-        stability_upscale_graph(kwargs.pop("engine"), **kwargs)
+        stability_upscale_graph(kwargs.pop("engine"), image="in.png", **kwargs)
     assert str(caught.value).startswith(message + " Fix:")
 
 
@@ -111,7 +107,7 @@ def test_deepmode_request_errors(kwargs, name):
 
 def test_the_shipped_entries_are_the_builders_graphs():
     shipped = {w.name: w.prompt for w in WORKFLOWS}
-    assert shipped["deepmode_upscale_x4"] == deepmode_upscale_graph()
+    assert shipped["deepmode_upscale_x4"] == deepmode_upscale_graph(EXAMPLE_IMAGE)
     assert only(shipped["deepmode_generate_upscaled"], "HiResGenerate")["num_images"] == 2
     assert only(shipped["stability_esrgan_x2_upscale"], "GenerativeUpscale")["size_rules"] == "stability-v1"
     assert only(shipped["stability_latent_x4_upscale"], "GenerativeUpscale")["seed"] != 0

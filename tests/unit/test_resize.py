@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hires_studio.nodes.core.base_path import make_base, resize_alpha
+from hires_studio.nodes.core.base_route import make_base, resize_alpha
 from hires_studio.nodes.core.errors import HiResInputError
 from hires_studio.nodes.core.resize import apply_plan, bicubic, canvas_mask, merge_alpha, split_alpha
 from hires_studio.nodes.core.sizing import plan_size

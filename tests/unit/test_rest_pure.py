@@ -9,9 +9,10 @@ import time
 import pytest
 from PIL import Image
 
-from hires_studio.nodes.rest import deepimage, deepmode, stability
+from hires_studio.nodes.core.errors import HiResInputError
+from hires_studio.nodes.rest import deepimage, deepimage_graph, deepmode, forms, stability
 from hires_studio.nodes.rest.config import ConfigError, load_config, parse_allow_entry, parse_config, write_key_config
-from hires_studio.nodes.rest.errors import FieldError, StabilityError
+from hires_studio.nodes.rest.errors import StabilityError
 from hires_studio.nodes.rest.images import decode_base64, encode, open_image, parse_file_size
 from hires_studio.nodes.rest.jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, RESTART_MESSAGE, JobStore
 from hires_studio.nodes.rest.keys import ApiKey, bearer_token, hash_key, identify, new_key
@@ -108,7 +109,7 @@ def test_encode_formats_and_max_file_size() -> None:
     assert len(one_more.data) > len(full.data) // 2, "the highest quality that fits is chosen"
     assert encode(image, "webp", 80).mime == "image/webp"
     assert parse_file_size("1MB") == 1024**2 and parse_file_size("500kb") == 500 * 1024 and parse_file_size(7) == 7
-    with pytest.raises(FieldError, match="max_file_size"):
+    with pytest.raises(HiResInputError, match="max_file_size"):
         parse_file_size("lots")
 
 
@@ -116,11 +117,11 @@ def test_decode_under_the_pixel_cap() -> None:
     out = io.BytesIO()
     _photo(100, 100).save(out, "PNG")
     assert open_image(out.getvalue(), 10_000).size == (100, 100)
-    with pytest.raises(FieldError, match="has 10,000 pixels, more than this server.s 9,999-pixel limit"):
+    with pytest.raises(HiResInputError, match="has 10,000 pixels, more than this server.s 9,999-pixel limit"):
         open_image(out.getvalue(), 9_999)
-    with pytest.raises(FieldError, match="Unidentified image"):
+    with pytest.raises(HiResInputError, match="Unidentified image"):
         open_image(b"not an image", 10_000)
-    with pytest.raises(FieldError, match="not valid base64"):
+    with pytest.raises(HiResInputError, match="not valid base64"):
         decode_base64("base64,@@@")
 
 
@@ -133,9 +134,9 @@ def test_model_resolution(tmp_path) -> None:
     assert graph["1"]["inputs"]["ckpt_name"] == "v1.safetensors", "the input graph is not changed"
     out = resolve_models(graph, installed, {"cn.safetensors": "other.safetensors"})
     assert out["2"]["inputs"]["control_net_name"] == "other.safetensors"
-    with pytest.raises(FieldError, match="missing.safetensors.*models/controlnet"):
+    with pytest.raises(HiResInputError, match="missing.safetensors.*models/controlnet"):
         resolve_models(graph, installed, {"cn.safetensors": "missing.safetensors"})
-    with pytest.raises(FieldError, match="cn.safetensors.*models/controlnet"):
+    with pytest.raises(HiResInputError, match="cn.safetensors.*models/controlnet"):
         resolve_models(graph, {"checkpoints": ["a"]}, {})
 
 
@@ -154,8 +155,24 @@ BAD_DEEPIMAGE = [
     ({"url": "http://x/a.png", "quality": 101}, "quality", "from 0 to 100"),
     ({"url": "http://x/a.png", "max_file_size": "huge"}, "max_file_size", "is not a size"),
     ({"url": "http://x/a.png", "padding": "wide"}, "padding", "is not a margin"),
-    ({"url": "http://x/a.png", "enhancements": ["denoise"]}, "enhancements", "not supported"),
-    ({"url": "http://x/a.png", "background": {"remove": "auto"}}, "background.remove", "not supported"),
+    ({"url": "http://x/a.png", "enhancements": ["denoise", "deblur"]}, "enhancements[1]", "is not served"),
+    ({"url": "http://x/a.png", "enhancements": ["sharpen"]}, "enhancements[0]", "is not an enhancement type"),
+    ({"url": "http://x/a.png", "enhancements": "denoise"}, "enhancements", "must be a list"),
+    ({"background": {"generate": {"description": "x"}}, "enhancements": ["denoise"]}, "enhancements",
+     "works on an input image"),
+    ({"url": "http://x/a.png", "denoise_parameters": {"type": "v1"}}, "denoise_parameters", "without the denoise"),
+    ({"url": "http://x/a.png", "enhancements": ["denoise"], "denoise_parameters": {"type": "v2"}},
+     "denoise_parameters.type", "is not served"),
+    ({"url": "http://x/a.png", "light_parameters": {"level": 1}}, "light_parameters", "light is not served"),
+    ({"url": "http://x/a.png", "target": "storage://s/f/"}, "target", "cloud storage"),
+    ({"url": "http://x/a.png", "preset": "ecommerce"}, "preset", "hosted recipes"),
+    ({"url": "http://x/a.png", "dpi": 0}, "dpi", "from 1 to 65535"),
+    ({"url": "http://x/a.png", "print_reorientation": "sideways"}, "print_reorientation", "true or false"),
+    ({"url": "http://x/a.png", "print_size": "a4long"}, "print_size", "no single standard size"),
+    ({"url": "http://x/a.png", "print_size": "a4", "width": 1000}, "width", "print_size sets the size"),
+    ({"url": "http://x/a.png", "print_size": "a0", "dpi": 600}, "print_size", "above 16384 x 16384"),
+    ({"url": "http://x/a.png", "background": {"remove": "auto"}}, "background.remove", "removal is not served"),
+    ({"url": "http://x/a.png", "background": {"replace": "http://x/b.png"}}, "background.replace", "not served"),
     ({"url": "http://x/a.png", "background": {"color": "red"}}, "background.color", "is not a colour"),
     ({"background": {"generate": {"description": "x", "adapter_type": "face"}}}, "url", "File or image url"),
     ({"background": {"generate": {"description": "x", "adapter_type": "wild"}}}, "adapter_type", "not an adapter"),
@@ -177,28 +194,28 @@ BAD_DEEPIMAGE = [
 
 @pytest.mark.parametrize(("body", "field", "message"), BAD_DEEPIMAGE)
 def test_deepimage_bad_fields_name_the_field(body: dict, field: str, message: str) -> None:
-    with pytest.raises(FieldError) as error:
+    with pytest.raises(HiResInputError) as error:
         deepimage.parse_request(body)
     assert field in error.value.field and message in str(error.value)
 
 
 def test_deepimage_sizes_follow_the_sizing_rules() -> None:
     def sizes(**body):
-        return deepimage.upscale_sizes(deepimage.parse_request({"url": "http://x/a.png", **body}), (640, 427))
+        return deepimage_graph.upscale_sizes(deepimage.parse_request({"url": "http://x/a.png", **body}), (640, 427))
 
     assert sizes(width=1000) == {"width": 1000, "height": 0}
     assert sizes(width="200%") == {"width": 0, "height": 0, "scale_by": 2.0}
     assert sizes(width="50%", height=300) == {"width": 320, "height": 300, "fit": "canvas"}
     assert sizes() == {"width": 0, "height": 0, "scale_by": 1.0}
     assert sizes(width=500, height=500, fit={"crop": "center"}) == {"width": 500, "height": 500, "fit": "crop"}
-    with pytest.raises(FieldError, match="16384"):
+    with pytest.raises(HiResInputError, match="16384"):
         sizes(width="3000%")
 
 
 def test_deepimage_graph_choices() -> None:
     def graph(**body):
         request = deepimage.parse_request(body)
-        return deepimage.build_graph(request, image="in.png" if request.url else None, source=(96, 64),
+        return deepimage_graph.build_graph(request, image="in.png" if request.url else None, source=(96, 64),
                                      mask="m.png")
 
     plain = graph(url="http://x/a.png", width=200)
@@ -223,7 +240,7 @@ def test_form_data_nests_like_json() -> None:
     form = {"url": "http://x/a.png", "width": "300", "generative_upscale": "true",
             "background[generate][description]": "d", "background[generate][adapter_type]": "upscale",
             "fit": '{"crop": "item"}'}
-    body = deepimage.normalize_form(form)
+    body = forms.normalize_form(form)
     request = deepimage.parse_request(body)
     assert (request.width, request.generative_upscale, request.generate["description"], request.crop_focus) == (
         300, True, "d", "item")

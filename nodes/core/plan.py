@@ -1,71 +1,42 @@
-"""One request value: a node's inputs turned into the plan the runtime executes.
+"""The plan: a node's inputs turned into what the runtime executes, worked out before any model loads.
 
-Every node that sizes (GenerativeUpscale, BicubicClean, HiResGenerate) builds its plan here, and every rule is
-checked here, once: the output size and placement (deep-image's or Stability v1's rules, padding, min_length,
-the crop window, the canvas fill), the base path, the diffusion pass or none, its denoise and LoRA scale, and
-what the plan needs connected. `check_size_request` and `check_connected` are the parts that need no image
-(run by /prompt too); `plan_upscale` and `plan_generation` run on the real image, before any model loads.
+Every node that sizes (GenerativeUpscale, BicubicClean, HiResGenerate) builds its plan here: the output size
+and placement (deep-image's or Stability v1's rules, padding, min_length, the crop window, the canvas fill),
+the base path, the diffusion pass or none, its denoise and LoRA scale, and what the plan needs connected.
+The rules that need no image live in `request_rules` (run by /prompt too) and are run again here;
+`check_connected` needs no image either. `plan_upscale` and `plan_generation` run on the real image.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
 from .adapter import Adapter, AdapterType, check_consumer
-from .crop_focus import CROP_FOCI, crop_placer
+from .crop_focus import crop_placer
 from .errors import HiResInputError
 from .input_checks import check_mask_size, check_prompt_encoder
 from .native import generation_size
+from .request_rules import SizeRequest, check_generation_request, check_size_request, parse_color
 from .sizing import (
-    FITS,
-    MAX_SIDE,
-    STABILITY_MIN_SIDE,
     Box,
     CropPlacer,
     SizePlan,
     output_for_generation,
-    parse_padding,
     plan_size,
     stability_v1_size,
     with_min_length,
     with_padding,
 )
-from .strength import BasePath, strength_preset
+from .strength import STRENGTHS, UPSCALE_MODEL_STRENGTHS, BasePath, strength_preset, uses_upscale_model
 
-SizeRules = Literal["deep-image", "stability-v1"]
-SIZE_RULES: tuple[SizeRules, ...] = ("deep-image", "stability-v1")
-CanvasFill = Literal["color", "outpaint"]
-CANVAS_FILLS: tuple[CanvasFill, ...] = ("color", "outpaint")
 CLEANUP_LEVELS: dict[str, int | None] = {"off": None, "light": 0, "medium": 1, "strong": 2, "strongest": 3}
 """BicubicClean's cleanup choices: auto measures the damage; the others are waifu2x denoise levels 0..3."""
 CLEANUP_CHOICES: tuple[str, ...] = ("auto", *CLEANUP_LEVELS)
-MAX_NUM_IMAGES = 8
-"""deepmode's `num_images` range is 1..8."""
 OUTPAINT_DENOISE = 1.0
 """The canvas gap is generated from pure noise: nothing of it exists yet."""
-_HEX_COLOR = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-
-
-@dataclass(frozen=True)
-class SizeRequest:
-    """The sizing inputs of a node, as given (defaults keep the pack's behaviour before these inputs)."""
-
-    width: int = 0
-    height: int = 0
-    fit: str = "canvas"
-    scale_by: float = 2.0
-    size_rules: str = "deep-image"
-    padding: str = "0"
-    min_length: int = 0
-    crop_focus: str = "center"
-    canvas_fill: str = "color"
-    fill_color: str = "#000000"
 
 
 @dataclass(frozen=True)
@@ -84,6 +55,10 @@ class Route:
     diffusion: Diffusion | None
     strength: int | None = None
     """The upscale_strength row this route comes from (None: asked for directly), for the messages."""
+
+    @property
+    def uses_upscale_model(self) -> bool:
+        return uses_upscale_model(self.base_path)
 
 
 @dataclass(frozen=True)
@@ -141,89 +116,6 @@ def cleanup_route(cleanup: str) -> tuple[Route, int | str | None]:
         raise HiResInputError("cleanup", cleanup, "is not a cleanup level", f"use one of {', '.join(CLEANUP_CHOICES)}")
     level = "auto" if cleanup == "auto" else CLEANUP_LEVELS[cleanup]
     return no_diffusion_route("bicubic" if level is None else "bicubic_clean"), level
-
-
-# --- checks that need no image (run at /prompt) -------------------------------------------------------------
-
-
-def _choice(name: str, value: str, options: Collection[str]) -> None:
-    if value not in options:
-        raise HiResInputError(name, value, f"is not one of the {name} options", f"use one of {', '.join(options)}")
-
-
-def _side(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise HiResInputError(name, value, "is not a whole number of pixels", "give pixels, or 0")
-    if value < 0:
-        raise HiResInputError(name, value, "a size cannot be negative", "use 0 to keep the aspect ratio, or pixels")
-    if value > MAX_SIDE:
-        raise HiResInputError(name, value, f"Image cannot be upscaled above {MAX_SIDE} x {MAX_SIDE} pixels limit",
-                              f"ask for at most {MAX_SIDE} pixels per side")
-
-
-def parse_color(value: str) -> tuple[float, float, float]:
-    """'#rrggbb' or '#rgb' -> RGB in 0..1."""
-    match = _HEX_COLOR.match(str(value).strip())
-    if match is None:
-        raise HiResInputError("fill_color", value, "is not a colour", "give a hex colour such as '#000000' or '#fff'")
-    digits = match.group(1)
-    if len(digits) == 3:
-        digits = "".join(c * 2 for c in digits)
-    return tuple(int(digits[i:i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore[return-value]
-
-
-def check_size_request(request: SizeRequest) -> None:
-    """Every sizing rule that does not depend on the image, each naming the one input at fault."""
-    _choice("size_rules", request.size_rules, SIZE_RULES)
-    _choice("fit", request.fit, FITS)
-    _choice("crop_focus", request.crop_focus, CROP_FOCI)
-    _choice("canvas_fill", request.canvas_fill, CANVAS_FILLS)
-    _side("width", request.width)
-    _side("height", request.height)
-    if not isinstance(request.scale_by, (int, float)) or not math.isfinite(request.scale_by) \
-            or request.scale_by < 0:
-        raise HiResInputError("scale_by", request.scale_by, "must be a finite number of 0 or more",
-                              "use e.g. 2.0 (it applies when width and height are both 0)")
-    _side("min_length", request.min_length)
-    amount, is_percent = parse_padding(request.padding)
-    parse_color(request.fill_color)
-    if request.size_rules == "stability-v1":
-        _check_stability_request(request, amount)
-        return
-    if not request.width and not request.height and request.scale_by <= 0:
-        raise HiResInputError("scale_by", request.scale_by, "width and height are both 0, so the scale factor "
-                              "is needed and must be above 0", "set width, height, or a scale_by above 0")
-    if request.width and request.height and not is_percent and 2 * amount >= min(request.width, request.height):
-        raise HiResInputError("padding", request.padding, f"a margin of {amount:g} px on each side leaves nothing "
-                              f"of the {request.width}x{request.height} output",
-                              f"give a margin below {(min(request.width, request.height) - 1) // 2} px")
-
-
-def check_size_request_at_prompt(**fields: object) -> None:
-    """check_size_request for validate_inputs, where a widget fed by a link arrives as None: its value is known
-    only at run time, so the request is then left to the run's check on the real image (before any model)."""
-    if any(value is None for value in fields.values()):
-        return
-    check_size_request(SizeRequest(**fields))  # type: ignore[arg-type]
-
-
-def _check_stability_request(request: SizeRequest, padding: float) -> None:
-    """Stability v1's upscale rules that need no image, in its own words where it has them."""
-    if request.width and request.height:
-        raise HiResInputError("height", request.height, "Only one of width or height may be specified",
-                              "set height to 0 (or width to 0): the other side keeps the aspect ratio")
-    for name in ("width", "height"):
-        value = getattr(request, name)
-        if value and value < STABILITY_MIN_SIDE:
-            raise HiResInputError(name, value, f"must be at least {STABILITY_MIN_SIDE} under Stability v1's rules",
-                                  f"ask for {STABILITY_MIN_SIDE} pixels or more, or 0 for the 2x default")
-    unused = (("padding", padding != 0, "'0'"), ("min_length", request.min_length != 0, "0"),
-              ("canvas_fill", request.canvas_fill != "color", "'color'"))
-    for name, given, default in unused:
-        if given:
-            raise HiResInputError(name, getattr(request, name), "is a deep-image resize field; Stability v1's "
-                                  "upscale has no such field", f"set size_rules to 'deep-image', or {name} back to "
-                                  f"{default}")
 
 
 # --- the plans, on the real image ----------------------------------------------------------------------------
@@ -304,11 +196,12 @@ def check_connected(route: Route, outpaint: bool, node: str, connected: Collecti
     so /prompt runs it on the links alone and the run again on the real inputs. `connected` names the
     connected inputs ("adapter" among them); `adapter_encodes` says whether the adapter brings a CLIP or
     CONDITIONING, None while it is not known (at /prompt): then only "no adapter and no clip" is refused."""
-    if route.base_path == "upscale_4" and "upscale_model" not in connected:
+    if route.uses_upscale_model and "upscale_model" not in connected:
         row = f"upscale_strength {route.strength} takes" if route.strength else "this request takes"
         raise HiResInputError(
             "upscale_model", None, f"{row} the upscale_4 base path, which needs an UPSCALE_MODEL",
-            "connect Load Upscale Model (e.g. RealESRGAN_x4plus), or choose a bicubic strength (2, 3, 5, 6, 8, 9)",
+            "connect Load Upscale Model (e.g. RealESRGAN_x4plus), or choose a bicubic strength "
+            f"({', '.join(str(s) for s in STRENGTHS if s not in UPSCALE_MODEL_STRENGTHS)})",
         )
     if route.diffusion is None and not outpaint:
         return
@@ -326,22 +219,10 @@ def check_connected(route: Route, outpaint: bool, node: str, connected: Collecti
 
 def lazy_inputs_for(plan: Plan, wants_clip: bool) -> list[str]:
     """The lazy model inputs the plan uses, in load order: nothing else is ever loaded."""
-    wanted = ["upscale_model"] if plan.route.base_path == "upscale_4" else []
+    wanted = ["upscale_model"] if plan.route.uses_upscale_model else []
     if plan.needs_model:
         wanted += ["model", "vae"] + (["clip"] if wants_clip else [])
     return wanted
-
-
-def check_generation_request(width: int, height: int, size_rules: str, num_images: int) -> None:
-    """HiResGenerate's rules that need no image."""
-    _choice("size_rules", size_rules, SIZE_RULES)
-    _side("width", width)
-    _side("height", height)
-    if isinstance(num_images, bool) or not isinstance(num_images, int) or not 1 <= num_images <= MAX_NUM_IMAGES:
-        raise HiResInputError("num_images", num_images, f"must be from 1 to {MAX_NUM_IMAGES}",
-                              "ask for 1 image (the default) up to 8, made as one batch")
-    if size_rules == "stability-v1":
-        _check_stability_request(SizeRequest(width=width, height=height, size_rules=size_rules), 0.0)
 
 
 def plan_generation(width: int, height: int, size_rules: str, reference: tuple[int, int] | None, native: int,

@@ -1,7 +1,8 @@
-"""The non-generative base paths of the strength table: `upscale_4`, `bicubic` and `bicubic_clean`.
+"""The base route of every plan: the strength table's non-generative base paths, `upscale_4`, `bicubic` and
+`bicubic_clean`, each turning a source image into the plan's output size.
 
-Each turns a source image into the plan's output size. The model work is passed in as callables, so this
-module stays pure and the same composition runs under ComfyUI and in unit tests.
+The model work is passed in as callables, so this module stays pure and the same composition runs under
+ComfyUI and in unit tests. The crop, resize and pad are `resize.apply_plan`'s.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from .resize import Fill, bicubic, crop_box, place_on_canvas
+from .resize import Fill, apply_plan, bicubic
 from .sizing import SizePlan, ai_upscale_passes
 from .strength import BasePath
 
@@ -35,20 +36,28 @@ def make_base(
     size; bicubic: a plain bicubic resize; bicubic_clean: the cleanup pass at the source resolution, then
     bicubic.
     """
-    x = crop_box(rgb, plan)
     if base_path == "upscale_4":
         if upscale is None:
             raise ValueError("upscale_4 needs an upscale function")
-        x = upscale(x, ai_upscale_passes(upscale_scale, plan.scale))
+        passes = ai_upscale_passes(upscale_scale, plan.scale)
+
+        def before(x: torch.Tensor) -> torch.Tensor:
+            return upscale(x, passes)
     elif base_path == "bicubic_clean":
         if clean is None:
             raise ValueError("bicubic_clean needs a cleanup function")
-        x = clean(x)
-    elif base_path != "bicubic":
+        before = clean
+    elif base_path == "bicubic":
+        before = _unchanged
+    else:
         raise ValueError(f"unknown base path {base_path!r}")
-    return place_on_canvas(bicubic(x, plan.resized), plan, fill)
+    return apply_plan(rgb, plan, lambda x, size: bicubic(before(x), size), fill)
+
+
+def _unchanged(x: torch.Tensor) -> torch.Tensor:
+    return x
 
 
 def resize_alpha(alpha: torch.Tensor, plan: SizePlan) -> torch.Tensor:
     """The alpha channel follows the plan with a bicubic resize; padding is transparent."""
-    return place_on_canvas(bicubic(crop_box(alpha, plan), plan.resized), plan, 0.0)
+    return apply_plan(alpha, plan, bicubic, 0.0)
