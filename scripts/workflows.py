@@ -249,7 +249,8 @@ def _note_text(workflow: Workflow, prompt: ApiPrompt) -> str:
     lines = [f"## {workflow.display_title}", "", f"`{workflow.name}`: {workflow.one_line}", "", workflow.summary, "",
              "**Before you run it**", ""]
     for image in sorted(input_images(prompt)):
-        lines.append(f"- Load Image: pick your own photo (the file named here, `{image}`, is a placeholder).")
+        lines.append(f"- Load Image: `{image}` is the pack's example photo (copied into ComfyUI's input folder at "
+                     "start-up), so the workflow runs as it is; pick or upload your own photo there.")
     for folder, name in sorted(model_references(prompt)):
         lines.append(f"- `models/{folder}/{name}` ([download]({MODEL_URLS[name]}))")
     if any(folder == "checkpoints" for folder, _ in model_references(prompt)):
