@@ -162,9 +162,13 @@ def test_every_template_card_has_its_own_picture_and_title(report: dict, staged_
     cards = {card["name"]: card for card in report["templates"]}
     assert set(cards) == {w.name for w in workflows.WORKFLOWS}, sorted(cards)
     for name, card in cards.items():
-        # ComfyUI 0.3.75's front end titles a custom node's card with the file name and describes it with the
-        # name's words; the picture is <name>.jpg beside the file, and no other card's.
-        assert card["title"] == name and card["description"] == name.replace("_", " "), card
+        # The pack's own title and description (web/template_order.js), not the file name twice; the front end
+        # shows every '_' of a description as a space. The picture is <name>.jpg beside the file, no other card's.
+        (workflow,) = [w for w in workflows.WORKFLOWS if w.name == name]
+        text = workflows.template_card(workflow)
+        assert card["title"] == workflow.display_title == text["title"], card
+        assert card["description"] == text["description"].replace("_", " "), card
+        assert ("API nodes" in card["description"]) == workflow.hosted, card
         own = hashlib.sha256((ROOT / workflows.EDITOR_DIR / f"{name}.jpg").read_bytes()).hexdigest()
         shown = [image for image in card["images"] if image["sha256"] == own]
         assert shown, f"the card {name} does not show workflows/{name}.jpg: {card['images']}"
