@@ -44,6 +44,8 @@ TINY_CHECKPOINT = "checkpoints/tiny_sd15.safetensors"
 GENERATIVE = {"steps": 4, "tile_size": 256, "seed": 7}
 """Strength 5's diffusion pass, kept short: 256 px tiles so a 447 x 299 canvas takes several."""
 DIAL = ((7, "Real-ESRGAN x4plus"), (8, "bicubic"), (9, "bicubic + cleanup"))
+TILE_COLORS = ((255, 200, 80), (90, 200, 255), (140, 255, 140), (255, 120, 200))
+"""The diagram's tile outlines (RGB), one colour per tile in turn."""
 CAPTIONS = {
     "input": "the input: {w}x{h}, JPEG quality 40, shown enlarged without smoothing",
     7: "strength 7: Real-ESRGAN x4plus (real weights) to exactly {W}x{H}; sharpest, but its detail is invented",
@@ -137,19 +139,27 @@ def seam_ratio(image: np.ndarray, grid: TileGrid) -> float:
 def diagram(backdrop: np.ndarray, grid: TileGrid, lines: list[str]) -> np.ndarray:
     """The diffusion panel: the pass's input darkened, its tiles outlined and shaded where they overlap, and what
     the run did, in words. A diagram of the run, not its pixels."""
-    out = (backdrop.astype(np.float32) * 0.3).astype(np.uint8)
+    out = (backdrop.astype(np.float32) * 0.35).astype(np.float32)
     cover = np.zeros(backdrop.shape[:2], np.int32)
     for tile in grid.tiles:
         cover[tile.y * 8:(tile.y + tile.h) * 8, tile.x * 8:(tile.x + tile.w) * 8] += 1
-    out[cover > 1] = (out[cover > 1] * 0.5 + np.array([90, 70, 20]) * 0.5).astype(np.uint8)
-    out = np.ascontiguousarray(out)
-    for tile in grid.tiles:
-        cv2.rectangle(out, (tile.x * 8, tile.y * 8), (min(out.shape[1], (tile.x + tile.w) * 8) - 1,
-                      min(out.shape[0], (tile.y + tile.h) * 8) - 1), (255, 200, 80), 1)
-    y = 48
+    overlap = cover > 1
+    out[overlap] = out[overlap] * 0.4 + np.array([120, 95, 30], np.float32) * 0.6  # where tiles are blended
+    out = np.ascontiguousarray(out.astype(np.uint8))
+    for index, tile in enumerate(grid.tiles):
+        color = TILE_COLORS[index % len(TILE_COLORS)]
+        inset = 1 + index % 2  # neighbouring outlines side by side, not on top of each other
+        cv2.rectangle(out, (tile.x * 8 + inset, tile.y * 8 + inset),
+                      (min(out.shape[1], (tile.x + tile.w) * 8) - 1 - inset,
+                       min(out.shape[0], (tile.y + tile.h) * 8) - 1 - inset), color, 2)
+    box_h = 14 + 21 * len(lines)
+    top = out.shape[0] - box_h - 12
+    shade = out[top:top + box_h, 10:out.shape[1] - 10].astype(np.float32) * 0.25
+    out[top:top + box_h, 10:out.shape[1] - 10] = shade.astype(np.uint8)
+    y = top + 22
     for line in lines:
-        cv2.putText(out, line, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
-        y += 22
+        cv2.putText(out, line, (18, y), cv2.FONT_HERSHEY_SIMPLEX, 0.48, (255, 255, 255), 1, cv2.LINE_AA)
+        y += 21
     return out
 
 
@@ -226,9 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         if strength == 5:
             print(f"{f'{strength}: {title}':>26}  {w}x{h:<5}  {'':>8}  {caption}")
             panel = diagram(results[8], grid, [
-                f"ran: {planned}, overlapping,", "blended into one canvas at every step",
-                f"out: exactly {w} x {h}", f"seam check: {seam:.2f} (1.00 = none)",
-                "test model, random weights:", "its pixels are not shown"])
+                f"ran: {planned}, overlapping (shaded),", "blended into one canvas at every step",
+                f"out: exactly {w} x {h}; seam check {seam:.2f} (1 = none)",
+                "a test model with random weights ran it:", "its pixels are no result, so not shown"])
             panels.append(labelled(panel, f"5: tiled diffusion pass, {w}x{h}, diagram"))
             continue
         quality = psnr(image, photo)
