@@ -7,9 +7,9 @@ widget value it would not accept, a dialog or an error in the console, compares 
 conversion with workflows/api/, then queues bicubic_clean_to_size from the editor and waits for its image. It
 also reads the pack's nodes as the editor shows them and every card of the pack in the Templates browser.
 
-The first click: on a second, plain ComfyUI (a base directory with nothing but the pack, API nodes off as
-`make serve` starts it), each local workflow is opened and Run as it is; it runs, or stops only at model files
-the README says where to download (the Missing Models dialog on load, the model loaders at /prompt).
+The first click: on a second, plain ComfyUI (a base directory with nothing but the pack; API nodes off, so
+nothing in the page talks to the internet), each local workflow is opened and Run as it is; it runs, or stops
+only at model files the README says where to download (the Missing Models dialog on load, then the loader).
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ RUNS_WITHOUT_MODELS = {"bicubic_clean_to_size": (1600, 1200)}
 
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A plain ComfyUI: its base directory holds the pack and nothing else; API nodes off (`make serve`)."""
+    """A plain ComfyUI: its base directory holds the pack and nothing else (API nodes off)."""
     base = make_comfy_base(tmp_path_factory.mktemp("plain-base"), [])
     server = ComfyServer(base)
     try:
