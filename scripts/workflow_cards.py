@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from hires_studio.nodes.core.edges import canny_edges
 from hires_studio.nodes.core.native import DEFAULT_NATIVE_SIDE
 from hires_studio.nodes.core.request import (
     SizeRequest,
@@ -63,8 +65,8 @@ BASE_PATHS = {"upscale_4": "Real-ESRGAN x4", "bicubic": "bicubic", "bicubic_clea
 ADAPTERS = {
     "generate_background": "object kept, new background",
     "face": "face kept, new person and scene",
-    "control": "guided by its Canny edges",
-    "control2": "guided by its Canny edges",
+    "control": "guided by the photo's Canny edges (left)",
+    "control2": "guided by the photo's Canny edges (left)",
     "inpainting": "masked area regenerated",
     "upscale": "the prompt",
 }
@@ -90,6 +92,8 @@ class CardFacts:
     needs: str
     grid: TileGrid | None
     """The diffusion pass's tiles over the output (latent px), when it runs one."""
+    edges: bool = False
+    """The workflow is guided by the photo's Canny edges: the card shows them (computed, no model involved)."""
 
 
 def _main(prompt: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -190,7 +194,7 @@ def card_facts(workflow: Workflow) -> CardFacts:
         labels = [label for name, label in MODEL_LABELS.items() if name in files]
         needs = "needs: " + (", ".join(dict.fromkeys(labels)) or "nothing else")
     return CardFacts(workflow.display_title, workflow.group, source, source_text, source_size, output_size,
-                     tuple(stages), needs, grid)
+                     tuple(stages), needs, grid, edges=adapter_type in ("control", "control2"))
 
 
 # --- drawing --------------------------------------------------------------------------------------------------
@@ -243,6 +247,9 @@ def _source_box(card: Image.Image, draw: ImageDraw.ImageDraw, facts: CardFacts, 
             thumb = image.convert("RGB")
             size = _fit(thumb.size, (x1 - x0, y1 - y0))
             thumb = thumb.resize(size, Image.Resampling.LANCZOS)
+        if facts.edges:  # the hint the ControlNet follows, as the adapter makes it (at the card's scale)
+            rgb = torch.from_numpy(np.asarray(thumb)).movedim(-1, 0)[None].float() / 255.0
+            thumb = Image.fromarray((canny_edges(rgb)[0].movedim(0, -1).numpy() * 255).astype(np.uint8))
         at = (x0 + (x1 - x0 - size[0]) // 2, y0 + (y1 - y0 - size[1]) // 2)
         card.paste(thumb, at)
         draw.rectangle((at[0] - 1, at[1] - 1, at[0] + size[0], at[1] + size[1]), outline=(230, 230, 230))
