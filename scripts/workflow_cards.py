@@ -248,7 +248,7 @@ def _source_box(card: Image.Image, draw: ImageDraw.ImageDraw, facts: CardFacts, 
             size = _fit(thumb.size, (x1 - x0, y1 - y0))
             thumb = thumb.resize(size, Image.Resampling.LANCZOS)
         if facts.edges:  # the hint the ControlNet follows, as the adapter makes it (at the card's scale)
-            rgb = torch.from_numpy(np.asarray(thumb)).movedim(-1, 0)[None].float() / 255.0
+            rgb = torch.from_numpy(np.array(thumb)).movedim(-1, 0)[None].float() / 255.0
             thumb = Image.fromarray((canny_edges(rgb)[0].movedim(0, -1).numpy() * 255).astype(np.uint8))
         at = (x0 + (x1 - x0 - size[0]) // 2, y0 + (y1 - y0 - size[1]) // 2)
         card.paste(thumb, at)
