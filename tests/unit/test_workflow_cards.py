@@ -79,3 +79,21 @@ def test_every_picture_is_the_cards_size() -> None:
     for workflow in WORKFLOWS:
         with Image.open(ROOT / "workflows" / f"{workflow.name}.jpg") as picture:
             assert picture.size == CARD_SIZE, workflow.name
+
+
+def test_template_cards_give_each_workflow_its_title_and_description() -> None:
+    """web/template_cards.json (read by web/template_order.js): the Templates browser's card texts."""
+    import json
+
+    import workflows
+
+    cards = json.loads((ROOT / workflows.TEMPLATE_CARDS).read_text())
+    assert list(cards) == [w.name for w in WORKFLOWS]
+    for workflow in WORKFLOWS:
+        card = cards[workflow.name]
+        assert card == workflows.template_card(workflow)
+        assert card["title"] == workflow.display_title != workflow.name
+        # The front end turns every '-' of a description into a space; the card's hyphens are non-breaking.
+        assert "-" not in card["description"] and card["description"].replace(workflows.CARD_HYPHEN, "-") in (
+            workflow.one_line, workflow.one_line.rstrip(".") + " and ComfyUI's API nodes.")
+        assert ("ComfyUI's API nodes" in card["description"]) == workflow.hosted
