@@ -8,11 +8,13 @@
 //
 // With --first-click NAMES (comma-separated), it does only this instead: load each named workflow as a user
 // opens it, note the dialogs the load opens (the Missing Models dialog), queue it from the editor as it is, and
-// record /prompt's answer and, when accepted, how the run ended (report.first_click).
+// record /prompt's answer and, when accepted, how the run ended (report.first_click). With --refusal
+// NAME,NODE_TYPE,INPUT,VALUE besides, it then opens NAME, sets that widget to VALUE, Runs, and records the
+// dialogs the editor shows (report.refusal).
 //
 // usage: node check_workflows.mjs --url http://127.0.0.1:PORT [--workflows DIR] [--api DIR]
 //                                 [--queue NAME] [--module NAME] [--report FILE] [--chromium PATH]
-//                                 [--first-click NAME,NAME...]
+//                                 [--first-click NAME,NAME... [--refusal NAME,NODE_TYPE,INPUT,VALUE]]
 // Prints (and with --report writes) one JSON report; the exit status is 0 only when report.ok is true.
 
 import { chromium } from 'playwright-core';
@@ -42,7 +44,7 @@ function parseArgs(argv) {
   const args = {
     workflows: path.join(PACK, 'workflows'), api: path.join(PACK, 'workflows', 'api'),
     queue: 'bicubic_clean_to_size', report: null, chromium: '/usr/bin/chromium', timeout: 240000, module: null,
-    'first-click': null,
+    'first-click': null, refusal: null,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
@@ -284,6 +286,29 @@ async function firstClicks(page, args, names) {
   return results;
 }
 
+/** Open a workflow, set one widget to a value the node refuses, Run it: the dialogs the editor shows. */
+async function refusalDialogs(page, args, spec) {
+  const [name, type, input, value] = spec.split(',');
+  const graph = JSON.parse(fs.readFileSync(path.join(args.workflows, `${name}.json`), 'utf8'));
+  await closeDialogs(page);
+  await page.evaluate(async ([data, title]) => { await window.app.loadGraphData(data, true, true, title); },
+    [graph, name]);
+  await sleep(600);
+  await closeDialogs(page);
+  await page.evaluate(([nodeType, widgetName, widgetValue]) => {
+    const node = window.app.graph.nodes.find((n) => n.type === nodeType);
+    node.widgets.find((w) => w.name === widgetName).value = widgetValue;
+  }, [type, input, value]);
+  const posted = page.waitForResponse((r) => r.request().method() === 'POST' && /\/prompt$/.test(r.url()));
+  await page.evaluate(async () => { await window.app.queuePrompt(0, 1); });
+  const response = await posted;
+  await sleep(1500);
+  const result = { name, http_status: response.status(), node_errors: (await response.json()).node_errors ?? null,
+    dialogs: await page.evaluate(openDialogs) };
+  await closeDialogs(page);
+  return result;
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
@@ -338,6 +363,7 @@ async function main() {
     allChecks: {
     if (args['first-click']) {
       report.first_click = await firstClicks(page, args, args['first-click'].split(',').filter(Boolean));
+      if (args.refusal) report.refusal = await refusalDialogs(page, args, args.refusal);
       break allChecks;
     }
 

@@ -10,6 +10,7 @@ also reads the pack's nodes as the editor shows them and every card of the pack 
 The first click: on a second, plain ComfyUI (a base directory with nothing but the pack; API nodes off, so
 nothing in the page talks to the internet), each local workflow is opened and Run as it is; it runs, or stops
 only at model files the README says where to download (the Missing Models dialog on load, then the loader).
+Then a value a node refuses at /prompt is Run from the editor: its dialog shows the refusal once.
 """
 
 from __future__ import annotations
@@ -190,6 +191,10 @@ def test_template_cards_in_the_pack_order(report: dict) -> None:
 LOCAL = [w.name for w in workflows.WORKFLOWS if not w.hosted]
 """The workflows that run on this machine's ComfyUI (the hosted ones need a Comfy account and the API nodes)."""
 RUNS_WITHOUT_MODELS = {"bicubic_clean_to_size": (1600, 1200)}
+REFUSED = ("bicubic_clean_to_size", "BicubicClean", "canvas_fill", "outpaint")
+"""A value the node refuses at /prompt (it has no model to outpaint with): the editor shows the refusal once."""
+REFUSAL = ("canvas_fill='outpaint': BicubicClean has no diffusion model to generate the gap with. Fix: use "
+           "GenerativeUpscale with a model for outpaint, or canvas_fill 'color'.")
 """What runs in a ComfyUI with no model added (the cleanup net comes with the pack's requirements), and its size."""
 
 
@@ -202,7 +207,7 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> dict:
         shipped = {path.name: path.read_bytes() for path in example_files()}
         provided = {path.name: path.read_bytes() for path in (base / "input").iterdir() if path.is_file()}
         result = _run_check(server, tmp_path_factory.mktemp("first-click") / "report.json",
-                            "--first-click", ",".join(LOCAL))
+                            "--first-click", ",".join(LOCAL), "--refusal", ",".join(REFUSED))
     finally:
         server.stop()
     return {"report": result, "provided": provided, "shipped": shipped}
@@ -246,3 +251,12 @@ def test_first_click_runs_or_stops_only_at_a_model_to_download(plain: dict, name
     assert missing and missing <= set(MODEL_URLS), (missing, entry)
     # ... which the Missing Models dialog named when the workflow was opened.
     assert any(all(model in dialog for model in missing) for dialog in entry["dialogs_on_load"]), entry
+
+
+def test_the_editor_shows_a_refusal_once(plain: dict) -> None:
+    refusal = plain["report"]["refusal"]
+    assert refusal["http_status"] == 400
+    entries = [error["details"] for entry in refusal["node_errors"].values() for error in entry["errors"]]
+    assert entries == [REFUSAL]
+    (dialog,) = refusal["dialogs"]
+    assert dialog.count(REFUSAL) == 1 and "Custom validation failed" not in dialog, dialog
