@@ -48,7 +48,7 @@ class BicubicClean(io.ComfyNode):
     def validate_inputs(cls, width: int = None, height: int = None, fit: str = None, scale_by: float = None,
                         cleanup: str = None, size_rules: str = "deep-image", padding: str = "0", min_length: int = 0,
                         crop_focus: str = "center", canvas_fill: str = "color",
-                        fill_color: str = "#000000") -> bool:
+                        fill_color: str = "#000000") -> bool | str:
         """What needs no image, refused at /prompt (outpaint too: this node has no model). A widget fed by a
         link arrives as None and is checked on the real image."""
         values = dict(fit=fit, scale_by=scale_by, cleanup=cleanup, size_rules=size_rules, padding=padding,

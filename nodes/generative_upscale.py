@@ -83,7 +83,7 @@ class GenerativeUpscale(io.ComfyNode):
                         padding: str = "0", min_length: int = 0, crop_focus: str = "center",
                         canvas_fill: str = "color", fill_color: str = "#000000", model=NOT_CONNECTED,
                         vae=NOT_CONNECTED, clip=NOT_CONNECTED, adapter=NOT_CONNECTED,
-                        upscale_model=NOT_CONNECTED) -> bool:
+                        upscale_model=NOT_CONNECTED) -> bool | str:
         """What needs no image, refused at /prompt; the rest is checked on the real image. A widget fed by a
         link arrives as None (its value is known only at run time). The new optional inputs default to their
         own defaults, as ComfyUI leaves them out of an older prompt."""

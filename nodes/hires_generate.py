@@ -95,7 +95,7 @@ class HiResGenerate(io.ComfyNode):
                         lora_name: str = None, lora_strength: float = None, cfg: float = None,
                         sampler_name: str = None, scheduler: str = None, denoise_override: float = None,
                         color_fix: str = None, size_rules: str = "deep-image", num_images: int = 1,
-                        clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool:
+                        clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
         """What needs no model or image, refused at /prompt. A widget fed by a link arrives as None."""
         # The sizes, num_images and the strength get the generation and strength rules' own messages below.
         values = dict(lora_name=lora_name, lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name,

@@ -24,10 +24,9 @@ OUTPUT_FOLDER = "hires_studio"
 the folder the pack is cloned into; the Templates browser lists the workflows under that folder's name)."""
 
 EXAMPLE_IMAGE = "hires_example.png"
-"""The file every shipped LoadImage names: the pack's example photo (example_images/, copied into ComfyUI's
-input folder at start-up, so a workflow runs on its first Run); users pick their own image in the editor."""
+"""The file every shipped LoadImage names; users pick their own image in the editor."""
 EXAMPLE_FACE_IMAGE = "hires_example_face.png"
-"""The file the face workflows name: the pack's example portrait (the face adapter needs a face to keep)."""
+"""The file the face workflows name: a portrait (the face adapter needs a face to keep)."""
 CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"
 REALESRGAN = "RealESRGAN_x4plus.safetensors"
 CANNY_CONTROLNET = "control_v11p_sd15_canny_fp16.safetensors"
