@@ -26,18 +26,27 @@ from pathlib import Path
 
 import numpy as np
 from comfy_host import HIRES, ComfyServer, make_comfy_base
+from convert_weights import TARGETS
 from PIL import Image, ImageDraw
 from workflow_cards import CARD_SIZE, GROUP_COLORS, MARGIN, card_facts, draw_card, font, gradient, wrapped_text
 
 from hires_studio.nodes.example_images import EXAMPLE_DIR
-from hires_studio.nodes.shipped_workflows import REALESRGAN, input_images, model_references
-from workflows import API_DIR, EDITOR_DIR, ROOT, THUMBNAIL_SIZE, WORKFLOWS, Workflow
+from workflows import (
+    API_DIR,
+    EDITOR_DIR,
+    ROOT,
+    THUMBNAIL_SIZE,
+    WORKFLOWS,
+    Workflow,
+    input_images,
+    model_references,
+)
 
 log = logging.getLogger("thumbnails")
 
 REAL_MODELS = HIRES / "base" / "models"
-PACK_WEIGHTS = {REALESRGAN}
-"""Model files the pack provides (scripts/convert_weights.py); the cleanup net is read from its package."""
+PACK_WEIGHTS = {Path(target.relpath).name for target in TARGETS}
+"""Model files the pack provides (what scripts/convert_weights.py writes, Real-ESRGAN among them)."""
 JPEG_QUALITY = 88
 DETAIL = (112, 140)
 """Each of the two panels of a real card (w, h): the same region of the input and of the output, at one scale."""

@@ -29,17 +29,16 @@ from hires_studio.nodes.core.request import (
 )
 from hires_studio.nodes.core.tiling import TileGrid, diffusion_grid
 from hires_studio.nodes.example_images import EXAMPLE_DIR
-from hires_studio.nodes.shipped_workflows import (
+from hires_studio.nodes.shipped_workflows import (  # the model files the catalog names
     CANNY_CONTROLNET,
     CHECKPOINT,
     FLUX2,
-    HOSTED_NODES,
     MODEL_TYPES,
     QWEN_IMAGE,
     REALESRGAN,
     ZIMAGE,
-    Workflow,
 )
+from workflows import HOSTED_NODES, Workflow
 
 FAMILIES: dict[str, tuple[str, int]] = {
     CHECKPOINT: ("SD1.5 checkpoint", 512),

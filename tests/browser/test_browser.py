@@ -27,7 +27,6 @@ from comfy_host import HIRES, PACK_LINK, ROOT, ComfyServer, make_comfy_base
 
 import workflows
 from hires_studio.nodes.example_images import example_files
-from hires_studio.nodes.shipped_workflows import MODEL_FOLDERS, MODEL_URLS
 
 pytestmark = pytest.mark.browser
 
@@ -231,24 +230,27 @@ def test_first_click_runs_or_stops_only_at_a_model_to_download(plain: dict, name
         assert (image["width"], image["height"]) == RUNS_WITHOUT_MODELS[name]
         assert entry["dialogs_on_load"] == [], entry["dialogs_on_load"]
         return
+    workflow = next(w for w in workflows.WORKFLOWS if w.name == name)
+    loads = {model for _, model in workflows.model_references(workflow.prompt)}
     missing = set()
     if entry["http_status"] == 400:
         for node_error in entry["node_errors"].values():
             for error in node_error["errors"]:
                 # Only a model loader's file is refused (never the image, never a pack node)...
                 assert error["type"] == "value_not_in_list", error
-                assert (node_error["class_type"], error["extra_info"]["input_name"]) in MODEL_FOLDERS, node_error
+                assert error["extra_info"]["received_value"] in loads, node_error
                 missing.add(error["extra_info"]["received_value"])
     else:
         # ComfyUI 0.3.75 does not check a V3 loader's file list at /prompt (UpscaleModelLoader): the run stops
         # there, at the loader, before any of the pack's nodes.
         assert entry["http_status"] == 200 and entry["status"] == "error", entry
         ((_, stop),) = entry["messages"]
-        loader = {class_type: name for class_type, name in MODEL_FOLDERS}
-        assert stop["node_type"] in loader, stop
-        missing = {name for name in MODEL_URLS if name in stop["exception_message"]}
+        loaders = {workflow.prompt[node_id]["class_type"] for node_id in workflow.prompt
+                   if set(map(str, workflow.prompt[node_id]["inputs"].values())) & loads}
+        assert stop["node_type"] in loaders, stop
+        missing = {model for model in loads if model in stop["exception_message"]}
     # ... a file the README and the workflow's note say where to download, ...
-    assert missing and missing <= set(MODEL_URLS), (missing, entry)
+    assert missing and missing <= set(workflows.MODEL_URLS), (missing, entry)
     # ... which the Missing Models dialog named when the workflow was opened.
     assert any(all(model in dialog for model in missing) for dialog in entry["dialogs_on_load"]), entry
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from PIL import Image
 
 from hires_studio.nodes.example_images import EXAMPLE_DIR, example_files, provide_example_images
-from hires_studio.nodes.shipped_workflows import EXAMPLE_FACE_IMAGE, EXAMPLE_IMAGE, WORKFLOWS, input_images
+from hires_studio.nodes.shipped_workflows import EXAMPLE_FACE_IMAGE, EXAMPLE_IMAGE
+from workflows import WORKFLOWS, input_images
 
 
 def test_every_image_a_workflow_loads_ships_with_the_pack() -> None:

@@ -13,7 +13,7 @@ from thumbnails import JPEG_QUALITY, runs_on_pack_weights
 from workflow_cards import CARD_SIZE, card_facts, draw_card
 
 from hires_studio.nodes.example_images import EXAMPLE_DIR
-from hires_studio.nodes.shipped_workflows import WORKFLOWS, input_images
+from workflows import WORKFLOWS, input_images
 
 ROOT = Path(__file__).resolve().parents[2]
 BY_NAME = {w.name: w for w in WORKFLOWS}
