@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import folder_paths
 from comfy_api.latest import ComfyExtension, io
 from typing_extensions import override
 
 from .adapter_select import AdapterSelect
 from .bicubic_clean import BicubicClean
+from .example_images import provide_example_images
 from .generative_upscale import GenerativeUpscale
 from .hires_generate import HiResGenerate
 from .runtime.cleanup_model import register_cleanup_folder
@@ -31,7 +35,9 @@ class HiResStudioExtension(ComfyExtension):
 
 
 def create_extension() -> HiResStudioExtension:
-    """Register the pack's model folder and its REST routes with ComfyUI, then hand over the node list."""
+    """Register the pack's model folder and its REST routes with ComfyUI, put the example photos the shipped
+    workflows load into its input folder (never over a file already there), then hand over the node list."""
     register_cleanup_folder()
+    provide_example_images(Path(folder_paths.get_input_directory()))
     register_api_routes()
     return HiResStudioExtension()

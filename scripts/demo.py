@@ -7,11 +7,13 @@ usage (what `make demo` runs): PYTHONPATH=.hires/ComfyUI:tests/support \
    447 x 299), shrunk 4x and saved as JPEG quality 40, is brought back to exactly 447 x 299 by GenerativeUpscale
    at strengths 7 (Real-ESRGAN x4plus, real weights), 8 (bicubic) and 9 (bicubic + the waifu2x cleanup, real
    weights): the three no-diffusion rows of the dial, no checkpoint loaded.
-2. The generative path: strength 5 (bicubic + the medium diffusion pass) on the tests' tiny random-weight SD1.5
-   checkpoint, with 256 px tiles so the tiled pass really tiles; its time and tile grid are printed. The weights
-   are random, so the detail it adds is noise: the run shows the pipeline, not the look of a real checkpoint.
+2. The generative path: strength 5 (bicubic + the medium diffusion pass) really runs, on the tests' tiny
+   random-weight SD1.5 checkpoint, with 256 px tiles so the tiled pass really tiles. Random weights make noise, so
+   its pixels are never shown as a result: its panel is a diagram of what the run guarantees and was measured to
+   do (the tile grid it ran, the exact output size, the seam check: the mean step between neighbouring pixels
+   across the tiles' borders against the same everywhere), drawn over the pass's input, darkened.
 3. One side-by-side picture (OUT/side_by_side.png, and docs/demo.png with --docs) with the PSNR of each panel
-   against the original photo.
+   against the original photo (none for the diagram).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pack_import import import_pack
 import_pack()  # the pack by its path, whatever its folder is called
 from hires_studio.bench.cleanup_quality import degrade  # noqa: E402
 from hires_studio.bench.photos import load_photos  # noqa: E402
-from hires_studio.nodes.core.tiling import plan_grid  # noqa: E402
+from hires_studio.nodes.core.tiling import TileGrid, plan_grid  # noqa: E402
 
 PHOTO = "chelsea"
 SIZE = (447, 299)
@@ -42,13 +44,15 @@ TINY_CHECKPOINT = "checkpoints/tiny_sd15.safetensors"
 GENERATIVE = {"steps": 4, "tile_size": 256, "seed": 7}
 """Strength 5's diffusion pass, kept short: 256 px tiles so a 447 x 299 canvas takes several."""
 DIAL = ((7, "Real-ESRGAN x4plus"), (8, "bicubic"), (9, "bicubic + cleanup"))
+TILE_COLORS = ((255, 200, 80), (90, 200, 255), (140, 255, 140), (255, 120, 200))
+"""The diagram's tile outlines (RGB), one colour per tile in turn."""
 CAPTIONS = {
     "input": "the input: {w}x{h}, JPEG quality 40, shown enlarged without smoothing",
     7: "strength 7: Real-ESRGAN x4plus (real weights) to exactly {W}x{H}; sharpest, but its detail is invented",
     8: "strength 8: plain bicubic to exactly {W}x{H}: soft, and the JPEG blocks are enlarged with it",
     9: "strength 9: the cleanup net (real waifu2x weights) measured the JPEG damage and removed it, then bicubic",
-    5: "strength 5: the tiled diffusion pass ran ({tiles}, outlined) on a tiny random-weight checkpoint in "
-       "{seconds:.1f} s; its added detail is noise because the weights are random",
+    5: "strength 5: the tiled diffusion pass ran ({tiles}) in {seconds:.1f} s to exactly {W}x{H}; seam check "
+       "{seam:.2f} (1.00 = no step at the tiles' borders); shown as a diagram: its test model has random weights",
 }
 PSNR_NOTE = (
     "Why Real-ESRGAN scores lowest on PSNR although it looks sharpest: PSNR is the mean squared difference from "
@@ -114,16 +118,48 @@ def labelled(image: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
-def draw_tiles(image: np.ndarray, tiles: int) -> np.ndarray:
-    """Outline the diffusion pass's tiles (the grid the pack plans for this canvas, if it matches the log)."""
+def _grid(shape: tuple[int, ...]) -> TileGrid:
+    """The diffusion pass's grid for a canvas of this image's size (latent px), as the pack plans it."""
     latent = GENERATIVE["tile_size"] // 8
-    grid = plan_grid(-(-image.shape[0] // 8), -(-image.shape[1] // 8), latent, max(4, latent // 8))
-    out = np.ascontiguousarray(image.copy())
-    if len(grid.tiles) != tiles:
-        return out
+    return plan_grid(-(-shape[0] // 8), -(-shape[1] // 8), latent, max(4, latent // 8))
+
+
+def seam_ratio(image: np.ndarray, grid: TileGrid) -> float:
+    """The mean step between neighbouring pixels across the tiles' inner borders, over the mean step everywhere:
+    1.0 when the borders do not show (a seam would make it larger)."""
+    rgb = image.astype(np.float64)
+    step_x = np.abs(np.diff(rgb, axis=1)).mean(axis=(0, 2))  # step between columns c and c+1
+    step_y = np.abs(np.diff(rgb, axis=0)).mean(axis=(1, 2))
+    cols = sorted({edge * 8 - 1 for t in grid.tiles for edge in (t.x, t.x + t.w)} - {-1} & set(range(len(step_x))))
+    rows = sorted({edge * 8 - 1 for t in grid.tiles for edge in (t.y, t.y + t.h)} - {-1} & set(range(len(step_y))))
+    borders = np.concatenate([step_x[cols], step_y[rows]])
+    return float(borders.mean() / np.concatenate([step_x, step_y]).mean()) if borders.size else 1.0
+
+
+def diagram(backdrop: np.ndarray, grid: TileGrid, lines: list[str]) -> np.ndarray:
+    """The diffusion panel: the pass's input darkened, its tiles outlined and shaded where they overlap, and what
+    the run did, in words. A diagram of the run, not its pixels."""
+    out = (backdrop.astype(np.float32) * 0.35).astype(np.float32)
+    cover = np.zeros(backdrop.shape[:2], np.int32)
     for tile in grid.tiles:
-        cv2.rectangle(out, (tile.x * 8, tile.y * 8), (min(out.shape[1], tile.x * 8 + tile.w * 8) - 1,
-                      min(out.shape[0], tile.y * 8 + tile.h * 8) - 1), (255, 255, 255), 1)
+        cover[tile.y * 8:(tile.y + tile.h) * 8, tile.x * 8:(tile.x + tile.w) * 8] += 1
+    overlap = cover > 1
+    out[overlap] = out[overlap] * 0.4 + np.array([120, 95, 30], np.float32) * 0.6  # where tiles are blended
+    out = np.ascontiguousarray(out.astype(np.uint8))
+    for index, tile in enumerate(grid.tiles):
+        color = TILE_COLORS[index % len(TILE_COLORS)]
+        inset = 1 + index % 2  # neighbouring outlines side by side, not on top of each other
+        cv2.rectangle(out, (tile.x * 8 + inset, tile.y * 8 + inset),
+                      (min(out.shape[1], (tile.x + tile.w) * 8) - 1 - inset,
+                       min(out.shape[0], (tile.y + tile.h) * 8) - 1 - inset), color, 2)
+    box_h = 14 + 21 * len(lines)
+    top = out.shape[0] - box_h - 12
+    shade = out[top:top + box_h, 10:out.shape[1] - 10].astype(np.float32) * 0.25
+    out[top:top + box_h, 10:out.shape[1] - 10] = shade.astype(np.uint8)
+    y = top + 22
+    for line in lines:
+        cv2.putText(out, line, (18, y), cv2.FONT_HERSHEY_SIMPLEX, 0.48, (255, 255, 255), 1, cv2.LINE_AA)
+        y += 21
     return out
 
 
@@ -184,17 +220,29 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'panel':>26}  {'size':>9}  {'PSNR':>8}  what it proves")
     print(f"{'input':>26}  {small.shape[1]}x{small.shape[0]:<5}  {'':>8}  "
           + CAPTIONS["input"].format(w=small.shape[1], h=small.shape[0]))
-    for strength, title in (*DIAL, (5, "diffusion (tiny model)")):
+    grid = _grid(results[5].shape)
+    planned = f"{len(grid.tiles)} tiles of {grid.tile_w * 8}x{grid.tile_h * 8} px"
+    if tiles and tile_text != planned:
+        print(f"the pass ran {tile_text}, the pack plans {planned} for this canvas")
+        return 1
+    seam = seam_ratio(results[5], grid)
+    for strength, title in (*DIAL, (5, "tiled diffusion pass (diagram)")):
         image = results[strength]
         if image.shape[:2] != (h, w):
             print(f"strength {strength} gave {image.shape[1]}x{image.shape[0]}, not {w}x{h}")
             return 1
-        quality = psnr(image, photo)
         cv2.imwrite(str(out_dir / f"strength_{strength}.png"), image[:, :, ::-1])
-        caption = CAPTIONS[strength].format(W=w, H=h, tiles=tile_text, seconds=gen_s)
+        caption = CAPTIONS[strength].format(W=w, H=h, tiles=planned, seconds=gen_s, seam=seam)
+        if strength == 5:
+            print(f"{f'{strength}: {title}':>26}  {w}x{h:<5}  {'':>8}  {caption}")
+            panel = diagram(results[8], grid, [
+                f"ran: {planned}, overlapping (shaded),", "blended into one canvas at every step",
+                f"out: exactly {w} x {h}; seam check {seam:.2f} (1 = none)",
+                "a test model with random weights ran it:", "its pixels are no result, so not shown"])
+            panels.append(labelled(panel, f"5: tiled diffusion pass, {w}x{h}, diagram"))
+            continue
+        quality = psnr(image, photo)
         print(f"{f'{strength}: {title}':>26}  {w}x{h:<5}  {quality:5.2f} dB  {caption}")
-        if strength == 5 and tiles:
-            image = draw_tiles(image, int(tiles[-1][0]))
         panels.append(labelled(image, f"{strength}: {title}, {w}x{h}, {quality:.2f} dB"))
     print(PSNR_NOTE)
     side_by_side = np.concatenate(panels, axis=1)

@@ -1,15 +1,16 @@
-"""The Templates browser's card pictures: each shipped workflow's own output, as `workflows/<name>.jpg`.
+"""The Templates browser's card pictures, as `workflows/<name>.jpg` beside each editor workflow.
 
 usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support \
            .hires/venv/bin/python scripts/thumbnails.py [--only NAME ...]
 
-ComfyUI 0.3.75's front end (1.32.9) shows `<name>.jpg` beside a custom node's template file as the card's
-picture (it reads no title or description for custom nodes: the card's title is the file name). This runs every
-local workflow through a real ComfyUI server on loopback, as shipped except for a small size and 2 steps
-(tests/support/staging.py), on the real converted weights where the workflow uses them (Real-ESRGAN, the
-cleanup net) and the tests' tiny random-weight stand-ins for the checkpoints this machine does not have; each
-picture says which. Hosted workflows (ComfyUI API nodes) cannot run without an account and are never run:
-their card is drawn, and says so.
+No picture is a random-weight output presented as a result:
+- a workflow whose models the pack provides (Real-ESRGAN, the cleanup net) is run as shipped, at its full size,
+  on the pack's example photo, through a real ComfyUI server on loopback with the real converted weights: its
+  card shows a detail of the input beside the same detail of the real output, pixel for pixel;
+- every other workflow (a checkpoint, a ControlNet, a hosted model) gets a designed card that says what goes in
+  and what comes out, drawn from its definition (scripts/workflow_cards.py) and labelled "diagram".
+The front end shows the 256 x 256 picture whole on a square card; everything stays clear of the few pixels its
+hover zoom crops. The output is the same on every run (fixed fonts, fixed inputs, no time stamps).
 """
 
 from __future__ import annotations
@@ -20,85 +21,102 @@ import json
 import logging
 import sys
 import tempfile
-import textwrap
 import urllib.parse
 from pathlib import Path
 
-import cv2
 import numpy as np
-from comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_comfy_base
-from PIL import Image
-from staging import small_version, stage_base, tiny_stand_ins
+from comfy_host import HIRES, ComfyServer, make_comfy_base
+from convert_weights import TARGETS
+from PIL import Image, ImageDraw
+from workflow_cards import CARD_SIZE, GROUP_COLORS, MARGIN, card_facts, draw_card, font, gradient, wrapped_text
 
-from workflows import API_DIR, EDITOR_DIR, HOSTED_NODES, ROOT, THUMBNAIL_SIZE, WORKFLOWS, Workflow, model_references
+from hires_studio.nodes.example_images import EXAMPLE_DIR
+from workflows import (
+    API_DIR,
+    EDITOR_DIR,
+    ROOT,
+    THUMBNAIL_SIZE,
+    WORKFLOWS,
+    Workflow,
+    input_images,
+    model_references,
+)
 
 log = logging.getLogger("thumbnails")
 
-RUN_SIDE = 256
-"""Longest side the workflows run at for their picture."""
-PHOTO_WIDTH = 192
 REAL_MODELS = HIRES / "base" / "models"
-JPEG_QUALITY = 82
-LABEL_HEIGHT = 38
+PACK_WEIGHTS = {Path(target.relpath).name for target in TARGETS}
+"""Model files the pack provides (what scripts/convert_weights.py writes, Real-ESRGAN among them)."""
+JPEG_QUALITY = 88
+DETAIL = (112, 140)
+"""Each of the two panels of a real card (w, h): the same region of the input and of the output, at one scale."""
+REGION = (64, 80)
+"""That region, in the example photo's pixels (w, h)."""
+DETAIL_CENTRE = (0.36, 0.42)
+"""Where the detail is taken, as a fraction of the width and height: the cat's left eye in the example photo."""
+assert CARD_SIZE == THUMBNAIL_SIZE
 
 
-def _cover(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Scale to cover `size` (w, h) and crop the centre."""
-    w, h = size
-    scale = max(w / rgb.shape[1], h / rgb.shape[0])
-    resized = cv2.resize(rgb, (max(w, round(rgb.shape[1] * scale)), max(h, round(rgb.shape[0] * scale))),
-                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-    top, left = (resized.shape[0] - h) // 2, (resized.shape[1] - w) // 2
-    return resized[top:top + h, left:left + w]
-
-
-def _label(rgb: np.ndarray, title: str, note: str) -> np.ndarray:
-    """The workflow's title and how the picture was made, in a strip along the bottom."""
-    out = np.ascontiguousarray(rgb.copy())
-    bottom = out.shape[0]
-    cv2.rectangle(out, (0, bottom - LABEL_HEIGHT), (out.shape[1], bottom), (20, 20, 20), -1)
-    cv2.putText(out, title, (6, bottom - 22), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
-    cv2.putText(out, note, (6, bottom - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (190, 190, 190), 1, cv2.LINE_AA)
-    return out
-
-
-def _stand_in_note(workflow: Workflow, linked: dict[str, Path]) -> str:
-    """Whether the picture was made with real weights or with a tiny stand-in for a model this host lacks."""
-    refs = {f"{folder}/{name}" for folder, name in model_references(workflow.prompt)}
-    return "tiny random-weight stand-in model" if refs & set(linked) else "real weights"
-
-
-def _hosted_card(workflow: Workflow) -> np.ndarray:
-    """A drawn card for a workflow that only runs on a provider's servers."""
-    w, h = THUMBNAIL_SIZE
-    ramp = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    card = ((1 - ramp) * np.array([40, 52, 90]) + ramp * np.array([14, 18, 32])) * np.ones((h, w, 3))
-    card = np.ascontiguousarray(card.astype(np.uint8))
-    (node,) = [n for n in workflow.prompt.values() if n["class_type"] in HOSTED_NODES]
-    lines = [node["_meta"]["title"], "", "runs on the provider's", "servers (Comfy account);",
-             "HiRes Studio makes it", "exactly 2048 x 1024"]
-    y = 40
-    for line in lines:
-        for part in textwrap.wrap(line, 26) or [""]:
-            cv2.putText(card, part, (14, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (240, 240, 240), 1, cv2.LINE_AA)
-            y += 22
-    return _label(card, workflow.display_title.replace(" (hosted)", ""), "hosted: not run here (API node)")
+def runs_on_pack_weights(workflow: Workflow) -> bool:
+    """Whether every model the workflow loads comes with the pack (then its card shows its real output)."""
+    return not workflow.hosted and {name for _, name in model_references(workflow.prompt)} <= PACK_WEIGHTS
 
 
 def _run(server: ComfyServer, workflow: Workflow) -> np.ndarray:
-    prompt = small_version(json.loads((ROOT / API_DIR / f"{workflow.name}.json").read_text()),
-                           f"hires_thumbnails/{workflow.name}", side=RUN_SIDE)
+    """The workflow as shipped (its full size, the pack's example photo); its saved image."""
+    prompt = json.loads((ROOT / API_DIR / f"{workflow.name}.json").read_text())
+    save = next(node_id for node_id, node in prompt.items() if node["class_type"] == "SaveImage")
+    prompt[save]["inputs"]["filename_prefix"] = f"hires_thumbnails/{workflow.name}"
     status, reply = server.post_prompt(prompt)
     if status != 200:
         raise RuntimeError(f"{workflow.name}: ComfyUI refused the prompt: {reply}")
-    entry = server.wait(reply["prompt_id"], timeout=600)
+    entry = server.wait(reply["prompt_id"], timeout=900)
     if entry["status"]["status_str"] != "success":
         raise RuntimeError(f"{workflow.name} failed: {entry['status']['messages'][-1:]}")
-    save = next(node_id for node_id, node in prompt.items() if node["class_type"] == "SaveImage")
     info = entry["outputs"][save]["images"][0]
     query = urllib.parse.urlencode({"filename": info["filename"], "subfolder": info["subfolder"], "type": "output"})
     _, png = server.request(f"/view?{query}", raw=True)
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _centre_crop(image: Image.Image, size: tuple[int, int], centre: tuple[float, float]) -> Image.Image:
+    cx, cy = centre[0] * image.width, centre[1] * image.height
+    left = int(min(max(0, cx - size[0] / 2), max(0, image.width - size[0])))
+    top = int(min(max(0, cy - size[1] / 2), max(0, image.height - size[1])))
+    return image.crop((left, top, left + size[0], top + size[1]))
+
+
+def real_card(workflow: Workflow, source: Image.Image, output: Image.Image, centre: tuple[float, float]) -> Image.Image:
+    """Title; the same region of the input (enlarged, square pixels) and of the real output, shown at one scale;
+    the sizes; the stages."""
+    card = gradient(CARD_SIZE, *GROUP_COLORS[workflow.group])
+    draw = ImageDraw.Draw(card)
+    width = CARD_SIZE[0] - 2 * MARGIN
+    y = wrapped_text(draw, (MARGIN, MARGIN - 2), workflow.display_title, 17, (255, 255, 255), width, 2) + 4
+    scale = output.width / source.width
+    region_out = (round(REGION[0] * scale), round(REGION[1] * scale))
+    left = _centre_crop(source, REGION, centre).resize(DETAIL, Image.Resampling.NEAREST)
+    right = _centre_crop(output, region_out, centre).resize(DETAIL, Image.Resampling.LANCZOS)
+    gap = width - 2 * DETAIL[0]
+    card.paste(left, (MARGIN, y))
+    card.paste(right, (MARGIN + DETAIL[0] + gap, y))
+    for x, text in ((MARGIN, f"in {source.width} x {source.height}"),
+                    (MARGIN + DETAIL[0] + gap, f"out {output.width} x {output.height}")):
+        face = font(11)
+        draw.rectangle((x, y + DETAIL[1] - 15, x + draw.textlength(text, font=face) + 6, y + DETAIL[1]), fill=(0, 0, 0))
+        draw.text((x + 3, y + DETAIL[1] - 14), text, font=face, fill=(255, 255, 255))
+    y += DETAIL[1] + 6
+    facts = card_facts(workflow)
+    wrapped_text(draw, (MARGIN, y), ", ".join(facts.stages[:-1]), 11, (235, 235, 235), width, 1)
+    footer = CARD_SIZE[1] - MARGIN - 12
+    draw.line((MARGIN, footer - 5, CARD_SIZE[0] - MARGIN, footer - 5), fill=(120, 120, 120))
+    wrapped_text(draw, (MARGIN, footer), "real output of the real weights", 11, (200, 200, 200), width, 1)
+    return card
+
+
+def _input_photo(workflow: Workflow) -> Path | None:
+    images = sorted(input_images(workflow.prompt))
+    return EXAMPLE_DIR / images[0] if images else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,22 +125,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     chosen = [w for w in WORKFLOWS if not args.only or w.name in args.only]
-    with tempfile.TemporaryDirectory(prefix="hires-thumbnails-") as tmp:
-        base = make_comfy_base(Path(tmp), [REAL_MODELS])
-        linked = stage_base(base, tiny_stand_ins(ensure_tiny_models()), photo_width=PHOTO_WIDTH)
-        server = ComfyServer(base)  # no API nodes: the hosted workflows are drawn, never run
-        try:
-            for workflow in chosen:
-                if workflow.hosted:
-                    picture = _hosted_card(workflow)
-                else:
-                    picture = _label(_cover(_run(server, workflow), THUMBNAIL_SIZE), workflow.display_title,
-                                     _stand_in_note(workflow, linked))
-                path = ROOT / EDITOR_DIR / f"{workflow.name}.jpg"
-                Image.fromarray(picture).save(path, "JPEG", quality=JPEG_QUALITY, optimize=True)
-                log.info("%-40s %6d bytes", path.relative_to(ROOT), path.stat().st_size)
-        finally:
-            server.stop()
+    pictures: dict[str, Image.Image] = {}
+    for workflow in chosen:
+        if not runs_on_pack_weights(workflow):
+            pictures[workflow.name] = draw_card(card_facts(workflow), _input_photo(workflow))
+    real = [w for w in chosen if runs_on_pack_weights(w)]
+    if real:
+        with tempfile.TemporaryDirectory(prefix="hires-thumbnails-") as tmp:
+            # A ComfyUI with the pack and its real weights only: the pack puts its example photos in input/.
+            server = ComfyServer(make_comfy_base(Path(tmp), [REAL_MODELS]))
+            try:
+                for workflow in real:
+                    photo = _input_photo(workflow)
+                    with Image.open(photo) as source:
+                        output = Image.fromarray(_run(server, workflow))
+                        pictures[workflow.name] = real_card(workflow, source.convert("RGB"), output, DETAIL_CENTRE)
+            finally:
+                server.stop()
+    for workflow in chosen:
+        path = ROOT / EDITOR_DIR / f"{workflow.name}.jpg"
+        pictures[workflow.name].save(path, "JPEG", quality=JPEG_QUALITY, optimize=True)
+        log.info("%-40s %6d bytes", path.relative_to(ROOT), path.stat().st_size)
     for stale in sorted(set((ROOT / EDITOR_DIR).glob("*.jpg")) - {ROOT / EDITOR_DIR / f"{w.name}.jpg"
                                                                      for w in WORKFLOWS}):
         stale.unlink()

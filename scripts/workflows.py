@@ -39,6 +39,12 @@ EDITOR_DIR = "workflows"
 API_DIR = "workflows/api"
 TEMPLATE_ORDER = "web/template_order.json"
 """The workflow names in the pack's order, for the front-end extension that orders the Templates browser."""
+TEMPLATE_CARDS = "web/template_cards.json"
+"""Each workflow's card title and description, for the same extension (web/template_order.js): a custom node's
+templates reach the front end as bare file names, so without it a card shows the file name twice."""
+CARD_HYPHEN = "\u2011"
+"""The front end shows a card's description with every '-' and '_' turned into a space ("Real ESRGAN"); a
+non-breaking hyphen looks the same and is left alone."""
 THUMBNAIL_SIZE = (256, 256)
 """The Templates browser's card picture: `workflows/<name>.jpg` beside the editor file (scripts/thumbnails.py)."""
 
@@ -249,7 +255,8 @@ def _note_text(workflow: Workflow, prompt: ApiPrompt) -> str:
     lines = [f"## {workflow.display_title}", "", f"`{workflow.name}`: {workflow.one_line}", "", workflow.summary, "",
              "**Before you run it**", ""]
     for image in sorted(input_images(prompt)):
-        lines.append(f"- Load Image: pick your own photo (the file named here, `{image}`, is a placeholder).")
+        lines.append(f"- Load Image: `{image}` is the pack's example photo (copied into ComfyUI's input folder at "
+                     "start-up), so the workflow runs as it is; pick or upload your own photo there.")
     for folder, name in sorted(model_references(prompt)):
         lines.append(f"- `models/{folder}/{name}` ([download]({MODEL_URLS[name]}))")
     if any(folder == "checkpoints" for folder, _ in model_references(prompt)):
@@ -257,7 +264,9 @@ def _note_text(workflow: Workflow, prompt: ApiPrompt) -> str:
                      "native resolution.")
     for class_type in sorted({node["class_type"] for node in prompt.values()} & set(HOSTED_NODES)):
         lines.append(f"- {class_type} runs on the servers of {HOSTED_NODES[class_type]}: sign in to a Comfy "
-                     "account (or set an API key) in ComfyUI's settings; each image is paid for there.")
+                     "account (or set an API key) in ComfyUI's settings; each image is paid for there. It is one "
+                     "of ComfyUI's API nodes: a ComfyUI started with `--disable-api-nodes` does not have them, and "
+                     "the editor then reports this node as a missing custom node.")
     lines += ["", f"Outputs go to `output/{OUTPUT_FOLDER}/`."]
     return "\n".join(lines)
 
@@ -276,7 +285,16 @@ def render(object_info: ObjectInfo, workflows: Iterable[Workflow] = WORKFLOWS) -
         files[f"{EDITOR_DIR}/{workflow.name}.json"] = _dump(editor_workflow(workflow, object_info))
         files[f"{API_DIR}/{workflow.name}.json"] = _dump(complete_prompt(workflow.prompt, object_info))
     files[TEMPLATE_ORDER] = _dump([workflow.name for workflow in workflows])
+    files[TEMPLATE_CARDS] = _dump({workflow.name: template_card(workflow) for workflow in workflows})
     return files
+
+
+def template_card(workflow: Workflow) -> dict[str, str]:
+    """The Templates browser card of a workflow: its title, and its one line (plus what a hosted one needs)."""
+    description = workflow.one_line
+    if workflow.hosted:
+        description = description.rstrip(".") + " and ComfyUI's API nodes."
+    return {"title": workflow.display_title, "description": description.replace("-", CARD_HYPHEN)}
 
 
 def shipped_files(root: Path = ROOT) -> set[str]:
@@ -286,7 +304,7 @@ def shipped_files(root: Path = ROOT) -> set[str]:
         for folder in (EDITOR_DIR, API_DIR)
         for path in (root / folder).glob("*.json")
     }
-    return shipped | ({TEMPLATE_ORDER} if (root / TEMPLATE_ORDER).is_file() else set())
+    return shipped | {rel for rel in (TEMPLATE_ORDER, TEMPLATE_CARDS) if (root / rel).is_file()}
 
 
 def write(root: Path, files: Mapping[str, str]) -> list[str]:

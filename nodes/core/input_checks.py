@@ -158,18 +158,16 @@ def out_of_memory_message(what: str, tile: int, lower: str) -> str:
             "device memory (close other programs using it, or start ComfyUI with --lowvram or --cpu).")
 
 
-def refusal(*checks: Callable[[], object] | None) -> bool | str:
-    """validate_inputs' answer for checks run in order (None ones skipped): True, or the first refusal, where
-    a check refuses by raising HiResInputError or by returning a message (a string)."""
+def refusal(*checks: Callable[[], object] | None) -> bool:
+    """validate_inputs' answer for checks run in order (None ones skipped): True, or the first refusal raised.
+
+    Raised, never returned as a message: ComfyUI (0.3.75 and newer) files a returned message once under every
+    input validate_inputs takes that the prompt holds (18 times on GenerativeUpscale), whereas an error raised
+    there is filed once, on the node (`exception_during_inner_validation`, its details the message, which names
+    the input at fault, the value and the fix)."""
     for check in checks:
-        if check is None:
-            continue
-        try:
-            answer = check()
-        except HiResInputError as error:
-            return str(error)
-        if isinstance(answer, str):
-            return answer
+        if check is not None:
+            check()
     return True
 
 

@@ -6,8 +6,15 @@
 // Nothing leaves loopback: every request the page makes to another host is aborted (and listed in the report),
 // and Chromium's proxy for anything not on loopback is a closed loopback port.
 //
+// With --first-click NAMES (comma-separated), it does only this instead: load each named workflow as a user
+// opens it, note the dialogs the load opens (the Missing Models dialog), queue it from the editor as it is, and
+// record /prompt's answer and, when accepted, how the run ended (report.first_click). With --refusal
+// NAME,NODE_TYPE,INPUT,VALUE besides, it then opens NAME, sets that widget to VALUE, Runs, and records the
+// dialogs the editor shows (report.refusal).
+//
 // usage: node check_workflows.mjs --url http://127.0.0.1:PORT [--workflows DIR] [--api DIR]
 //                                 [--queue NAME] [--module NAME] [--report FILE] [--chromium PATH]
+//                                 [--first-click NAME,NAME... [--refusal NAME,NODE_TYPE,INPUT,VALUE]]
 // Prints (and with --report writes) one JSON report; the exit status is 0 only when report.ok is true.
 
 import { chromium } from 'playwright-core';
@@ -37,6 +44,7 @@ function parseArgs(argv) {
   const args = {
     workflows: path.join(PACK, 'workflows'), api: path.join(PACK, 'workflows', 'api'),
     queue: 'bicubic_clean_to_size', report: null, chromium: '/usr/bin/chromium', timeout: 240000, module: null,
+    'first-click': null, refusal: null,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
@@ -230,6 +238,77 @@ async function inspectTemplates(page, module) {
   return cards;
 }
 
+/** Queue the graph loaded in the editor as a user's Run does; /prompt's answer and, if accepted, the run's end. */
+async function queueLoaded(page, args, name) {
+  const started = Date.now();
+  const posted = page.waitForResponse((r) => r.request().method() === 'POST' && /\/prompt$/.test(r.url()));
+  await page.evaluate(async () => { await window.app.queuePrompt(0, 1); });
+  const response = await posted;
+  const body = await response.json();
+  const queued = { name, http_status: response.status(), prompt_id: body.prompt_id ?? null,
+    node_errors: body.node_errors ?? null, error: body.error ?? null, images: [] };
+  if (response.ok && body.prompt_id) {
+    let entry = null;
+    while (Date.now() - started < args.timeout) {
+      entry = (await getJson(`${args.url}/history/${body.prompt_id}`))[body.prompt_id];
+      if (entry?.status?.completed !== undefined && entry.status.status_str) break;
+      await sleep(250);
+    }
+    queued.status = entry?.status?.status_str ?? 'timeout';
+    queued.messages = (entry?.status?.messages ?? []).filter(([kind]) => kind === 'execution_error');
+    for (const output of Object.values(entry?.outputs ?? {})) {
+      for (const image of output.images ?? []) {
+        const query = new URLSearchParams({ filename: image.filename, subfolder: image.subfolder, type: image.type });
+        const view = await fetch(`${args.url}/view?${query}`);
+        const bytes = Buffer.from(await view.arrayBuffer());
+        queued.images.push({ ...image, http_status: view.status, bytes: bytes.length, ...pngSize(bytes) });
+      }
+    }
+  }
+  queued.elapsed_ms = Date.now() - started;
+  return queued;
+}
+
+/** A user's first click on each named workflow: open it, note the dialogs it opens, Run it. */
+async function firstClicks(page, args, names) {
+  const results = [];
+  for (const name of names) {
+    const graph = JSON.parse(fs.readFileSync(path.join(args.workflows, `${name}.json`), 'utf8'));
+    await closeDialogs(page);
+    await page.evaluate(async ([data, title]) => { await window.app.loadGraphData(data, true, true, title); },
+      [graph, name]);
+    await sleep(600);
+    const dialogs = await page.evaluate(openDialogs);
+    await closeDialogs(page);
+    results.push({ ...(await queueLoaded(page, args, name)), dialogs_on_load: dialogs });
+    await closeDialogs(page);
+  }
+  return results;
+}
+
+/** Open a workflow, set one widget to a value the node refuses, Run it: the dialogs the editor shows. */
+async function refusalDialogs(page, args, spec) {
+  const [name, type, input, value] = spec.split(',');
+  const graph = JSON.parse(fs.readFileSync(path.join(args.workflows, `${name}.json`), 'utf8'));
+  await closeDialogs(page);
+  await page.evaluate(async ([data, title]) => { await window.app.loadGraphData(data, true, true, title); },
+    [graph, name]);
+  await sleep(600);
+  await closeDialogs(page);
+  await page.evaluate(([nodeType, widgetName, widgetValue]) => {
+    const node = window.app.graph.nodes.find((n) => n.type === nodeType);
+    node.widgets.find((w) => w.name === widgetName).value = widgetValue;
+  }, [type, input, value]);
+  const posted = page.waitForResponse((r) => r.request().method() === 'POST' && /\/prompt$/.test(r.url()));
+  await page.evaluate(async () => { await window.app.queuePrompt(0, 1); });
+  const response = await posted;
+  await sleep(1500);
+  const result = { name, http_status: response.status(), node_errors: (await response.json()).node_errors ?? null,
+    dialogs: await page.evaluate(openDialogs) };
+  await closeDialogs(page);
+  return result;
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
@@ -280,6 +359,13 @@ async function main() {
     };
     consoleLog = [];
     report.startup.dialogs_left_open = await closeDialogs(page);
+
+    allChecks: {
+    if (args['first-click']) {
+      report.first_click = await firstClicks(page, args, args['first-click'].split(',').filter(Boolean));
+      if (args.refusal) report.refusal = await refusalDialogs(page, args, args.refusal);
+      break allChecks;
+    }
 
     for (const file of files) {
       const name = file.replace(/\.json$/, '');
@@ -344,6 +430,7 @@ async function main() {
       queued.elapsed_ms = Date.now() - queueStarted;
       queued.ok = queued.status === 'success' && queued.images.length > 0;
     }
+    } // allChecks
   } catch (error) {
     report.errors.push(String(error?.stack ?? error));
   } finally {
@@ -351,8 +438,9 @@ async function main() {
     fs.rmSync(userData, { recursive: true, force: true });
   }
   report.elapsed_ms = Date.now() - started;
-  report.ok = report.errors.length === 0 && report.workflows.length > 0 && report.workflows.every((w) => w.ok)
-    && (report.queued?.ok ?? true);
+  report.ok = report.first_click ? report.errors.length === 0 && report.first_click.length > 0
+    : report.errors.length === 0 && report.workflows.length > 0 && report.workflows.every((w) => w.ok)
+      && (report.queued?.ok ?? true);
   const text = JSON.stringify(report, null, 2);
   if (args.report) fs.writeFileSync(args.report, `${text}\n`);
   process.stdout.write(`${text}\n`);

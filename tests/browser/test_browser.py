@@ -6,6 +6,11 @@ The script loads every workflows/*.json into the editor, fails on a node type th
 widget value it would not accept, a dialog or an error in the console, compares the editor's own API
 conversion with workflows/api/, then queues bicubic_clean_to_size from the editor and waits for its image. It
 also reads the pack's nodes as the editor shows them and every card of the pack in the Templates browser.
+
+The first click: on a second, plain ComfyUI (a base directory with nothing but the pack; API nodes off, so
+nothing in the page talks to the internet), each local workflow is opened and Run as it is; it runs, or stops
+only at model files the README says where to download (the Missing Models dialog on load, then the loader).
+Then a value a node refuses at /prompt is Run from the editor: its dialog shows the refusal once.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from comfy_host import HIRES, PACK_LINK, ROOT, ComfyServer
+from comfy_host import HIRES, PACK_LINK, ROOT, ComfyServer, make_comfy_base
 
 import workflows
+from hires_studio.nodes.example_images import example_files
 
 pytestmark = pytest.mark.browser
 
@@ -51,6 +57,22 @@ def _browser_missing() -> str | None:
     if not (HERE / "node_modules" / "playwright-core").is_dir():
         return "playwright-core is missing (npm ci in tests/browser)"
     return None
+
+
+def _run_check(server: ComfyServer, path: Path, *options: str) -> dict:
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("HIRES_SKIP_BROWSER") == "1":
+            pytest.skip(f"HIRES_SKIP_BROWSER=1 and {missing}")
+        pytest.fail(f"{missing}: run scripts/bootstrap.sh (or set HIRES_SKIP_BROWSER=1)")
+    run = subprocess.run(
+        ["node", str(HERE / "check_workflows.mjs"), "--url", server.url, "--report", str(path),
+         "--chromium", str(CHROMIUM), *options],
+        capture_output=True, text=True, timeout=600, cwd=HERE,
+    )
+    if not path.is_file():
+        pytest.fail(f"check_workflows.mjs wrote no report (rc {run.returncode}):\n{run.stderr[-4000:]}")
+    return json.loads(path.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -140,9 +162,13 @@ def test_every_template_card_has_its_own_picture_and_title(report: dict, staged_
     cards = {card["name"]: card for card in report["templates"]}
     assert set(cards) == {w.name for w in workflows.WORKFLOWS}, sorted(cards)
     for name, card in cards.items():
-        # ComfyUI 0.3.75's front end titles a custom node's card with the file name and describes it with the
-        # name's words; the picture is <name>.jpg beside the file, and no other card's.
-        assert card["title"] == name and card["description"] == name.replace("_", " "), card
+        # The pack's own title and description (web/template_order.js), not the file name twice; the front end
+        # shows every '_' of a description as a space. The picture is <name>.jpg beside the file, no other card's.
+        (workflow,) = [w for w in workflows.WORKFLOWS if w.name == name]
+        text = workflows.template_card(workflow)
+        assert card["title"] == workflow.display_title == text["title"], card
+        assert card["description"] == text["description"].replace("_", " "), card
+        assert ("API nodes" in card["description"]) == workflow.hosted, card
         own = hashlib.sha256((ROOT / workflows.EDITOR_DIR / f"{name}.jpg").read_bytes()).hexdigest()
         shown = [image for image in card["images"] if image["sha256"] == own]
         assert shown, f"the card {name} does not show workflows/{name}.jpg: {card['images']}"
@@ -157,3 +183,82 @@ def test_template_cards_in_the_pack_order(report: dict) -> None:
     assert shown == [w.name for w in workflows.WORKFLOWS]
     groups = [next(w.group for w in workflows.WORKFLOWS if w.name == name) for name in shown]
     assert groups == sorted(groups, key=workflows.GROUPS.index)
+
+
+# --- the first click, in a plain ComfyUI --------------------------------------------------------------------
+
+LOCAL = [w.name for w in workflows.WORKFLOWS if not w.hosted]
+"""The workflows that run on this machine's ComfyUI (the hosted ones need a Comfy account and the API nodes)."""
+RUNS_WITHOUT_MODELS = {"bicubic_clean_to_size": (1600, 1200)}
+REFUSED = ("bicubic_clean_to_size", "BicubicClean", "canvas_fill", "outpaint")
+"""A value the node refuses at /prompt (it has no model to outpaint with): the editor shows the refusal once."""
+REFUSAL = ("canvas_fill='outpaint': BicubicClean has no diffusion model to generate the gap with. Fix: use "
+           "GenerativeUpscale with a model for outpaint, or canvas_fill 'color'.")
+"""What runs in a ComfyUI with no model added (the cleanup net comes with the pack's requirements), and its size."""
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A plain ComfyUI: its base directory holds the pack and nothing else (API nodes off)."""
+    base = make_comfy_base(tmp_path_factory.mktemp("plain-base"), [])
+    server = ComfyServer(base)
+    try:
+        shipped = {path.name: path.read_bytes() for path in example_files()}
+        provided = {path.name: path.read_bytes() for path in (base / "input").iterdir() if path.is_file()}
+        result = _run_check(server, tmp_path_factory.mktemp("first-click") / "report.json",
+                            "--first-click", ",".join(LOCAL), "--refusal", ",".join(REFUSED))
+    finally:
+        server.stop()
+    return {"report": result, "provided": provided, "shipped": shipped}
+
+
+def test_the_pack_provides_its_example_photos_in_a_plain_comfyui(plain: dict) -> None:
+    assert plain["provided"] == plain["shipped"] and len(plain["shipped"]) == 2
+
+
+def test_every_local_workflow_was_run_once(plain: dict) -> None:
+    assert not plain["report"]["errors"], plain["report"]["errors"]
+    assert [entry["name"] for entry in plain["report"]["first_click"]] == LOCAL
+
+
+@pytest.mark.parametrize("name", LOCAL)
+def test_first_click_runs_or_stops_only_at_a_model_to_download(plain: dict, name: str) -> None:
+    (entry,) = [e for e in plain["report"]["first_click"] if e["name"] == name]
+    if name in RUNS_WITHOUT_MODELS:
+        assert entry["http_status"] == 200 and entry["status"] == "success", entry
+        (image,) = entry["images"]
+        assert (image["width"], image["height"]) == RUNS_WITHOUT_MODELS[name]
+        assert entry["dialogs_on_load"] == [], entry["dialogs_on_load"]
+        return
+    workflow = next(w for w in workflows.WORKFLOWS if w.name == name)
+    loads = {model for _, model in workflows.model_references(workflow.prompt)}
+    missing = set()
+    if entry["http_status"] == 400:
+        for node_error in entry["node_errors"].values():
+            for error in node_error["errors"]:
+                # Only a model loader's file is refused (never the image, never a pack node)...
+                assert error["type"] == "value_not_in_list", error
+                assert error["extra_info"]["received_value"] in loads, node_error
+                missing.add(error["extra_info"]["received_value"])
+    else:
+        # ComfyUI 0.3.75 does not check a V3 loader's file list at /prompt (UpscaleModelLoader): the run stops
+        # there, at the loader, before any of the pack's nodes.
+        assert entry["http_status"] == 200 and entry["status"] == "error", entry
+        ((_, stop),) = entry["messages"]
+        loaders = {workflow.prompt[node_id]["class_type"] for node_id in workflow.prompt
+                   if set(map(str, workflow.prompt[node_id]["inputs"].values())) & loads}
+        assert stop["node_type"] in loaders, stop
+        missing = {model for model in loads if model in stop["exception_message"]}
+    # ... a file the README and the workflow's note say where to download, ...
+    assert missing and missing <= set(workflows.MODEL_URLS), (missing, entry)
+    # ... which the Missing Models dialog named when the workflow was opened.
+    assert any(all(model in dialog for model in missing) for dialog in entry["dialogs_on_load"]), entry
+
+
+def test_the_editor_shows_a_refusal_once(plain: dict) -> None:
+    refusal = plain["report"]["refusal"]
+    assert refusal["http_status"] == 400
+    entries = [error["details"] for entry in refusal["node_errors"].values() for error in entry["errors"]]
+    assert entries == [REFUSAL]
+    (dialog,) = refusal["dialogs"]
+    assert dialog.count(REFUSAL) == 1 and "Custom validation failed" not in dialog, dialog

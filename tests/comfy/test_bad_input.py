@@ -5,6 +5,7 @@ memory at the smallest tile says what to lower."""
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import threading
 import time
@@ -41,6 +42,75 @@ def error_message(run) -> str:
 
 def image_node(width: int, height: int, color: int = 0x808080) -> dict:
     return {"class_type": "EmptyImage", "inputs": {"width": width, "height": height, "batch_size": 1, "color": color}}
+
+
+# --- one refusal, one entry in /prompt's node_errors ---------------------------------------------------------
+
+UPSCALER = {"class_type": "UpscaleModelLoader", "inputs": {"model_name": "tiny_compact.safetensors"}}
+
+
+def refusal_graph(node: str, change: dict, unlink: tuple[str, ...] = ()) -> dict:
+    """A valid graph of `node` (previewed by "9") with `change` applied to node "5" and `unlink` links removed."""
+    if node == "BicubicClean":
+        inputs = {"image": ["1", 0], "width": 128, "height": 0, "fit": "canvas", "scale_by": 2.0, "cleanup": "auto"}
+    elif node == "HiResGenerate":
+        inputs = {**HG, "model": ["2", 0], "vae": ["2", 2], "clip": ["2", 1], "adapter": ["3", 0]}
+    else:
+        inputs = {**GU, "image": ["1", 0], "model": ["2", 0], "vae": ["2", 2], "clip": ["2", 1],
+                  "upscale_model": ["4", 0], "adapter": ["3", 0]}
+    prompt = {"1": image_node(64, 48), "2": CKPT, "4": UPSCALER,
+              "3": {"class_type": "AdapterSelect", "inputs": {**ADAPTER, "adapter_type": "upscale", "clip": ["2", 1]}},
+              "5": {"class_type": node, "inputs": inputs}, "9": {"class_type": "PreviewImage",
+                                                               "inputs": {"images": ["5", 0]}}}
+    target = "3" if node == "AdapterSelect" else "5"
+    if node == "AdapterSelect":
+        prompt["5"] = {"class_type": "GenerativeUpscale", "inputs": {**GU, "image": ["1", 0], "model": ["2", 0],
+                                                                     "vae": ["2", 2], "adapter": ["3", 0]}}
+    prompt[target]["inputs"].update(change)
+    for name in unlink:
+        del prompt[target]["inputs"][name]
+    return prompt
+
+
+# (kind of refusal, node, change, links removed, the node it is filed on, what the one entry starts with)
+REFUSAL_KINDS = [
+    ("dropdown", "GenerativeUpscale", {"sampler_name": "nope"}, (), "5", "sampler_name='nope': is not one of"),
+    ("not finite", "GenerativeUpscale", {"cfg": math.nan}, (), "5", "cfg=nan: is not a finite number"),
+    ("range", "GenerativeUpscale", {"denoise_override": 2.0}, (), "5", "denoise_override=2.0: is outside 0 to 1"),
+    ("size rules", "GenerativeUpscale", {"size_rules": "stability-v1", "width": 1024, "height": 1024}, (), "5",
+     "height=1024: Only one of width or height"),
+    ("padding", "GenerativeUpscale", {"padding": "lots"}, (), "5", "padding='lots'"),
+    ("strength needs an upscaler", "GenerativeUpscale", {"upscale_strength": 4}, ("upscale_model",), "5",
+     "upscale_model=None: upscale_strength 4 takes the upscale_4 base path"),
+    ("diffusion needs a VAE", "GenerativeUpscale", {}, ("vae",), "5", "vae=None: upscale_strength 5 runs a "
+     "diffusion pass"),
+    ("no prompt encoder", "HiResGenerate", {}, ("clip", "adapter"), "5", "clip=None: HiResGenerate needs a prompt"),
+    ("batch size", "HiResGenerate", {"num_images": 9}, (), "5", "num_images=9: must be from 1 to 8"),
+    ("no outpaint model", "BicubicClean", {"canvas_fill": "outpaint"}, (), "5", "canvas_fill='outpaint'"),
+    ("cleanup level", "BicubicClean", {"cleanup": "harsh"}, (), "5", "cleanup='harsh': is not one of"),
+    ("adapter text", "AdapterSelect", {"description": "a \ud83d cottage"}, (), "3",
+     "description='...a \\ud83d': has an unpaired surrogate"),
+    ("adapter link", "AdapterSelect", {"adapter_type": "face"}, (), "3", "image=None: adapter_type 'face' needs"),
+]
+
+
+@pytest.mark.parametrize(("kind", "node", "change", "unlink", "filed_on", "starts"), REFUSAL_KINDS,
+                         ids=[k[0] for k in REFUSAL_KINDS])
+def test_each_refusal_is_one_entry_in_node_errors(comfy, kind, node, change, unlink, filed_on, starts):
+    """ComfyUI files a message validate_inputs returns once under every input the function takes (18 entries
+    on GenerativeUpscale); the pack raises it instead, which ComfyUI files once, on the node."""
+    valid, _, _, node_errors = comfy.validate(refusal_graph(node, change, unlink))
+    assert not valid
+    entries = [(node_id, e["details"]) for node_id, entry in node_errors.items() for e in entry["errors"]]
+    assert len(entries) == 1, entries
+    (node_id, message), = entries
+    assert node_id == filed_on and message.startswith(starts) and "Fix: " in message, entries
+
+
+def test_the_refusal_graphs_are_valid_unchanged(comfy):
+    for node in ("GenerativeUpscale", "HiResGenerate", "BicubicClean", "AdapterSelect"):
+        valid, error, _, node_errors = comfy.validate(refusal_graph(node, {}))
+        assert valid, (node, error, node_errors)
 
 
 # --- refused before the checkpoint loader runs ---------------------------------------------------------------

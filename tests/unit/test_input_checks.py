@@ -16,6 +16,7 @@ from hires_studio.nodes.core.input_checks import (
     check_declared,
     check_generate_inputs,
     check_mask_size,
+    check_number,
     check_text,
     connected,
     lone_surrogate_at,
@@ -171,10 +172,11 @@ def test_control_without_an_image_is_an_error_for_the_generator():
 def test_refusal_is_validate_inputs_answer():
     assert refusal(lambda: None) is True
     assert refusal(None, lambda: True) is True
-    assert refusal(lambda: check_text("description", "\ud800")).startswith("description=")
+    assert refused(lambda: refusal(lambda: check_text("description", "\ud800"))).input_name == "description"
     later = []
-    first = refusal(lambda: True, lambda: "width=20000: too wide. Fix: less.", lambda: later.append(1))
-    assert first == "width=20000: too wide. Fix: less." and not later  # the first refusal wins, the rest never run
+    first = refused(lambda: refusal(lambda: True, lambda: check_number("cfg", math.nan, Declared("FLOAT", 0, 100)),
+                                    lambda: later.append(1)))
+    assert first.input_name == "cfg" and not later  # the first refusal wins, the rest never run
 
 
 def test_out_of_memory_message_says_what_to_lower():
