@@ -20,16 +20,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from hires_studio.nodes.core.edges import canny_edges
 from hires_studio.nodes.core.native import DEFAULT_NATIVE_SIDE
-from hires_studio.nodes.core.request import (
-    SizeRequest,
-    cleanup_route,
-    plan_generation,
-    plan_upscale,
-    strength_route,
-)
+from hires_studio.nodes.core.plan import cleanup_route, plan_generation, plan_upscale, strength_route
+from hires_studio.nodes.core.request_rules import SizeRequest
 from hires_studio.nodes.core.tiling import TileGrid, diffusion_grid
 from hires_studio.nodes.example_images import EXAMPLE_DIR
-from hires_studio.nodes.shipped_workflows import (  # the model files the catalog names
+from hires_studio.nodes.graphs.models import (  # the model files the catalog names
     CANNY_CONTROLNET,
     CHECKPOINT,
     FLUX2,
@@ -45,9 +40,9 @@ FAMILIES: dict[str, tuple[str, int]] = {
     MODEL_TYPES["realistic"]: ("SD1.5 checkpoint (realistic)", 512),
     MODEL_TYPES["fantasy"]: ("SD1.5 checkpoint (fantasy)", 512),
     MODEL_TYPES["premium"]: ("SDXL checkpoint", 1024),
-    ZIMAGE["unet"]: ("Z-Image-Turbo", 1024),
-    QWEN_IMAGE["unet"]: ("Qwen-Image", 1328),
-    FLUX2["unet"]: ("FLUX.2 [dev]", 1024),
+    ZIMAGE.files["unet"]: ("Z-Image-Turbo", 1024),
+    QWEN_IMAGE.files["unet"]: ("Qwen-Image", 1328),
+    FLUX2.files["unet"]: ("FLUX.2 [dev]", 1024),
 }
 """The model a workflow loads: what the card calls it, and its native side in pixels (nodes/core/native.py's
 table, for the families these files belong to)."""
