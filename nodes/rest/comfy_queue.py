@@ -17,8 +17,8 @@ import folder_paths
 
 import nodes
 
+from .. import host
 from ..api_prompt import ApiPrompt, complete_prompt, node_info
-from ..runtime import host
 from ..shipped_workflows import MODEL_FOLDERS
 
 QUEUED, RUNNING, DONE, GONE = "queued", "running", "done", "gone"

@@ -9,8 +9,8 @@ from typing import TypeVar
 
 from comfy import model_management
 
+from .. import host
 from ..core.input_checks import out_of_memory_message
-from . import host
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -19,6 +19,7 @@ import comfy.utils
 import torch
 from comfy import model_management
 
+from .. import host
 from ..core.tiling import (
     TILE_STRETCH,
     Tile,
@@ -29,7 +30,6 @@ from ..core.tiling import (
     repeat_per_tile,
     tiled_apply,
 )
-from . import host
 
 log = logging.getLogger(__name__)
 

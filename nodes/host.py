@@ -3,6 +3,7 @@
 The pack is tested on ComfyUI 0.3.75 and read against 0.38.1 (see docs/comfyui-versions.md). Each function says
 which versions behave which way and where that is in ComfyUI's source, and picks the behaviour by asking the
 running ComfyUI for the feature (never by parsing its version), so a checkout between the two works as well.
+ComfyUI-bound; it sits beside `api_prompt` so that both `runtime` and `rest` can ask it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import torch
 from comfy import model_management
 
-from ..api_prompt import ApiPrompt
+from .api_prompt import ApiPrompt
 
 
 def is_oom(error: BaseException) -> bool:
