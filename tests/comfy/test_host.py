@@ -250,6 +250,38 @@ def test_is_oom_asks_comfyui_where_it_can_and_checks_the_old_exception_where_not
     assert not host.is_oom(other) and not host.is_oom(RuntimeError("boom"))
 
 
+def test_the_tile_runners_halve_the_tile_on_what_is_oom_says(comfy, monkeypatch):
+    """The upscale model and the cleanup pass share halve_tile_on_oom: 0.38's out-of-memory AcceleratorError
+    halves the tile; any other error is raised at once; at the floor, ComfyUI's OOM error says what to lower."""
+    import comfy.model_management as mm
+
+    memory = pack_module(comfy, "runtime.memory")
+    monkeypatch.setattr(mm, "is_oom", is_oom_as_in_0_38(mm), raising=False)
+    tiles = []
+
+    def run(tile):
+        tiles.append(tile)
+        if tile > 64:
+            raise torch.AcceleratorError("CUDA error: out of memory")
+        return tile
+
+    assert memory.halve_tile_on_oom(run, 256, 32, "the upscale model") == 64
+    assert tiles == [256, 128, 64]
+
+    def broken(tile):
+        tiles.append(tile)
+        raise torch.AcceleratorError("CUDA error: misaligned address")
+
+    tiles.clear()
+    with pytest.raises(torch.AcceleratorError, match="misaligned"):
+        memory.halve_tile_on_oom(broken, 256, 32, "the upscale model")
+    assert tiles == [256]
+
+    with pytest.raises(mm.OOM_EXCEPTION, match=r"^Out of memory in the cleanup pass, even with the smallest tile "
+                                                 r"\(32 px\)\. Fix: lower the input image's size"):
+        memory.halve_tile_on_oom(lambda tile: run(1000), 64, 32, "the cleanup pass", lower="the input image's size")
+
+
 def failing_model(model, fail):
     """The model with a wrapper that raises `fail(tiles_per_call, tile_side)` or runs the model; records each call."""
     calls = []
