@@ -15,9 +15,11 @@ import urllib.request
 import pytest
 from comfy_host import PACK_LINK, ROOT, ComfyServer
 
+from hires_studio.nodes.template_pictures import PICTURE_SUFFIX, WORKFLOWS_FOLDER
+
 pytestmark = pytest.mark.e2e
 
-PICTURES = sorted((ROOT / "workflows").glob("*.jpg"))
+PICTURES = sorted((ROOT / WORKFLOWS_FOLDER).glob(f"*{PICTURE_SUFFIX}"))
 CROSS_SITE = {"Sec-Fetch-Site": "cross-site"}
 
 

@@ -13,10 +13,16 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from hires_studio.nodes.template_pictures import PICTURE_SUFFIX, add_picture_route, picture_file, picture_route
+from hires_studio.nodes.template_pictures import (
+    PICTURE_SUFFIX,
+    WORKFLOWS_FOLDER,
+    add_picture_route,
+    picture_file,
+    picture_route,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = sorted((ROOT / "workflows").glob(f"*{PICTURE_SUFFIX}"))
+SHIPPED = sorted((ROOT / WORKFLOWS_FOLDER).glob(f"*{PICTURE_SUFFIX}"))
 
 
 def front_end_picture_url(module: str, name: str) -> str:
@@ -35,7 +41,7 @@ def newer_core_app(pack_dir: Path) -> web.Application:
         filename = request.match_info["filename"]
         if not filename.endswith(".json"):
             raise web.HTTPNotFound()
-        path = pack_dir / "workflows" / filename
+        path = pack_dir / WORKFLOWS_FOLDER / filename
         if request.match_info["module_name"] != pack_dir.name or not path.is_file():
             raise web.HTTPNotFound()
         return web.FileResponse(path)
@@ -67,10 +73,10 @@ def fetch(app: web.Application, paths: list[str]) -> list[tuple[int, str, bytes]
 def pack(tmp_path: Path) -> Path:
     """A pack folder under an arbitrary name, with two shipped workflows and their pictures."""
     pack_dir = tmp_path / "custom_nodes" / "any name.v2"
-    (pack_dir / "workflows").mkdir(parents=True)
+    (pack_dir / WORKFLOWS_FOLDER).mkdir(parents=True)
     for picture in SHIPPED[:2]:
-        shutil.copy(picture, pack_dir / "workflows" / picture.name)
-        shutil.copy(picture.with_suffix(".json"), pack_dir / "workflows" / picture.with_suffix(".json").name)
+        shutil.copy(picture, pack_dir / WORKFLOWS_FOLDER / picture.name)
+        shutil.copy(picture.with_suffix(".json"), pack_dir / WORKFLOWS_FOLDER / picture.with_suffix(".json").name)
     return pack_dir
 
 
@@ -85,7 +91,7 @@ def test_newer_core_serves_the_picture_the_front_end_asks_for(pack: Path):
     for name, (status, content_type, body) in zip(names, answers, strict=True):
         assert status == 200, name
         assert content_type == "image/jpeg"
-        assert body == (pack / "workflows" / f"{name}.jpg").read_bytes()
+        assert body == (pack / WORKFLOWS_FOLDER / f"{name}.jpg").read_bytes()
         assert body[:3] == b"\xff\xd8\xff"
 
 
@@ -100,7 +106,7 @@ def test_the_workflow_itself_is_still_cores_and_other_files_are_not_served(pack:
         front_end_picture_url(pack.name, "..%2Fsecret"),
         front_end_picture_url(pack.name, "%2E%2E"),
     ])
-    assert json_answer[0] == 200 and json_answer[2] == (pack / "workflows" / f"{name}.json").read_bytes()
+    assert json_answer[0] == 200 and json_answer[2] == (pack / WORKFLOWS_FOLDER / f"{name}.json").read_bytes()
     assert missing[0] == 404
     assert other_pack[0] == 404, "only the pack's own folder is answered by its route"
     assert outside[0] == 404 and escaped[0] == 404
@@ -111,7 +117,7 @@ def test_the_route_matches_the_packs_folder_name_whatever_it_is(tmp_path: Path):
         pattern = picture_route(folder).split("{module:", 1)[1].split("}/", 1)[0]
         assert re.fullmatch(pattern, folder)
         assert not re.fullmatch(pattern, folder + "x") and not re.fullmatch(pattern, "x" + folder)
-    workflows = tmp_path / "workflows"
+    workflows = tmp_path / WORKFLOWS_FOLDER
     workflows.mkdir()
     (workflows / "a.jpg").write_bytes(b"x")
     assert picture_file(workflows, "a") == workflows / "a.jpg"
