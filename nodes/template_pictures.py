@@ -18,6 +18,8 @@ from aiohttp import web
 
 PICTURE_SUFFIX = ".jpg"
 """The picture type the front end asks for a custom node's template (its `mediaSubtype`)."""
+PACK_DIR = Path(__file__).parent.parent
+"""The pack's folder as ComfyUI loaded it (links not followed: its name is the one ComfyUI knows the pack by)."""
 WORKFLOWS_FOLDER = "workflows"
 """The pack's folder of editor workflows and their pictures (one of the folder names ComfyUI lists templates
 from)."""
