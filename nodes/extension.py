@@ -14,11 +14,12 @@ from .example_images import provide_example_images
 from .generative_upscale import GenerativeUpscale
 from .hires_generate import HiResGenerate
 from .runtime.cleanup_model import register_cleanup_folder
+from .template_pictures import PACK_DIR, add_picture_route
 
 
 def register_api_routes() -> None:
-    """The deep-image, Stability and deepmode routes on ComfyUI's server (none when ComfyUI runs without one,
-    as in the in-process tests)."""
+    """The deep-image, Stability and deepmode routes and the Templates pictures' route on ComfyUI's server (none
+    when ComfyUI runs without one, as in the in-process tests)."""
     from server import PromptServer
 
     server = getattr(PromptServer, "instance", None)
@@ -26,6 +27,7 @@ def register_api_routes() -> None:
         from .rest.routes import register_routes
 
         register_routes(server)
+        add_picture_route(server.routes, PACK_DIR)
 
 
 class HiResStudioExtension(ComfyExtension):

@@ -17,6 +17,7 @@ import folder_paths
 
 import nodes
 
+from .. import host
 from ..api_prompt import ApiPrompt, complete_prompt, node_info
 from ..graphs.models import MODEL_FOLDERS
 
@@ -29,7 +30,9 @@ class GraphRefused(ValueError):
 
 def complete(graph: ApiPrompt) -> ApiPrompt:
     """The graph with every widget input it leaves out at the node's default, as the shipped files are
-    completed; an input the installed node does not have is refused (so a field is never silently dropped)."""
+    completed; an input the installed node does not have is refused (so a field is never silently dropped).
+    Node replacements the server registers are applied first, as POST /prompt applies them."""
+    graph = host.replace_nodes(graph)
     info = {}
     for node in graph.values():
         class_type = node["class_type"]
@@ -110,13 +113,15 @@ def outcome(history: dict[str, Any]) -> tuple[bool, str | None]:
 
 
 def saved_images(history: dict[str, Any], graph: ApiPrompt) -> list[str]:
-    """The files the graph's SaveImage nodes wrote, in the graph's node order, as paths."""
+    """The files the graph's SaveImage nodes wrote, in the graph's node order, as paths. Only each entry's
+    filename and subfolder are read: newer ComfyUI adds asset ids to the entries."""
     paths = []
     output_dir = folder_paths.get_output_directory()
     for node_id, node in graph.items():
         if node["class_type"] != "SaveImage":
             continue
         for image in history.get("outputs", {}).get(node_id, {}).get("images", []):
-            paths.append(str(os.path.join(output_dir, image.get("subfolder", ""), image["filename"])))
+            if image.get("filename"):
+                paths.append(str(os.path.join(output_dir, image.get("subfolder", ""), image["filename"])))
     return paths
 

@@ -19,6 +19,7 @@ import comfy.utils
 import torch
 from comfy import model_management
 
+from .. import host
 from ..core.tiling import (
     TILE_STRETCH,
     Tile,
@@ -83,7 +84,11 @@ class _DeferredControl:
 class TiledControl(comfy.controlnet.ControlBase):
     """Stands in for a ControlNet chain in the conditioning. ComfyUI calls get_control on the whole canvas;
     this defers it, and the wrapper computes the residuals per tile batch from each tile's crop of the hint.
-    The chain is copied, so the caller's ControlNet objects are never changed."""
+
+    Each tile batch gets a fresh copy of the chain, given its crop through `set_cond_hint` (ComfyUI's own way to
+    give a control its hint) and run once: a ControlNet or T2I adapter caches what it prepares from its hint
+    (by the latent's size since ComfyUI 0.38), and a fresh copy holds nothing another tile batch left behind.
+    The caller's ControlNet objects are never changed."""
 
     def __init__(self, control) -> None:
         super().__init__()
@@ -99,13 +104,15 @@ class TiledControl(comfy.controlnet.ControlBase):
         # ComfyUI walks `previous_controlnet` to collect hooks: let it see the real chain.
         self.previous_controlnet = chain[0]
         self._full: dict[tuple, torch.Tensor] = {}
+        self._run_args: tuple | None = None
 
-    # The ControlBase surface the sampler uses.
+    # The ControlBase surface the sampler uses. The chain itself never runs (only its per-batch copies do), so
+    # pre_run keeps the sampler's arguments for those copies and cleanup has nothing of the chain's to free.
     def pre_run(self, model, percent_to_timestep_function) -> None:
-        self.chain[0].pre_run(model, percent_to_timestep_function)
+        self._run_args = (model, percent_to_timestep_function)
 
     def cleanup(self) -> None:
-        self.chain[0].cleanup()
+        self._run_args = None
         self._full.clear()
 
     def get_models(self) -> list:
@@ -126,30 +133,49 @@ class TiledControl(comfy.controlnet.ControlBase):
         vae = getattr(control, "vae", None)
         return control.compression_ratio * (vae.spacial_compression_encode() if vae is not None else 1)
 
-    def _full_hint(self, index: int, height: int, width: int) -> torch.Tensor:
-        """The hint resized once to the whole canvas in pixels (latent size times the hint's ratio)."""
+    def _full_size(self, index: int, image: torch.Tensor, key: tuple, height: int, width: int) -> torch.Tensor:
+        """`image` resized once to the whole canvas in hint pixels (latent size times the hint's ratio)."""
         control = self.chain[index]
         ratio = self._ratio(control)
-        key = (index, height, width)
+        key = (index, *key, height, width)
         if key not in self._full:
-            self._full[key] = comfy.utils.common_upscale(
-                self.hints[index], width * ratio, height * ratio, control.upscale_algorithm, "center"
-            )
+            self._full[key] = comfy.utils.common_upscale(image, width * ratio, height * ratio,
+                                                         control.upscale_algorithm, "center")
         return self._full[key]
+
+    def _tile_crops(self, index: int, image: torch.Tensor, key: tuple, canvas: tuple[int, int],
+                    tiles: Sequence[Tile], samples: int) -> torch.Tensor:
+        """Each tile's crop of `image` (sized to the canvas), `samples` times each, stacked tile after tile."""
+        ratio = self._ratio(self.chain[index])
+        full = self._full_size(index, image, key, *canvas)
+        crops = [full[..., tl.y * ratio:(tl.y + tl.h) * ratio, tl.x * ratio:(tl.x + tl.w) * ratio] for tl in tiles]
+        return torch.cat([comfy.utils.repeat_to_batch_size(crop, samples) for crop in crops])
+
+    def _chain_for(self, canvas: tuple[int, int], tiles: Sequence[Tile], samples: int) -> list:
+        """A fresh copy of the chain whose hints (and spatial extra inputs, such as an inpainting ControlNet's
+        mask) are the tiles' crops."""
+        fresh = []
+        for index, control in enumerate(self.chain):
+            hint = self._tile_crops(index, self.hints[index], ("hint",), canvas, tiles, samples)
+            extra = [self._tile_crops(index, image, ("extra", number), canvas, tiles, samples)
+                     if image.ndim == 4 and image.shape[-2:] != (1, 1) else image
+                     for number, image in enumerate(control.extra_concat_orig)]
+            fresh.append(control.copy().set_cond_hint(hint, control.strength, control.timestep_percent_range,
+                                                      vae=control.vae, extra_concat=extra))
+        for a, b in zip(fresh, fresh[1:], strict=False):
+            a.set_previous_controlnet(b)
+        return fresh
 
     def for_tiles(self, x: torch.Tensor, t: torch.Tensor, c: dict, canvas: tuple[int, int], tiles: Sequence[Tile],
                   deferred: _DeferredControl):
         """ControlNet residuals for a batch of tiles, each computed from that tile's crop of the hint."""
         per_group = x.shape[0] // deferred.batched_number
-        samples = per_group // len(tiles)
-        for index, control in enumerate(self.chain):
-            ratio = self._ratio(control)
-            full = self._full_hint(index, *canvas)
-            crops = [full[..., tl.y * ratio:(tl.y + tl.h) * ratio, tl.x * ratio:(tl.x + tl.w) * ratio] for tl in tiles]
-            crops = [comfy.utils.repeat_to_batch_size(crop, samples) for crop in crops]
-            control.cond_hint_original = torch.cat(crops)
-            control.cond_hint = None
-        return self.chain[0].get_control(x, t, c, deferred.batched_number, deferred.transformer_options)
+        head = self._chain_for(canvas, tiles, per_group // len(tiles))[0]
+        head.pre_run(*self._run_args)
+        try:
+            return head.get_control(x, t, c, deferred.batched_number, deferred.transformer_options)
+        finally:
+            head.cleanup()
 
 
 def wrap_controls(conditioning: list) -> list:
@@ -224,7 +250,9 @@ class TiledModelWrapper:
                                                    "cond_or_uncond": cond_or_uncond})
                 else:
                     out = apply_model(x_tiles, t_tiles, **c_tiles)
-            except model_management.OOM_EXCEPTION as error:
+            except Exception as error:
+                if not host.is_oom(error):
+                    raise
                 raise _BatchOOM(len(tiles)) from error
             if self.progress is not None:
                 self.progress.after_call()
@@ -268,9 +296,10 @@ class TileSizedEstimate:
         self._model = model
         self._tiles = (batch_size, tile_h, tile_w)
 
-    def memory_required(self, input_shape: Sequence[int], cond_shapes: dict | None = None) -> float:
+    def memory_required(self, input_shape: Sequence[int], cond_shapes: dict | None = None, **kwargs: Any) -> float:
+        """The model's estimate for one tile batch; any other keyword a newer sampler passes goes to the model."""
         shape = tile_batch_shape(input_shape, *self._tiles)
-        return self._model.memory_required(shape, cond_shapes=cond_shapes or {})
+        return self._model.memory_required(shape, cond_shapes=cond_shapes or {}, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
@@ -299,7 +328,9 @@ def size_memory_for_tiles(model_patcher, batch_size: int, tile_h: int, tile_w: i
 
 
 def auto_batch_size(model_patcher, tile_shape: Sequence[int], tiles: int, groups: int = 2) -> int:
-    """How many tiles fit one model call in the memory free on the device (at least 1, at most all).
+    """How many tiles fit one model call in the memory free on the device (at least 1, at most all), from the
+    model's own estimate and the memory the patcher says a call may use, as ComfyUI's cond batching sizes its
+    batches (see host.model_memory_required and host.free_memory).
 
     On a CPU the model is compute-bound and a bigger batch only costs cache locality (1 MP, tiny SD1.5: 19.3 s
     with one tile per call, 21.7 s with all nine), so there it is one tile per call.
@@ -307,7 +338,7 @@ def auto_batch_size(model_patcher, tile_shape: Sequence[int], tiles: int, groups
     device = model_management.get_torch_device()
     if device.type == "cpu":
         return 1
-    per_tile = model_patcher.memory_required([groups, *tile_shape])
-    free = model_management.get_free_memory(device)
+    per_tile = host.model_memory_required(model_patcher, [groups, *tile_shape])
+    free = host.free_memory(model_patcher, device)
     fit = int(free * 0.7 // max(per_tile, 1))
     return max(1, min(tiles, fit))
