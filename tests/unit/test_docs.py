@@ -15,9 +15,6 @@ HELP_TITLES = {"GenerativeUpscale": "Generative Upscale", "BicubicClean": "Bicub
 USER_DOCS = (README, ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md", ROOT / "bench" / "README.md",
              *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "web" / "docs").glob("*.md")))
 DEVELOPMENT_WORDS = re.compile(r"\bissue \d+|\bsession\b|\bno GPU (has been|was) lent|\bbusy 2-core", re.IGNORECASE)
-WRITTEN_WITH_THEIR_CODE = {"docs/rest-api.md", "docs/comfyui-versions.md"}
-"""Pages the README links to that are written alongside the code they describe (the REST layer, the host
-differences): the link check accepts them missing until they land beside that code."""
 LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
 
 
@@ -29,7 +26,7 @@ def test_every_local_link_in_the_docs_resolves() -> None:
     broken = []
     for doc in USER_DOCS:
         for target in LINK.findall(doc.read_text()):
-            if re.match(r"[a-z]+:", target) or (doc == README and target in WRITTEN_WITH_THEIR_CODE):
+            if re.match(r"[a-z]+:", target):
                 continue
             if not (doc.parent / target).exists():
                 broken.append(f"{doc.relative_to(ROOT)} -> {target}")
