@@ -161,10 +161,16 @@ def out_of_memory_message(what: str, tile: int, lower: str) -> str:
 def refusal(*checks: Callable[[], object] | None) -> bool:
     """validate_inputs' answer for checks run in order (None ones skipped): True, or the first refusal raised.
 
-    Raised, never returned as a message: ComfyUI (0.3.75 and newer) files a returned message once under every
-    input validate_inputs takes that the prompt holds (18 times on GenerativeUpscale), whereas an error raised
-    there is filed once, on the node (`exception_during_inner_validation`, its details the message, which names
-    the input at fault, the value and the fix)."""
+    Raised, never returned, so that ComfyUI (0.3.75 and newer) files it once and on the node at fault. A message
+    validate_inputs returns is filed once under every input its signature names that the prompt holds (18 times
+    on GenerativeUpscale). An error it raises is caught where the node is reached through a link and filed
+    under the raising node's own id, with its class_type, its details the message (the input at fault, the value
+    and the fix), its type `exception_during_inner_validation`.
+
+    The signature keeps naming every widget the checks read: ComfyUI makes its own range checks (newer versions
+    dropdown checks too) on the widgets it does not name, messages without a fix and a second entry for a value
+    the pack's own check refuses as well.
+    The values cannot come from the hidden `prompt` instead: both versions leave it empty during validation."""
     for check in checks:
         if check is not None:
             check()

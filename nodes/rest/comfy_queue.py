@@ -50,12 +50,20 @@ def installed_models() -> dict[str, list[str]]:
     return {folder: folder_paths.get_filename_list(folder) for folder in sorted(set(MODEL_FOLDERS.values()))}
 
 
+RAISED_IN_VALIDATION = ("exception_during_inner_validation", "exception_during_validation")
+"""node_errors types of an error a node's validate_inputs raised (how the pack refuses an input): filed on that
+node, its details the whole refusal, its message ComfyUI's generic "Exception when validating ... node"."""
+
+
 def _first_error(error: dict[str, Any], node_errors: dict[str, Any]) -> str:
     for node_id, entry in node_errors.items():
         for item in entry.get("errors", []):
             details = item.get("details") or ""
             message = item.get("message") or ""
-            text = f"{message}: {details}" if details and details not in message else message or details
+            if details and item.get("type") in RAISED_IN_VALIDATION:
+                text = details
+            else:
+                text = f"{message}: {details}" if details and details not in message else message or details
             return f"{entry.get('class_type', node_id)}: {text}"
     return f"{error.get('message', 'invalid graph')}: {error.get('details', '')}".rstrip(": ")
 

@@ -304,7 +304,10 @@ async function refusalDialogs(page, args, spec) {
   const response = await posted;
   await sleep(1500);
   const result = { name, http_status: response.status(), node_errors: (await response.json()).node_errors ?? null,
-    dialogs: await page.evaluate(openDialogs) };
+    dialogs: await page.evaluate(openDialogs),
+    // The nodes the editor marks red: the ids in its last node_errors, as node types.
+    marked: await page.evaluate(() => Object.keys(window.app.lastNodeErrors ?? {})
+      .map((id) => window.app.graph.getNodeById(id)?.type ?? `missing node ${id}`)) };
   await closeDialogs(page);
   return result;
 }

@@ -260,5 +260,7 @@ def test_the_editor_shows_a_refusal_once(plain: dict) -> None:
     assert refusal["http_status"] == 400
     entries = [error["details"] for entry in refusal["node_errors"].values() for error in entry["errors"]]
     assert entries == [REFUSAL]
+    # On the node at fault: the editor marks that node red, not the PreviewImage or SaveImage it feeds.
+    assert refusal["marked"] == [REFUSED[1]], refusal
     (dialog,) = refusal["dialogs"]
     assert dialog.count(REFUSAL) == 1 and "Custom validation failed" not in dialog, dialog

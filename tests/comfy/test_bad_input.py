@@ -4,6 +4,8 @@ memory at the smallest tile says what to lower."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 import math
 import sys
@@ -98,13 +100,29 @@ REFUSAL_KINDS = [
                          ids=[k[0] for k in REFUSAL_KINDS])
 def test_each_refusal_is_one_entry_in_node_errors(comfy, kind, node, change, unlink, filed_on, starts):
     """ComfyUI files a message validate_inputs returns once under every input the function takes (18 entries
-    on GenerativeUpscale); the pack raises it instead, which ComfyUI files once, on the node."""
+    on GenerativeUpscale); the pack raises it instead, which ComfyUI files once, on the node at fault: its own
+    id and class_type (what the editor marks red), not the node it feeds."""
     valid, _, _, node_errors = comfy.validate(refusal_graph(node, change, unlink))
     assert not valid
-    entries = [(node_id, e["details"]) for node_id, entry in node_errors.items() for e in entry["errors"]]
+    entries = [(node_id, entry["class_type"], e["details"]) for node_id, entry in node_errors.items()
+               for e in entry["errors"]]
     assert len(entries) == 1, entries
-    (node_id, message), = entries
-    assert node_id == filed_on and message.startswith(starts) and "Fix: " in message, entries
+    (node_id, class_type, message), = entries
+    assert (node_id, class_type) == (filed_on, node), entries
+    assert message.startswith(starts) and "Fix: " in message, entries
+
+
+@pytest.mark.parametrize(("kind", "node", "change", "unlink", "filed_on", "starts"), REFUSAL_KINDS,
+                         ids=[k[0] for k in REFUSAL_KINDS])
+def test_rest_reports_a_refusal_as_the_node_at_fault_and_its_message(comfy, kind, node, change, unlink, filed_on,
+                                                                      starts):
+    """A REST job's graph refused at validation: the message is the node's class and the refusal itself, without
+    ComfyUI's generic "Exception when validating inner node" between them; nothing is queued."""
+    package = comfy.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
+    comfy_queue = importlib.import_module(f"{package}.rest.comfy_queue")  # the pack as ComfyUI loaded it
+    with pytest.raises(comfy_queue.GraphRefused) as refused:
+        asyncio.run(comfy_queue.submit(None, refusal_graph(node, change, unlink), "job"))
+    assert str(refused.value).startswith(f"{node}: {starts}"), str(refused.value)
 
 
 def test_the_refusal_graphs_are_valid_unchanged(comfy):

@@ -141,6 +141,9 @@ def test_bad_value_is_refused_at_prompt(comfy_server: ComfyServer, case, base, n
     status, body = comfy_server.post_prompt(prompt)
     assert status == 400, body
     assert body["error"]["type"] == "prompt_outputs_failed_validation", body
+    # Filed on the node at fault alone (what the editor marks red), under its own class_type.
+    assert set(body["node_errors"]) == {node_id}, body["node_errors"]
+    assert body["node_errors"][node_id]["class_type"] == prompt[node_id]["class_type"], body["node_errors"]
     errors = body["node_errors"][node_id]["errors"]
     if case in NAMED:
         key, value, expected = NAMED[case]
