@@ -75,7 +75,7 @@ class AdapterSelect(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, adapter_type: str = None, description: str = None, negative_prompt: str = None,
                         controlnet_conditioning_scale: float = None, face_id: bool = None, image=NOT_CONNECTED,
-                        mask=NOT_CONNECTED, control_net=NOT_CONNECTED) -> bool | str:
+                        mask=NOT_CONNECTED, control_net=NOT_CONNECTED) -> bool:
         values = dict(adapter_type=adapter_type, description=description, negative_prompt=negative_prompt,
                       controlnet_conditioning_scale=controlnet_conditioning_scale)
         linked = connected(dict(image=image, mask=mask, control_net=control_net))

@@ -43,7 +43,7 @@ class BicubicClean(io.ComfyNode):
                         cleanup: str = None, size_rules: str = SIZE_DEFAULTS.size_rules,
                         padding: str = SIZE_DEFAULTS.padding, min_length: int = SIZE_DEFAULTS.min_length,
                         crop_focus: str = SIZE_DEFAULTS.crop_focus, canvas_fill: str = SIZE_DEFAULTS.canvas_fill,
-                        fill_color: str = SIZE_DEFAULTS.fill_color) -> bool | str:
+                        fill_color: str = SIZE_DEFAULTS.fill_color) -> bool:
         """What needs no image, refused at /prompt (outpaint too: this node has no model). A widget fed by a
         link arrives as None and is checked on the real image."""
         values = dict(fit=fit, scale_by=scale_by, cleanup=cleanup, size_rules=size_rules, padding=padding,

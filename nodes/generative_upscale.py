@@ -78,7 +78,7 @@ class GenerativeUpscale(io.ComfyNode):
                         min_length: int = SIZE_DEFAULTS.min_length, crop_focus: str = SIZE_DEFAULTS.crop_focus,
                         canvas_fill: str = SIZE_DEFAULTS.canvas_fill, fill_color: str = SIZE_DEFAULTS.fill_color,
                         model=NOT_CONNECTED, vae=NOT_CONNECTED, clip=NOT_CONNECTED, adapter=NOT_CONNECTED,
-                        upscale_model=NOT_CONNECTED) -> bool | str:
+                        upscale_model=NOT_CONNECTED) -> bool:
         """What needs no image, refused at /prompt; the rest is checked on the real image. A widget fed by a
         link arrives as None (its value is known only at run time). The new optional inputs default to their
         own defaults, as ComfyUI leaves them out of an older prompt."""

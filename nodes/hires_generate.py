@@ -88,7 +88,7 @@ class HiResGenerate(io.ComfyNode):
                         lora_name: str = None, lora_strength: float = None, cfg: float = None,
                         sampler_name: str = None, scheduler: str = None, denoise_override: float = None,
                         color_fix: str = None, size_rules: str = SIZE_DEFAULTS.size_rules,
-                        num_images: int = DEFAULT_NUM_IMAGES, clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
+                        num_images: int = DEFAULT_NUM_IMAGES, clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool:
         """What needs no model or image, refused at /prompt. A widget fed by a link arrives as None."""
         # The sizes, num_images and the strength get the generation and strength rules' own messages below.
         values = dict(lora_name=lora_name, lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name,
