@@ -29,6 +29,7 @@ from ..core.tiling import (
     repeat_per_tile,
     tiled_apply,
 )
+from .canvas_preview import CanvasPreview
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,13 @@ class EvaluationProgress:
     def before_call(self) -> None:
         model_management.throw_exception_if_processing_interrupted()
 
-    def after_call(self) -> None:
+    def after_call(self, preview: tuple | None = None) -> None:
         self.done += 1
-        self.bar.update_absolute(min(self.done, self.total), self.total)
+        self.show(preview)
+
+    def show(self, preview: tuple | None = None) -> None:
+        """Report the count (again) to the editor, with a preview image from ComfyUI's previewer if one is given."""
+        self.bar.update_absolute(min(self.done, self.total), self.total, preview)
 
 
 @dataclass
@@ -190,6 +195,8 @@ class TiledModelWrapper:
     progress: EvaluationProgress | None = None
     inner: Callable | None = None
     """A model_function_wrapper that was already on the model; called per tile batch."""
+    preview: CanvasPreview | None = None
+    """Shown the estimates of every tile batch on a canvas of several tiles (None: previews off)."""
     grids: dict[tuple[int, int], tuple[TileGrid, torch.Tensor]] = field(default_factory=dict)
 
     def grid_for(self, height: int, width: int) -> tuple[TileGrid, torch.Tensor]:
@@ -227,7 +234,9 @@ class TiledModelWrapper:
             except model_management.OOM_EXCEPTION as error:
                 raise _BatchOOM(len(tiles)) from error
             if self.progress is not None:
-                self.progress.after_call()
+                image = None if whole or self.preview is None else \
+                    self.preview.after_tiles(out, tiles, cond_or_uncond, (x.shape[-2], x.shape[-1]))
+                self.progress.after_call(image)
             return out
 
         while True:
