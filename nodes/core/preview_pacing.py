@@ -54,8 +54,8 @@ class PreviewPacer:
 
 def preview_latent_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     """The latent size a preview is decoded at: the canvas's, shrunk (aspect ratio kept) so that neither side
-    passes `max_side` latent pixels. A preview is shown at most `max_side` pixels wide, and a latent pixel
-    decodes to at least one image pixel, so a larger latent only costs time."""
+    passes `max_side` latent pixels (the preview size over the previewer's pixels per latent pixel): a preview
+    is never shown larger, so a larger latent only costs time."""
     if max_side <= 0 or max(height, width) <= max_side:
         return height, width
     scale = max_side / max(height, width)

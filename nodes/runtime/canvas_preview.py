@@ -56,13 +56,30 @@ def first_sample(x0: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------------------------
 
 
+PROBE_SIDE = 8
+
+
+def decode_scale(previewer: Any, latent_format: Any, device: Any) -> int:
+    """Preview pixels per latent pixel: 1 for Latent2RGB, the VAE's ratio for TAESD (8 for SD1.5), from the
+    preview of a small blank latent. A canvas is shrunk to the preview size by this before it is decoded, so
+    a TAESD preview of a large canvas never decodes more pixels than are shown."""
+    if getattr(latent_format, "latent_dimensions", 2) != 2:
+        return 1
+    probe = torch.zeros(1, latent_format.latent_channels, PROBE_SIDE, PROBE_SIDE, device=device)
+    image = previewer.decode_latent_to_preview_image(PREVIEW_FORMAT, probe)[1]
+    return max(1, image.size[0] // PROBE_SIDE)
+
+
 class CanvasPreview:
     """The whole canvas as it forms, decoded by ComfyUI's previewer when the pacer allows."""
 
-    def __init__(self, previewer: Any, cfg: float, max_side: int, pacer: PreviewPacer | None = None) -> None:
+    def __init__(self, previewer: Any, cfg: float, max_side: int, pacer: PreviewPacer | None = None,
+                 scale: int = 1) -> None:
         self.previewer = previewer
         self.cfg = cfg
         self.max_side = max_side
+        self.scale = scale
+        """Preview pixels per latent pixel (see decode_scale)."""
         self.pacer = pacer if pacer is not None else PreviewPacer()
         self.canvas: torch.Tensor | None = None
 
@@ -70,7 +87,10 @@ class CanvasPreview:
     def for_model(cls, model_patcher, cfg: float) -> CanvasPreview | None:
         """The preview for a pass of this model, or None when the user's preview method is off."""
         previewer = host_previewer(model_patcher)
-        return None if previewer is None else cls(previewer, cfg, host_preview_size())
+        if previewer is None:
+            return None
+        scale = decode_scale(previewer, model_patcher.model.latent_format, model_patcher.load_device)
+        return cls(previewer, cfg, host_preview_size(), scale=scale)
 
     def after_step(self, x0: torch.Tensor) -> tuple | None:
         """A sampler step ended with the estimate `x0`: the canvas becomes it; the preview image, if due."""
@@ -103,7 +123,7 @@ class CanvasPreview:
         began = self.pacer.clock()
         latent = self.canvas
         if latent.ndim == 4:
-            size = preview_latent_size(latent.shape[-2], latent.shape[-1], self.max_side)
+            size = preview_latent_size(latent.shape[-2], latent.shape[-1], self.max_side // self.scale)
             if size != tuple(latent.shape[-2:]):
                 latent = F.interpolate(latent, size=size, mode="area")
         image = self.previewer.decode_latent_to_preview_image(PREVIEW_FORMAT, latent)

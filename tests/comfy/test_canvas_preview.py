@@ -172,3 +172,29 @@ def test_a_large_canvas_is_shrunk_to_the_preview_size_before_decoding(comfy):
     preview = canvas_preview(comfy)(RecordingPreviewer(), cfg=1.0, max_side=64, pacer=PreviewPacer(min_interval=0))
     preview.after_step(torch.ones(1, 4, 256, 128))
     assert preview.previewer.latents[-1].shape == (1, 4, 64, 32)
+
+
+class UpscalingPreviewer(RecordingPreviewer):
+    """A previewer that decodes every latent pixel to 8 x 8 pixels, as TAESD does for SD1.5."""
+
+    def decode_latent_to_preview_image(self, preview_format, x0):
+        from PIL import Image
+
+        self.latents.append(x0.clone())
+        return (preview_format, Image.new("RGB", (x0.shape[-1] * 8, x0.shape[-2] * 8)), 512)
+
+
+def test_a_taesd_like_previewer_decodes_no_more_than_the_preview_size(comfy, ckpt):
+    model = ckpt[0]
+    module = sys.modules[canvas_preview(comfy).__module__]
+    latent_format = model.model.latent_format
+    assert module.decode_scale(UpscalingPreviewer(), latent_format, "cpu") == 8
+    import latent_preview
+
+    previewer = latent_preview.Latent2RGBPreviewer(latent_format.latent_rgb_factors)
+    assert module.decode_scale(previewer, latent_format, "cpu") == 1
+    preview = canvas_preview(comfy)(UpscalingPreviewer(), cfg=1.0, max_side=512, scale=8,
+                                    pacer=PreviewPacer(min_interval=0))
+    _, image, _ = preview.after_step(torch.ones(1, 4, 256, 192))
+    assert preview.previewer.latents[-1].shape == (1, 4, 64, 48)
+    assert image.size == (384, 512)
