@@ -29,14 +29,13 @@ COND = 0
 """ComfyUI's index of the positive conditioning in `cond_or_uncond` (1 is the negative)."""
 
 
-# --- The calls whose form depends on the ComfyUI version ------------------------------------------------------
+# --- ComfyUI's preview API (the same in ComfyUI 0.3.75 and 0.38.1) ------------------------------------------
 
 
 def host_previewer(model_patcher) -> Any | None:
     """The preview decoder ComfyUI picks for this model under the user's preview method (None: previews off).
-
-    `latent_preview.get_previewer(device, latent_format)` has this form in ComfyUI 0.3.75 and 0.38.1; it reads
-    the preview method when called, so a per-prompt choice of the method (newer ComfyUI) is honoured too."""
+    `latent_preview.get_previewer` reads the method when called, so a per-prompt choice of it (newer ComfyUI's
+    editor setting) is honoured too."""
     return latent_preview.get_previewer(model_patcher.load_device, model_patcher.model.latent_format)
 
 
@@ -45,11 +44,11 @@ def host_preview_size() -> int:
     return int(latent_preview.MAX_PREVIEW_RESOLUTION or 0)
 
 
-def first_sample(x0: torch.Tensor) -> torch.Tensor:
-    """The first latent of a sampler's x0 as a (1, C, ...) tensor. Newer ComfyUI hands models with several
-    latents a nested tensor, of which the first is the image."""
+def first_sample(x0: Any) -> torch.Tensor:
+    """The first image of a sampler's x0 as a (1, C, ...) tensor. For a model with several latents ComfyUI
+    hands a comfy.nested_tensor.NestedTensor, whose first latent is the image (as KSampler's preview takes it)."""
     if getattr(x0, "is_nested", False):
-        x0 = x0.unbind()[0].unsqueeze(0)
+        x0 = x0.unbind()[0]
     return x0[:1]
 
 

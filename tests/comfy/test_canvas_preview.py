@@ -198,3 +198,12 @@ def test_a_taesd_like_previewer_decodes_no_more_than_the_preview_size(comfy, ckp
     _, image, _ = preview.after_step(torch.ones(1, 4, 256, 192))
     assert preview.previewer.latents[-1].shape == (1, 4, 64, 48)
     assert image.size == (384, 512)
+
+
+def test_the_first_image_of_a_nested_x0_is_shown(comfy):
+    from comfy.nested_tensor import NestedTensor
+
+    module = sys.modules[canvas_preview(comfy).__module__]
+    image, audio = torch.rand(2, 4, 6, 8), torch.rand(2, 8, 5)
+    assert torch.equal(module.first_sample(NestedTensor([image, audio])), image[:1])
+    assert torch.equal(module.first_sample(image), image[:1])
