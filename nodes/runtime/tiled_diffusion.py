@@ -66,12 +66,12 @@ class EvaluationProgress:
     def before_call(self) -> None:
         model_management.throw_exception_if_processing_interrupted()
 
-    def after_call(self, preview: tuple | None = None) -> None:
+    def after_call(self) -> None:
         self.done += 1
-        self.show(preview)
+        self.bar.update_absolute(min(self.done, self.total), self.total)
 
-    def show(self, preview: tuple | None = None) -> None:
-        """Report the count (again) to the editor, with a preview image from ComfyUI's previewer if one is given."""
+    def show(self, preview: tuple) -> None:
+        """A preview image from ComfyUI's previewer, sent with the count as it stands."""
         self.bar.update_absolute(min(self.done, self.total), self.total, preview)
 
 
@@ -234,9 +234,11 @@ class TiledModelWrapper:
             except model_management.OOM_EXCEPTION as error:
                 raise _BatchOOM(len(tiles)) from error
             if self.progress is not None:
-                image = None if whole or self.preview is None else \
-                    self.preview.after_tiles(out, tiles, cond_or_uncond, (x.shape[-2], x.shape[-1]))
-                self.progress.after_call(image)
+                self.progress.after_call()
+                if self.preview is not None and not whole:
+                    image = self.preview.after_tiles(out, tiles, cond_or_uncond, (x.shape[-2], x.shape[-1]))
+                    if image is not None:
+                        self.progress.show(image)
             return out
 
         while True:
