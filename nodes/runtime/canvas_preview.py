@@ -25,8 +25,8 @@ from ..core.tiling import Tile
 PREVIEW_FORMAT = "JPEG"
 """The format ComfyUI's previewers are asked for (KSampler's)."""
 
-COND = 0
-"""ComfyUI's index of the positive conditioning in `cond_or_uncond` (1 is the negative)."""
+COND, UNCOND = 0, 1
+"""ComfyUI's indices of the positive and the negative conditioning in `cond_or_uncond`."""
 
 
 # --- ComfyUI's preview API (the same in ComfyUI 0.3.75 and 0.38.1) ------------------------------------------
@@ -108,8 +108,8 @@ class CanvasPreview:
         groups = len(cond_or_uncond)
         y = out.reshape(groups, len(tiles), -1, *out.shape[1:])[:, :, 0]
         estimate = y[cond_or_uncond.index(COND)]
-        if 1 in cond_or_uncond:
-            uncond = y[cond_or_uncond.index(1)]
+        if UNCOND in cond_or_uncond:
+            uncond = y[cond_or_uncond.index(UNCOND)]
             estimate = uncond + self.cfg * (estimate - uncond)
         for k, tile in enumerate(tiles):
             region = self.canvas[0, :, tile.y:tile.y + tile.h, tile.x:tile.x + tile.w]
