@@ -52,6 +52,12 @@ class PreviewPacer:
         self.shown += 1
 
 
+def every_step(clock: Callable[[], float] = time.perf_counter) -> PreviewPacer:
+    """KSampler's pace, for a sampler run on one native-size canvas: a preview after every step (unless
+    previews would take more time than the steps themselves)."""
+    return PreviewPacer(share=1.0, min_interval=0.0, clock=clock)
+
+
 def preview_latent_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     """The latent size a preview is decoded at: the canvas's, shrunk (aspect ratio kept) so that neither side
     passes `max_side` latent pixels (the preview size over the previewer's pixels per latent pixel): a preview

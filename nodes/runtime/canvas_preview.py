@@ -83,13 +83,14 @@ class CanvasPreview:
         self.canvas: torch.Tensor | None = None
 
     @classmethod
-    def for_model(cls, model_patcher, cfg: float) -> CanvasPreview | None:
-        """The preview for a pass of this model, or None when the user's preview method is off."""
+    def for_model(cls, model_patcher, cfg: float, pacer: PreviewPacer | None = None) -> CanvasPreview | None:
+        """The preview for a pass of this model (paced by `pacer`, by default within PREVIEW_SHARE of the
+        pass), or None when the user's preview method is off."""
         previewer = host_previewer(model_patcher)
         if previewer is None:
             return None
         scale = decode_scale(previewer, model_patcher.model.latent_format, model_patcher.load_device)
-        return cls(previewer, cfg, host_preview_size(), scale=scale)
+        return cls(previewer, cfg, host_preview_size(), pacer=pacer, scale=scale)
 
     def after_step(self, x0: torch.Tensor) -> tuple | None:
         """A sampler step ended with the estimate `x0`: the canvas becomes it; the preview image, if due."""

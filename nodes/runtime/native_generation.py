@@ -10,6 +10,7 @@ from comfy import model_management
 
 from ..core.adapter import DEFAULT_CONTROL_SCALE
 from ..core.adapter_recipe import Recipe
+from ..core.preview_pacing import every_step
 from .canvas_preview import CanvasPreview
 from .conditioning import apply_controlnet
 from .diffusion_pass import DiffusionSettings, PassReport, decode, encode, pad_to_multiple
@@ -19,7 +20,7 @@ def _progress(model, steps: int, cfg: float):
     """The sampler's callback: the editor's progress bar with a live preview (as KSampler's, when the user's
     preview method is on), and Cancel checked at every step."""
     bar = comfy.utils.ProgressBar(steps)
-    preview = CanvasPreview.for_model(model, cfg)
+    preview = CanvasPreview.for_model(model, cfg, every_step())
 
     def callback(step: int, denoised, x, total_steps: int) -> None:
         model_management.throw_exception_if_processing_interrupted()

@@ -111,7 +111,7 @@ def test_native_generation_previews_like_ksampler(comfy, ckpt):
         on = comfy.node("HiResGenerate").execute(model=model, vae=vae, clip=clip, **inputs)[1]
     assert torch.equal(on, off)
     images = [preview[1] for _, _, preview in events if preview is not None]
-    assert images
+    assert len(images) == inputs["steps"], "a preview after every step, as KSampler"
     native_h, native_w = on.shape[1:3]
     for image in images:
         assert image.size == (-(-native_w // 8), -(-native_h // 8))

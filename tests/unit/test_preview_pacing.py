@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hires_studio.nodes.core.preview_pacing import PreviewPacer, preview_latent_size
+from hires_studio.nodes.core.preview_pacing import PreviewPacer, every_step, preview_latent_size
 
 
 class FakeClock:
@@ -69,6 +69,15 @@ def test_an_expensive_preview_waits_until_the_pass_has_earned_it() -> None:
     assert not pacer.due()
     clock.now += 50.0
     assert pacer.due()
+
+
+def test_every_step_previews_each_step_however_fast() -> None:
+    clock = FakeClock()
+    pacer = every_step(clock)
+    for _ in range(20):  # a step of 30 ms (a GPU), a preview of 3 ms
+        clock.now += 0.030
+        assert pacer.due()
+        preview(pacer, clock, 0.003)
 
 
 @pytest.mark.parametrize(("size", "max_side", "expected"), [
