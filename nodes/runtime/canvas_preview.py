@@ -92,6 +92,11 @@ class CanvasPreview:
         scale = decode_scale(previewer, model_patcher.model.latent_format, model_patcher.load_device)
         return cls(previewer, cfg, host_preview_size(), pacer=pacer, scale=scale)
 
+    def begin(self, latent: torch.Tensor) -> None:
+        """The canvas before the first step: the latent the pass starts from (the encoded base image), so that
+        the first tile batches of a long first step show already."""
+        self.canvas = first_sample(latent).detach().clone()
+
     def after_step(self, x0: torch.Tensor) -> tuple | None:
         """A sampler step ended with the estimate `x0`: the canvas becomes it; the preview image, if due."""
         self.canvas = first_sample(x0).detach().clone()
@@ -101,8 +106,8 @@ class CanvasPreview:
                     canvas: tuple[int, int]) -> tuple | None:
         """A batch of tiles of a `canvas` (height, width) was evaluated mid-step (`out`: the model's estimates,
         group-major then tile then sample, as core.tiling.crop_tiles lays them out): they are pasted into the
-        canvas; the preview image, if due. Before the first step there is no canvas yet, and a call without
-        the positive group (or on a part of the canvas only) leaves it as it is."""
+        canvas; the preview image, if due. Without a canvas yet (no `begin`, no step) nothing is shown, and a
+        call without the positive group (or on a part of the canvas only) leaves the canvas as it is."""
         if self.canvas is None or COND not in cond_or_uncond or tuple(self.canvas.shape[-2:]) != tuple(canvas) \
                 or out.shape[1] != self.canvas.shape[1]:
             return None

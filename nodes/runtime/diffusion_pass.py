@@ -178,6 +178,8 @@ def generative_pass(
         tiles_settings.batch_size = min(settings.tile_batch or auto_batch_size(model, tile_shape, tiles), tiles)
         wrapper.progress = EvaluationProgress(settings.steps * math.ceil(tiles / tiles_settings.batch_size))
         wrapper.preview = preview
+        if preview is not None:
+            preview.begin(latent)
         patched = model.clone()
         patched.set_model_unet_function_wrapper(wrapper)
         size_memory_for_tiles(patched, tiles_settings.batch_size, grid.tile_h, grid.tile_w)

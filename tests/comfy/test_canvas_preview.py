@@ -158,6 +158,16 @@ def test_tile_estimates_are_pasted_into_the_canvas_with_cfg(comfy):
     assert torch.equal(x0, torch.zeros(2, 4, 8, 8)), "the sampler's tensor is never written"
 
 
+def test_the_first_tile_batches_show_over_the_starting_latent(comfy):
+    preview = always(comfy)
+    start = torch.full((1, 4, 8, 8), 0.5)
+    preview.begin(start)
+    assert preview.after_tiles(torch.ones(1, 4, 4, 4), [Tile(0, 4, 4, 4)], [0], (8, 8)) is not None
+    shown = preview.previewer.latents[-1]
+    assert torch.all(shown[..., 0:4, 4:8] == 1.0) and shown.sum() == 0.5 * 4 * 48 + 1.0 * 4 * 16
+    assert torch.equal(start, torch.full((1, 4, 8, 8), 0.5)), "the pass's latent is never written"
+
+
 def test_an_uncond_only_call_or_another_size_leaves_the_canvas(comfy):
     preview = always(comfy)
     preview.after_step(torch.zeros(1, 4, 8, 8))
