@@ -22,6 +22,7 @@ from ..core.native import native_side
 from ..core.resize import bchw_to_bhwc, bhwc_to_bchw
 from ..core.tiling import diffusion_overlap
 from . import tiled_vae
+from .canvas_preview import CanvasPreview
 from .memory import halve_tile_on_oom
 from .tiled_diffusion import (
     EvaluationProgress,
@@ -123,6 +124,17 @@ def decode(vae, latent: torch.Tensor, report: PassReport) -> torch.Tensor:
     return bhwc_to_bchw(vae.decode(latent))
 
 
+def _show_steps(preview: CanvasPreview, progress: EvaluationProgress) -> Callable:
+    """The sampler's callback: the canvas after every step, shown with the bar's count of model calls."""
+
+    def callback(step: int, x0: torch.Tensor, x: torch.Tensor, total_steps: int) -> None:
+        image = preview.after_step(x0)
+        if image is not None:
+            progress.show(image)
+
+    return callback
+
+
 def generative_pass(
     model,
     vae,
@@ -154,6 +166,8 @@ def generative_pass(
     if noise_mask is not None:
         mask = pad_to_multiple(noise_mask.reshape(-1, 1, *noise_mask.shape[-2:]), ratio)
 
+    preview = CanvasPreview.for_model(model, settings.cfg)
+
     def sample(tile: int) -> torch.Tensor:
         """The whole pass with tiles of at most `tile` latent pixels."""
         tiles_settings = TileSettings(tile=tile, overlap=diffusion_overlap(tile), batch_size=1, margin=1)
@@ -163,6 +177,9 @@ def generative_pass(
         tile_shape = [latent.shape[1], grid.tile_h, grid.tile_w]
         tiles_settings.batch_size = min(settings.tile_batch or auto_batch_size(model, tile_shape, tiles), tiles)
         wrapper.progress = EvaluationProgress(settings.steps * math.ceil(tiles / tiles_settings.batch_size))
+        wrapper.preview = preview
+        if preview is not None:
+            preview.begin(latent)
         patched = model.clone()
         patched.set_model_unet_function_wrapper(wrapper)
         size_memory_for_tiles(patched, tiles_settings.batch_size, grid.tile_h, grid.tile_w)
@@ -173,7 +190,7 @@ def generative_pass(
         samples = comfy.sample.sample(
             patched, noise, settings.steps, settings.cfg, settings.sampler_name, settings.scheduler,
             positive, negative, latent, denoise=settings.denoise, noise_mask=mask, disable_pbar=True,
-            seed=settings.seed,
+            seed=settings.seed, callback=None if preview is None else _show_steps(preview, wrapper.progress),
         )
         report.model_calls = wrapper.progress.done
         return samples

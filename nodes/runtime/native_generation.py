@@ -10,17 +10,21 @@ from comfy import model_management
 
 from ..core.adapter import DEFAULT_CONTROL_SCALE
 from ..core.adapter_recipe import Recipe
+from ..core.preview_pacing import every_step
+from .canvas_preview import CanvasPreview
 from .conditioning import apply_controlnet
 from .diffusion_pass import DiffusionSettings, PassReport, decode, encode, pad_to_multiple
 
 
-def _progress(steps: int):
-    """The sampler's callback: the editor's progress bar, and Cancel checked at every step."""
+def _progress(model, steps: int, cfg: float):
+    """The sampler's callback: the editor's progress bar with a live preview (as KSampler's, when the user's
+    preview method is on), and Cancel checked at every step."""
     bar = comfy.utils.ProgressBar(steps)
+    preview = CanvasPreview.for_model(model, cfg, every_step())
 
     def callback(step: int, denoised, x, total_steps: int) -> None:
         model_management.throw_exception_if_processing_interrupted()
-        bar.update_absolute(step + 1, total_steps)
+        bar.update_absolute(step + 1, total_steps, None if preview is None else preview.after_step(denoised))
 
     return callback
 
@@ -44,8 +48,8 @@ def generate_native(model, vae, positive: list, negative: list, recipe: Recipe, 
     noise = comfy.sample.prepare_noise(latent, settings.seed)
     samples = comfy.sample.sample(
         model, noise, settings.steps, settings.cfg, settings.sampler_name, settings.scheduler, positive, negative,
-        latent, denoise=recipe.denoise, noise_mask=mask, callback=_progress(settings.steps), disable_pbar=True,
-        seed=settings.seed,
+        latent, denoise=recipe.denoise, noise_mask=mask, callback=_progress(model, settings.steps, settings.cfg),
+        disable_pbar=True, seed=settings.seed,
     )
     return decode(vae, samples, report)[..., :height, :width].clamp(0.0, 1.0)
 

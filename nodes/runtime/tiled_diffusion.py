@@ -30,6 +30,7 @@ from ..core.tiling import (
     repeat_per_tile,
     tiled_apply,
 )
+from .canvas_preview import CanvasPreview
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,10 @@ class EvaluationProgress:
     def after_call(self) -> None:
         self.done += 1
         self.bar.update_absolute(min(self.done, self.total), self.total)
+
+    def show(self, preview: tuple) -> None:
+        """A preview image from ComfyUI's previewer, sent with the count as it stands."""
+        self.bar.update_absolute(min(self.done, self.total), self.total, preview)
 
 
 @dataclass
@@ -216,6 +221,8 @@ class TiledModelWrapper:
     progress: EvaluationProgress | None = None
     inner: Callable | None = None
     """A model_function_wrapper that was already on the model; called per tile batch."""
+    preview: CanvasPreview | None = None
+    """Shown the estimates of every tile batch on a canvas of several tiles (None: previews off)."""
     grids: dict[tuple[int, int], tuple[TileGrid, torch.Tensor]] = field(default_factory=dict)
 
     def grid_for(self, height: int, width: int) -> tuple[TileGrid, torch.Tensor]:
@@ -256,6 +263,10 @@ class TiledModelWrapper:
                 raise _BatchOOM(len(tiles)) from error
             if self.progress is not None:
                 self.progress.after_call()
+                if self.preview is not None and not whole:
+                    image = self.preview.after_tiles(out, tiles, cond_or_uncond, (x.shape[-2], x.shape[-1]))
+                    if image is not None:
+                        self.progress.show(image)
             return out
 
         while True:

@@ -194,8 +194,8 @@ def test_cancel_in_each_phase_then_the_next_prompt_runs(comfy, monkeypatch, phas
         module = sys.modules[f"{package}.runtime.native_generation"]
         real = module._progress
 
-        def interrupting(steps):
-            callback = real(steps)
+        def interrupting(*args):
+            callback = real(*args)
 
             def wrapped(step, *args):
                 if step == 1:

@@ -144,7 +144,9 @@ class ComfyServer:
     base is a closed port on loopback: whatever runs, nothing they send can leave this machine.
     """
 
-    def __init__(self, base: Path, api_nodes: bool = False, log_name: str = "server.log") -> None:
+    def __init__(self, base: Path, api_nodes: bool = False, log_name: str = "server.log",
+                 extra_args: tuple[str, ...] = ()) -> None:
+        """extra_args: more `main.py` options (e.g. `("--preview-method", "latent2rgb")` for live previews)."""
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.base = base
@@ -152,7 +154,7 @@ class ComfyServer:
         self.api_nodes = api_nodes
         guard = ["--comfy-api-base", f"http://127.0.0.1:{_free_port()}"] if api_nodes else NO_API_NODES
         cmd = [sys.executable, "main.py", *COMFY_ARGS, *guard, "--listen", "127.0.0.1", "--port", str(self.port),
-               "--base-directory", str(base)]
+               "--base-directory", str(base), *extra_args]
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         # Passive OpenMP waits: with both cores busy, spinning worker threads slow torch down several times.
         env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
