@@ -41,6 +41,7 @@ bench: setup
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/tiled_diffusion.py
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/unet_tile_cost.py
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/live_preview.py
+	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/controlnet_tiles.py
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/rest_overhead.py
 
 thumbnails: setup
