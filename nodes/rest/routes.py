@@ -34,7 +34,7 @@ from .family import ApiFamily, Handler
 from .images import decode_base64, open_image
 from .jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, Job, JobStore
 from .keys import ApiKey, identify
-from .models import resolve_models
+from .model_files import resolve_models
 from .safe_fetch import FetchRefused, fetch
 from .stability_api import StabilityApi
 from .ticks import TickHealth, run_ticks

@@ -16,7 +16,7 @@ from hires_studio.nodes.rest.errors import StabilityError
 from hires_studio.nodes.rest.images import decode_base64, encode, open_image, parse_file_size
 from hires_studio.nodes.rest.jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, RESTART_MESSAGE, JobStore
 from hires_studio.nodes.rest.keys import ApiKey, bearer_token, hash_key, identify, new_key
-from hires_studio.nodes.rest.models import resolve_models
+from hires_studio.nodes.rest.model_files import resolve_models
 
 
 def test_keys_are_matched_by_digest_and_every_key_is_compared() -> None:
