@@ -24,6 +24,7 @@ import itertools
 import json
 import os
 import signal
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -58,6 +59,7 @@ isolation. The rest of the suite checks request parsing and graphs, which do not
 def _load_rest_suite() -> Any:
     spec = importlib.util.spec_from_file_location("rest_suite_on_redis", REST_SUITE)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -144,8 +144,9 @@ class ComfyServer:
     base is a closed port on loopback: whatever runs, nothing they send can leave this machine.
     """
 
-    def __init__(self, base: Path, api_nodes: bool = False, log_name: str = "server.log") -> None:
-        self.port = _free_port()
+    def __init__(self, base: Path, api_nodes: bool = False, log_name: str = "server.log",
+                 port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.base = base
         self.log_path = base / log_name
