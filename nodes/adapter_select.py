@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from .common_inputs import AdapterIO
 from .core.adapter import (
     ADAPTER_TYPES,
     DEFAULT_CONTROL_SCALE,
@@ -18,7 +19,6 @@ from .core.masks import require_face
 from .core.resize import split_alpha
 from .runtime.declared_inputs import check_widgets
 
-AdapterIO = io.Custom("HIRES_ADAPTER")
 LAZY = ("clip", "positive", "negative", "control_net")
 """The inputs that load models upstream: asked for only after the checks on the image and the mask pass."""
 

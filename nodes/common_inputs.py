@@ -11,6 +11,9 @@ from .core.sizing import CROP_FOCI, FITS, MAX_SIDE
 from .core.strength import DEFAULT_STRENGTH, EFFECT_DENOISE, STRENGTHS
 from .runtime.lora import NO_LORA, lora_choices
 
+AdapterIO = io.Custom("HIRES_ADAPTER")
+"""The ADAPTER value AdapterSelect outputs and the generators take."""
+
 
 def size_inputs(default_scale: float = SIZE_DEFAULTS.scale_by) -> list[io.Input]:
     return [
@@ -91,7 +94,8 @@ def size_rules_input() -> io.Combo.Input:
 
 def resize_inputs() -> list[io.Input]:
     """deep-image's resize fields beyond the size: margin, minimum side, crop window and canvas fill. Optional,
-    with defaults that keep the behaviour from before they existed, so older API prompts stay valid."""
+    with SIZE_DEFAULTS' values, so an API prompt that leaves them out stays valid, sized by width, height, fit
+    and scale_by alone."""
     return [
         io.String.Input("padding", default=SIZE_DEFAULTS.padding, optional=True,
                         tooltip="A margin inside the output: pixels ('24') or a percentage of the shorter side "

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .adapter_select import AdapterIO
-from .common_inputs import diffusion_inputs, resize_inputs, size_inputs, size_rules_input, strength_input
+from .common_inputs import AdapterIO, diffusion_inputs, resize_inputs, size_inputs, size_rules_input, strength_input
 from .core.input_checks import NOT_CONNECTED, connected, refusal
 from .core.plan import check_connected, lazy_inputs_for, plan_generative_upscale, strength_route
 from .core.request_rules import SIZE_DEFAULTS, SizeRequest, check_size_request_at_prompt

@@ -4,30 +4,21 @@ GenerativeUpscale's pipeline when generative_upscale is on."""
 
 from __future__ import annotations
 
-import torch
 from comfy_api.latest import io
 
-from .adapter_select import AdapterIO
-from .common_inputs import diffusion_inputs, size_rules_input, strength_input
-from .core.adapter import DEFAULT_CONTROL_SCALE
-from .core.adapter_recipe import paste_kept, recipe_for
+from .common_inputs import AdapterIO, diffusion_inputs, size_rules_input, strength_input
 from .core.input_checks import NOT_CONNECTED, check_generate_inputs, check_prompt_encoder, connected, refusal
 from .core.native import native_side
 from .core.plan import plan_generation, strength_route
-from .core.request_rules import MAX_NUM_IMAGES, SIZE_DEFAULTS, check_generation_request
-from .core.resize import bchw_to_bhwc, split_alpha
+from .core.request_rules import DEFAULT_NUM_IMAGES, MAX_NUM_IMAGES, SIZE_DEFAULTS, check_generation_request
 from .core.sizing import MAX_SIDE
-from .runtime.conditioning import adapter_conditioning
 from .runtime.declared_inputs import check_widgets
 from .runtime.diffusion_pass import DiffusionSettings, model_family
-from .runtime.native_generation import generate_native
-from .runtime.upscale_pipeline import EdgeControl, upscale_image
+from .runtime.hires_generation import generate_images
 
 NODE = "HiResGenerate"
 LINKS = ("clip", "adapter")
 """The optional links whose presence the checks need (model and vae are required)."""
-SEED_SPACE = 1 << 64
-"""Seeds wrap around ComfyUI's 64-bit range (image i of a batch uses sample_num + i)."""
 
 
 class HiResGenerate(io.ComfyNode):
@@ -63,7 +54,7 @@ class HiResGenerate(io.ComfyNode):
                 *diffusion_inputs("sample_num", "deep-image's sample_num: the seed of generation and upscale "
                                   "(image i of num_images uses sample_num + i)."),
                 size_rules_input(),
-                io.Int.Input("num_images", default=1, min=1, max=MAX_NUM_IMAGES, optional=True,
+                io.Int.Input("num_images", default=DEFAULT_NUM_IMAGES, min=1, max=MAX_NUM_IMAGES, optional=True,
                              tooltip="deepmode's num_images: this many images as one batch, each with its own "
                              "seed (sample_num + i)."),
             ],
@@ -77,7 +68,7 @@ class HiResGenerate(io.ComfyNode):
     @classmethod
     def check_lazy_status(cls, width: int, height: int, upscale_strength: int, generative_upscale: bool,
                           denoise_override: float, size_rules: str = SIZE_DEFAULTS.size_rules,
-                          num_images: int = 1,
+                          num_images: int = DEFAULT_NUM_IMAGES,
                           adapter=None, **inputs) -> list[str]:
         """The request's own rules and what the adapter shows are refused before the model, VAE and CLIP are
         asked for (they are lazy so that nothing loads first); the upscale model is loaded only when it will
@@ -96,8 +87,8 @@ class HiResGenerate(io.ComfyNode):
     def validate_inputs(cls, width: int = None, height: int = None, upscale_strength: int = None,
                         lora_name: str = None, lora_strength: float = None, cfg: float = None,
                         sampler_name: str = None, scheduler: str = None, denoise_override: float = None,
-                        color_fix: str = None, size_rules: str = SIZE_DEFAULTS.size_rules, num_images: int = 1,
-                        clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
+                        color_fix: str = None, size_rules: str = SIZE_DEFAULTS.size_rules,
+                        num_images: int = DEFAULT_NUM_IMAGES, clip=NOT_CONNECTED, adapter=NOT_CONNECTED) -> bool | str:
         """What needs no model or image, refused at /prompt. A widget fed by a link arrives as None."""
         # The sizes, num_images and the strength get the generation and strength rules' own messages below.
         values = dict(lora_name=lora_name, lora_strength=lora_strength, cfg=cfg, sampler_name=sampler_name,
@@ -116,7 +107,7 @@ class HiResGenerate(io.ComfyNode):
                 sample_num: int, lora_name: str, lora_strength: float, steps: int, cfg: float, sampler_name: str,
                 scheduler: str, denoise_override: float, tile_size: int, tile_batch: int, color_fix: str,
                 clip=None, adapter=None, upscale_model=None, size_rules: str = SIZE_DEFAULTS.size_rules,
-                num_images: int = 1) -> io.NodeOutput:
+                num_images: int = DEFAULT_NUM_IMAGES) -> io.NodeOutput:
         check_generate_inputs({name for name, value in (("clip", clip), ("adapter", adapter)) if value is not None},
                               adapter, NODE)
         image = None if adapter is None else adapter.image
@@ -125,32 +116,8 @@ class HiResGenerate(io.ComfyNode):
         plan = plan_generation(width, height, size_rules, reference, native, generative_upscale=generative_upscale,
                                strength=upscale_strength, denoise_override=denoise_override, num_images=num_images,
                                connected={"upscale_model"} if upscale_model is not None else set())
-        positive, negative = adapter_conditioning(adapter, clip, NODE)
-        rgb, alpha = (None, None) if image is None else split_alpha(image)
-        adapter_type = None if adapter is None else adapter.adapter_type
-        recipe = recipe_for(adapter_type, rgb, alpha, None if adapter is None else adapter.mask,
-                            bool(adapter is not None and adapter.face_id), plan.generation, plan.target)
-        control_net = None if adapter is None else adapter.control_net
-        control_scale = DEFAULT_CONTROL_SCALE if adapter is None else adapter.control_scale
-        batch = 1 if image is None else image.shape[0]
-        edge_control = EdgeControl(control_net, control_scale) if adapter_type in ("control", "control2") else None
-        regenerate = None if recipe.regenerate is None else recipe.regenerate[:, 0]
-        finish = plan.finish.route.diffusion
-
-        images, natives = [], []
-        for i in range(plan.num_images):
-            seed = (sample_num + i) % SEED_SPACE
-            settings = DiffusionSettings(seed=seed, steps=steps, cfg=cfg, sampler_name=sampler_name,
-                                         scheduler=scheduler, denoise=1.0 if finish is None else finish.denoise,
-                                         tile_size=tile_size, tile_batch=tile_batch, color_fix=color_fix)
-            native_image = generate_native(model, vae, positive, negative, recipe, plan.generation, batch, settings,
-                                           control_net, control_scale)
-            out = upscale_image(
-                bchw_to_bhwc(native_image), plan.finish, settings if finish is not None else None,
-                upscale_model=upscale_model, model=model, vae=vae, positive=positive, negative=negative,
-                lora_name=lora_name, lora_strength=lora_strength, edge_control=edge_control, mask=regenerate,
-            )
-            images.append(paste_kept(out.movedim(-1, 1), recipe))
-            natives.append(native_image)
-        return io.NodeOutput(bchw_to_bhwc(torch.cat(images)).contiguous(),
-                             bchw_to_bhwc(torch.cat(natives)).contiguous())
+        settings = DiffusionSettings(seed=sample_num, steps=steps, cfg=cfg, sampler_name=sampler_name,
+                                     scheduler=scheduler, denoise=1.0, tile_size=tile_size, tile_batch=tile_batch,
+                                     color_fix=color_fix)
+        return io.NodeOutput(*generate_images(plan, model, vae, clip, adapter, settings, upscale_model=upscale_model,
+                                              lora_name=lora_name, lora_strength=lora_strength, node=NODE))

@@ -1,5 +1,8 @@
 """Pure functions of the pack: typed torch/numpy code that imports nothing from ComfyUI.
 
-Each module holds one concern (sizing, the strength table, resizing, the cleanup network, tiling, color fix,
-edges, faces). The node modules one level up are thin shells that validate, call these, and return.
+One module per concern: the rules that need no image (`request_rules`), the plan worked out before any model
+loads (`plan`), output sizes and each API's limits (`sizing`), the strength table (`strength`), the base route
+(`base_route`) and the resizing under it (`resize`), adapters and their recipes, the cleanup network, tiling,
+colour fix, edges, faces and masks, and the one error type (`errors`). The node shells validate, call these
+(through `nodes.runtime` where models run), and return.
 """

@@ -22,13 +22,15 @@ CanvasFill = Literal["color", "outpaint"]
 CANVAS_FILLS: tuple[CanvasFill, ...] = ("color", "outpaint")
 MAX_NUM_IMAGES = 8
 """deepmode's `num_images` range is 1..8."""
+DEFAULT_NUM_IMAGES = 1
 _HEX_COLOR = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
 
 @dataclass(frozen=True)
 class SizeRequest:
     """The sizing inputs of a node, as given. Its defaults are the nodes' input defaults (see SIZE_DEFAULTS):
-    they keep the pack's behaviour from before the optional inputs existed."""
+    no margin, no minimum side, a centred crop and a black gap, so an API prompt that leaves the optional
+    inputs out is sized by width, height, fit and scale_by alone."""
 
     width: int = 0
     height: int = 0

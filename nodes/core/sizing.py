@@ -140,7 +140,6 @@ def plan_size(
         raise HiResInputError("fit", fit, "is not a fit mode", f"use one of {', '.join(FITS)}")
     w = resolve_dimension("width", width, src_w)
     h = resolve_dimension("height", height, src_h)
-    full = Box(0, 0, src_w, src_h)
 
     # One side as a percentage is a scale factor for both sides.
     if (w is None) != (h is None):
@@ -149,57 +148,82 @@ def plan_size(
             w, h, scale_by = None, None, percent / 100.0
 
     if w is None and h is None:
-        if not scale_by or scale_by <= 0 or not math.isfinite(scale_by):
-            raise HiResInputError(
-                "scale_by", scale_by, "width and height are both 0, so the scale factor is needed and must be above 0",
-                "set width, height, or a scale_by above 0",
-            )
-        w, h = max(1, round(src_w * scale_by)), max(1, round(src_h * scale_by))
-        if max(w, h) > MAX_SIDE:
-            raise HiResInputError(
-                "scale_by", scale_by, f"this {src_w}x{src_h} image would become {w}x{h}, above the {MAX_SIDE} x "
-                f"{MAX_SIDE} pixels limit", f"use a scale_by of at most {MAX_SIDE / max(src_w, src_h):.4g} for "
-                "this image, or set width or height",
-            )
-        return SizePlan((src_w, src_h), full, (w, h), (w, h), (0, 0))
+        return _scaled(src_w, src_h, scale_by)
+    if h is None or w is None:
+        return _one_side(src_w, src_h, w, h)
+    _check_side("width", w)
+    _check_side("height", h)
+    if fit in ("canvas", "bounds"):
+        return _fit_inside(src_w, src_h, w, h, fit)
+    if fit == "cover":
+        return _cover(src_w, src_h, w, h)
+    return _crop(src_w, src_h, w, h, place_crop)
 
+
+def _whole(src_w: int, src_h: int, out: tuple[int, int]) -> SizePlan:
+    """The whole image resized to `out`, which is the output."""
+    return SizePlan((src_w, src_h), Box(0, 0, src_w, src_h), out, out, (0, 0))
+
+
+def _scaled(src_w: int, src_h: int, scale_by: float) -> SizePlan:
+    """Neither side given: `scale_by` times the source."""
+    if not scale_by or scale_by <= 0 or not math.isfinite(scale_by):
+        raise HiResInputError(
+            "scale_by", scale_by, "width and height are both 0, so the scale factor is needed and must be above 0",
+            "set width, height, or a scale_by above 0",
+        )
+    w, h = max(1, round(src_w * scale_by)), max(1, round(src_h * scale_by))
+    if max(w, h) > MAX_SIDE:
+        raise HiResInputError(
+            "scale_by", scale_by, f"this {src_w}x{src_h} image would become {w}x{h}, above the {MAX_SIDE} x "
+            f"{MAX_SIDE} pixels limit", f"use a scale_by of at most {MAX_SIDE / max(src_w, src_h):.4g} for "
+            "this image, or set width or height",
+        )
+    return _whole(src_w, src_h, (w, h))
+
+
+def _one_side(src_w: int, src_h: int, w: int | None, h: int | None) -> SizePlan:
+    """One side given (in pixels): the other keeps the aspect ratio."""
     if h is None:
         _check_side("width", w)
         h = _keep_ratio(w, src_w, src_h)
         _check_kept_side("width", w, (w, h), (src_w, src_h))
-        return SizePlan((src_w, src_h), full, (w, h), (w, h), (0, 0))
-    if w is None:
+    else:
         _check_side("height", h)
         w = _keep_ratio(h, src_h, src_w)
         _check_kept_side("height", h, (w, h), (src_w, src_h))
-        return SizePlan((src_w, src_h), full, (w, h), (w, h), (0, 0))
+    return _whole(src_w, src_h, (w, h))
 
-    _check_side("width", w)
-    _check_side("height", h)
-    if fit in ("canvas", "bounds"):
-        # The limiting side lands exactly on the frame; the other is rounded and can never exceed it.
-        if w * src_h <= h * src_w:
-            rw, rh = w, min(h, _keep_ratio(w, src_w, src_h))
-        else:
-            rw, rh = min(w, _keep_ratio(h, src_h, src_w)), h
-        if fit == "bounds":
-            return SizePlan((src_w, src_h), full, (rw, rh), (rw, rh), (0, 0))
-        return SizePlan((src_w, src_h), full, (rw, rh), (w, h), ((w - rw) // 2, (h - rh) // 2))
 
-    if fit == "cover":
-        if w * src_h >= h * src_w:
-            rw, rh = w, max(h, _keep_ratio(w, src_w, src_h))
-        else:
-            rw, rh = max(w, _keep_ratio(h, src_h, src_w)), h
-        if max(rw, rh) > MAX_SIDE:
-            raise HiResInputError(
-                "fit", fit, f"covering {w}x{h} makes this {src_w}x{src_h} image {rw}x{rh}, above the {MAX_SIDE} x "
-                f"{MAX_SIDE} pixels limit", "use fit canvas or crop (exactly width x height), or smaller sides",
-            )
-        return SizePlan((src_w, src_h), full, (rw, rh), (rw, rh), (0, 0))
+def _fit_inside(src_w: int, src_h: int, w: int, h: int, fit: str) -> SizePlan:
+    """fit canvas (padded to exactly w x h) or bounds (the image alone, at most w x h)."""
+    # The limiting side lands exactly on the frame; the other is rounded and can never exceed it.
+    if w * src_h <= h * src_w:
+        rw, rh = w, min(h, _keep_ratio(w, src_w, src_h))
+    else:
+        rw, rh = min(w, _keep_ratio(h, src_h, src_w)), h
+    if fit == "bounds":
+        return _whole(src_w, src_h, (rw, rh))
+    return SizePlan((src_w, src_h), Box(0, 0, src_w, src_h), (rw, rh), (w, h), ((w - rw) // 2, (h - rh) // 2))
 
-    # crop: take a source region with the frame's aspect ratio (centred unless `place_crop` says where), then
-    # resize it to the frame, so an extreme aspect ratio never builds a huge intermediate image.
+
+def _cover(src_w: int, src_h: int, w: int, h: int) -> SizePlan:
+    """fit cover: the image covers w x h; the output may be larger."""
+    if w * src_h >= h * src_w:
+        rw, rh = w, max(h, _keep_ratio(w, src_w, src_h))
+    else:
+        rw, rh = max(w, _keep_ratio(h, src_h, src_w)), h
+    if max(rw, rh) > MAX_SIDE:
+        raise HiResInputError(
+            "fit", "cover", f"covering {w}x{h} makes this {src_w}x{src_h} image {rw}x{rh}, above the {MAX_SIDE} x "
+            f"{MAX_SIDE} pixels limit", "use fit canvas or crop (exactly width x height), or smaller sides",
+        )
+    return _whole(src_w, src_h, (rw, rh))
+
+
+def _crop(src_w: int, src_h: int, w: int, h: int, place_crop: CropPlacer | None) -> SizePlan:
+    """fit crop: a source region with the frame's aspect ratio (centred unless `place_crop` says where),
+    resized to the frame, so an extreme aspect ratio never builds a huge intermediate image."""
     if w * src_h >= h * src_w:
         cw, ch = src_w, min(src_h, max(1, round(src_w * h / w)))
     else:

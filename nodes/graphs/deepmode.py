@@ -8,13 +8,14 @@ from typing import Any
 from ..api_prompt import ApiPrompt
 from ..core.errors import HiResInputError
 from ..core.native import budget_size
-from ..core.request_rules import check_num_images
+from ..core.request_rules import DEFAULT_NUM_IMAGES, check_num_images
 from ..core.strength import DEFAULT_PLAIN_STRENGTH
 from .building import Graph, generate, load_image, node, output, save
 from .models import CHECKPOINT, REALESRGAN, checkpoint_loader, realesrgan_loader
 
 DEEPMODE_RATIOS: dict[str, float] = {"portrait": 2 / 3, "square": 1.0}
-"""deepmode's `ratio` (portrait is its default) as width / height."""
+"""deepmode's `ratio` as width / height."""
+DEEPMODE_DEFAULT_RATIO = "portrait"
 DEEPMODE_UPSCALE = 4
 """deepmode's `upscale` is x4 super-resolution."""
 SD15_NATIVE = 512
@@ -43,7 +44,8 @@ def deepmode_sizes(ratio: str, upscale: bool, native: int = SD15_NATIVE) -> tupl
     return width * factor, height * factor
 
 
-def deepmode_generate_graph(prompt: str, negative_prompt: str = "", num_images: int = 1, ratio: str = "portrait",
+def deepmode_generate_graph(prompt: str, negative_prompt: str = "", num_images: int = DEFAULT_NUM_IMAGES,
+                            ratio: str = DEEPMODE_DEFAULT_RATIO,
                             upscale: bool = False, seed: int = 0, *, checkpoint: str = CHECKPOINT,
                             native: int = SD15_NATIVE, upscale_model: str = REALESRGAN) -> ApiPrompt:
     """deepmode's `generate`: `num_images` images as one batch, one seed each (seed + i), at the model's

@@ -187,20 +187,8 @@ def parse_request(body: Mapping[str, Any]) -> DeepImageRequest:
         raise HiResInputError("body", type(body).__name__, "must be a JSON object",
                               "send the request fields as an object")
     _unknown("", body, TOP_FIELDS)
-    url = body.get("url")
-    if url is not None:
-        url = _text("url", url)
-        if url.startswith("storage://"):
-            raise HiResInputError("url", url, "storage:// URLs name deep-image's cloud storage, which this server does "
-                             "not have", "send an http(s) URL or \"base64,<data>\"")
-    fit, crop_focus = body.get("fit", DEFAULT_FIT), None
-    if isinstance(fit, Mapping):
-        if set(fit) != {"crop"} or fit["crop"] not in CROP_FOCI:
-            raise HiResInputError("fit", dict(fit), "the object form is {\"crop\": \"item\"|\"content\"|\"center\"}",
-                             "send e.g. {\"crop\": \"center\"}")
-        fit, crop_focus = "crop", fit["crop"]
-    elif fit not in FITS:
-        raise HiResInputError("fit", fit, "is not a fit mode", f"use one of {', '.join(FITS)} or {{\"crop\": ...}}")
+    url = _url(body)
+    fit, crop_focus = _fit(body)
     padding = body.get("padding")
     if padding is not None:
         if isinstance(padding, bool) or not isinstance(padding, (int, str)):
@@ -214,22 +202,7 @@ def parse_request(body: Mapping[str, Any]) -> DeepImageRequest:
     if strength is not None:
         strength = _int("upscale_strength", strength, STRENGTHS[0], STRENGTHS[-1],
                         f"use {STRENGTHS[0]} (most creative) to {STRENGTHS[-1]} (most conservative)")
-    background = body.get("background")
-    generate, color = None, None
-    if background is not None:
-        if not isinstance(background, Mapping):
-            raise HiResInputError("background", background, "must be an object", "send {\"generate\": {...}}")
-        _unknown("background.", background, BACKGROUND_FIELDS)
-        color = background.get("color")
-        if color is not None:
-            color = _text("background.color", color)
-            if not (color.startswith("#") and len(color) in (4, 7)
-                    and all(c in "0123456789abcdefABCDEF" for c in color[1:])):
-                raise HiResInputError("background.color", color, "is not a colour",
-                                      "send a hex colour like \"#ffffff\"")
-        generate = background.get("generate")
-        if generate is not None:
-            generate = _parse_generate(generate)
+    generate, color = _background(body)
     mask_url = body.get("ip_image2") or (generate or {}).get("ip_image2")
     output_format = body.get("output_format", "png")
     if output_format not in FORMATS:
@@ -250,6 +223,47 @@ def parse_request(body: Mapping[str, Any]) -> DeepImageRequest:
         dpi=dpi, print_size=body.get("print_size"), print_reorientation=reorientation, denoise=_enhancements(body))
     _check_combination(request, body)
     return request
+
+
+def _url(body: Mapping[str, Any]) -> str | None:
+    url = body.get("url")
+    if url is not None:
+        url = _text("url", url)
+        if url.startswith("storage://"):
+            raise HiResInputError("url", url, "storage:// URLs name deep-image's cloud storage, which this server "
+                                  "does not have", "send an http(s) URL or \"base64,<data>\"")
+    return url
+
+
+def _fit(body: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(fit, crop_focus): a fit mode, or the object form {"crop": focus}."""
+    fit = body.get("fit", DEFAULT_FIT)
+    if isinstance(fit, Mapping):
+        if set(fit) != {"crop"} or fit["crop"] not in CROP_FOCI:
+            raise HiResInputError("fit", dict(fit), "the object form is {\"crop\": \"item\"|\"content\"|\"center\"}",
+                                  "send e.g. {\"crop\": \"center\"}")
+        return "crop", fit["crop"]
+    if fit not in FITS:
+        raise HiResInputError("fit", fit, "is not a fit mode", f"use one of {', '.join(FITS)} or {{\"crop\": ...}}")
+    return fit, None
+
+
+def _background(body: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """(background.generate checked, background.color)."""
+    background = body.get("background")
+    if background is None:
+        return None, None
+    if not isinstance(background, Mapping):
+        raise HiResInputError("background", background, "must be an object", "send {\"generate\": {...}}")
+    _unknown("background.", background, BACKGROUND_FIELDS)
+    color = background.get("color")
+    if color is not None:
+        color = _text("background.color", color)
+        if not (color.startswith("#") and len(color) in (4, 7)
+                and all(c in "0123456789abcdefABCDEF" for c in color[1:])):
+            raise HiResInputError("background.color", color, "is not a colour", "send a hex colour like \"#ffffff\"")
+    generate = background.get("generate")
+    return (None if generate is None else _parse_generate(generate)), color
 
 
 def _parse_generate(generate: Any) -> dict[str, Any]:

@@ -101,9 +101,6 @@ def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[i
     if request.print_size and request.print_reorientation and source:
         width, height = oriented((request.width, request.height), source)
         request = dataclasses.replace(request, width=width, height=height)
-    adapter = request.adapter_type
-    generate = request.generate or {}
-    model_type = generate.get("model_type")
     graph: ApiPrompt = {}
     if image is not None:
         graph["image"] = _node("LoadImage", image=image)
@@ -111,33 +108,47 @@ def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[i
             graph["denoise"] = _node("BicubicClean", image=["image", 0], width=0, height=0, fit=DEFAULT_FIT,
                                      scale_by=1.0, cleanup=DENOISE_CLEANUP)
     source_link = ["denoise" if request.denoise else "image", 0]
-    if request.url is not None and adapter in (None, "upscale"):
-        preset = strength_preset(request.upscale_strength or (
-            DEFAULT_STRENGTH if request.generative_upscale else DEFAULT_PLAIN_STRENGTH))
-        if not request.generative_upscale:
-            preset = strength_preset(preset.base_path_only)
-        main: dict[str, Any] = {"image": source_link, "upscale_strength": preset.strength}
-        if preset.generative:
-            choice = _model_choice(model_type)
-            graph.update(choice.nodes)
-            main.update(model=choice.model, clip=choice.clip, vae=choice.vae, **choice.settings)
-        if preset.uses_upscale_model:
-            graph["upscaler"] = _node("UpscaleModelLoader", model_name=REALESRGAN)
-            main["upscale_model"] = ["upscaler", 0]
-        if adapter == "upscale":
-            graph["adapter"] = _adapter_node(generate, "upscale", main["clip"])
-            main["adapter"] = ["adapter", 0]
-        if "sample_num" in generate:
-            main["seed"] = generate["sample_num"]
-        main.update(upscale_sizes(request, source or (0, 0)))
-        main.update(_resize_extras(request))
-        graph["upscale"] = _node("GenerativeUpscale", **main)
-        graph[SAVE_NODE] = _node("SaveImage", images=["upscale", 0], filename_prefix=prefix)
-        return graph
+    if request.url is not None and request.adapter_type in (None, "upscale"):
+        final = _upscale_nodes(graph, request, source_link, source)
+    else:
+        final = _generation_nodes(graph, request, source_link, mask)
+    graph[SAVE_NODE] = _node("SaveImage", images=[final, 0], filename_prefix=prefix)
+    return graph
 
-    choice = _model_choice(model_type)
+
+def _upscale_nodes(graph: ApiPrompt, request: DeepImageRequest, source_link: list,
+                   source: tuple[int, int] | None) -> str:
+    """GenerativeUpscale on the input image (and what it loads): the id of its node."""
+    generate = request.generate or {}
+    preset = strength_preset(request.upscale_strength or (
+        DEFAULT_STRENGTH if request.generative_upscale else DEFAULT_PLAIN_STRENGTH))
+    if not request.generative_upscale:
+        preset = strength_preset(preset.base_path_only)
+    main: dict[str, Any] = {"image": source_link, "upscale_strength": preset.strength}
+    if preset.generative:
+        choice = _model_choice(generate.get("model_type"))
+        graph.update(choice.nodes)
+        main.update(model=choice.model, clip=choice.clip, vae=choice.vae, **choice.settings)
+    if preset.uses_upscale_model:
+        graph["upscaler"] = _node("UpscaleModelLoader", model_name=REALESRGAN)
+        main["upscale_model"] = ["upscaler", 0]
+    if request.adapter_type == "upscale":
+        graph["adapter"] = _adapter_node(generate, "upscale", main["clip"])
+        main["adapter"] = ["adapter", 0]
+    if "sample_num" in generate:
+        main["seed"] = generate["sample_num"]
+    main.update(upscale_sizes(request, source or (0, 0)))
+    main.update(_resize_extras(request))
+    graph["upscale"] = _node("GenerativeUpscale", **main)
+    return "upscale"
+
+
+def _generation_nodes(graph: ApiPrompt, request: DeepImageRequest, source_link: list, mask: str | None) -> str:
+    """HiResGenerate with its adapter (and what they load): the id of its node."""
+    adapter = request.adapter_type
+    generate = request.generate or {}
+    choice = _model_choice(generate.get("model_type"))
     graph.update(choice.nodes)
-    clip = choice.clip
     links: dict[str, Any] = {}
     if adapter in IMAGE_ADAPTERS:
         links["image"] = source_link
@@ -147,8 +158,8 @@ def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[i
     if adapter == "inpainting":
         graph["mask"] = _node("LoadImageMask", image=mask, channel="red")
         links["mask"] = ["mask", 0]
-    graph["adapter"] = _adapter_node(generate, adapter, clip, **links)
-    main = {"model": choice.model, "clip": clip, "vae": choice.vae, "adapter": ["adapter", 0],
+    graph["adapter"] = _adapter_node(generate, adapter, choice.clip, **links)
+    main = {"model": choice.model, "clip": choice.clip, "vae": choice.vae, "adapter": ["adapter", 0],
             "width": request.width or 0, "height": request.height or 0,
             "generative_upscale": request.generative_upscale, **choice.settings}
     if request.upscale_strength is not None:
@@ -162,5 +173,4 @@ def build_graph(request: DeepImageRequest, *, image: str | None, source: tuple[i
     if "sample_num" in generate:
         main["sample_num"] = generate["sample_num"]
     graph["generate"] = _node("HiResGenerate", **main)
-    graph[SAVE_NODE] = _node("SaveImage", images=["generate", 0], filename_prefix=prefix)
-    return graph
+    return "generate"

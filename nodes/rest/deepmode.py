@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import HiResInputError, short_repr
-from ..core.request_rules import check_num_images
-from ..graphs.deepmode import DEEPMODE_RATIOS
+from ..core.request_rules import DEFAULT_NUM_IMAGES, check_num_images
+from ..graphs.deepmode import DEEPMODE_DEFAULT_RATIO, DEEPMODE_RATIOS
 from .errors import DeepmodeError
 
 UPSCALE_FIELDS = ("image_id", "callback")
@@ -66,7 +66,7 @@ def parse_upscale(body: Any) -> UpscaleRequest:
 
 def parse_generate(body: Any) -> GenerateRequest:
     body = _fields(body, GENERATE_FIELDS)
-    num = body.get("num_images", 1)
+    num = body.get("num_images", DEFAULT_NUM_IMAGES)
     try:
         check_num_images(num)
     except HiResInputError as error:
@@ -74,7 +74,7 @@ def parse_generate(body: Any) -> GenerateRequest:
     upscale = body.get("upscale", False)
     if not isinstance(upscale, bool):
         raise _bad(f"upscale: must be true or false, got {upscale!r}")
-    ratio = body.get("ratio", "portrait")
+    ratio = body.get("ratio", DEEPMODE_DEFAULT_RATIO)
     if ratio not in DEEPMODE_RATIOS:
         raise _bad(f"ratio: must be one of {', '.join(DEEPMODE_RATIOS)}, got {ratio!r}")
     return GenerateRequest(_string(body, "model_id", True), _string(body, "prompt", True),

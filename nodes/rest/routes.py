@@ -75,7 +75,6 @@ JOB_KEY = "hires_studio_job"
 """Where a handler notes the id of the job it created on the aiohttp request, for the 500 body."""
 
 
-
 class RestApi:
     """The shared job runner of one PromptServer: auth, body, ingest, queue, watch and files for every API in
     API_FAMILIES."""
@@ -105,7 +104,6 @@ class RestApi:
         self.last_cleanup = 0.0
         self.families = {family.name: family(self) for family in API_FAMILIES}
 
-    # -- set-up -----------------------------------------------------------------------------------------------
 
     def install(self) -> None:
         """The routes; a path part is anything up to the next slash (aiohttp's default pattern refuses braces,
@@ -166,7 +164,6 @@ class RestApi:
 
         return wrapped
 
-    # -- shared steps -----------------------------------------------------------------------------------------
 
     def _how_to_add_key(self) -> str:
         return ("No API key is configured on this server, so its API routes refuse every request. Add one: run "
@@ -308,7 +305,6 @@ class RestApi:
         """A result file's URL: on the host the client called (the one the job was made on for callbacks)."""
         return f"{base_url or job.meta['base_url']}{FILES_ROUTE}/{job.token}/{name}"
 
-    # -- the watcher ------------------------------------------------------------------------------------------
 
     async def _tick(self) -> None:
         """One turn of the job watcher (run by `ticks.run_ticks`, which outlives any error in it): expired
@@ -482,7 +478,6 @@ class RestApi:
         except Exception:
             log.exception("HiRes Studio API: callback for job %s not delivered", job.id)
 
-    # -- files and expiry -------------------------------------------------------------------------------------
 
     def _delete_files(self, job: Job) -> None:
         for path in job.files:

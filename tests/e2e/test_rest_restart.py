@@ -1,6 +1,7 @@
 """Kill the server mid-queue and start it again: every REST job ends complete or failed, none is lost, none stays
 in_progress, a failed job leaves no half-written file, and a deepmode callback the restart cut receives the
-failure once. Its own server (killed with SIGKILL), on loopback."""
+failure once. Its own server (killed with SIGKILL), on loopback. And a server started on a broken configuration:
+its documented 503s until the file is fixed, then it serves without a restart."""
 
 from __future__ import annotations
 
@@ -123,3 +124,42 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
     finally:
         restarted.stop()
         receiver.httpd.shutdown()
+
+
+def test_a_server_started_with_a_broken_config_refuses_then_serves_once_fixed(tiny_models: Path,
+                                                                              tmp_path: Path) -> None:
+    """No configuration has loaded: every API route answers its 503 (no absolute path in it) and the status
+    route says "broken"; once the file is fixed, without a restart, the routes serve."""
+    base = make_comfy_base(tmp_path / "base", [tiny_models, REAL_MODELS])
+    stage_base(base, tiny_stand_ins(tiny_models))
+    config = config_path(base / "user")
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('{"keys": [')
+    key = new_key()
+    http = requests.Session()
+    http.trust_env = False
+    server = ComfyServer(base, log_name="broken.log")
+    try:
+        assert http.get(server.url + "/hires_studio_api/status", timeout=30).json()["config"] == "broken"
+        refused = {
+            "deep-image": http.post(server.url + "/rest_api/process", json={"url": "x"}, timeout=30,
+                                    headers={"x-api-key": key}),
+            "stability": http.post(server.url + "/v1/generation/esrgan-v1-x2plus/image-to-image/upscale",
+                                   timeout=30, headers={"Authorization": f"Bearer {key}"}),
+            "deepmode": http.post(server.url + "/api/images/upscale", json={"image_id": "x"}, timeout=30,
+                                  headers={"Authorization": f"Bearer {key}"}),
+        }
+        for name, response in refused.items():
+            assert response.status_code == 503, (name, response.text)
+            message = response.json()["message"]
+            assert "hires_studio_api/config.json in ComfyUI's user directory" in message, (name, message)
+            assert str(tmp_path) not in message, (name, "no absolute path", message)
+        assert refused["deep-image"].json()["code"] == "SERVER_CONFIG"
+        write_config_atomic(config, {"keys": [{"name": "t", "sha256": hash_key(key), "rate_limit": 4}]})
+        assert http.get(server.url + "/hires_studio_api/status", timeout=30).json()["config"] == "ok"
+        done = http.post(server.url + "/rest_api/process_result", headers={"x-api-key": key}, timeout=120,
+                         json={"url": png_b64(24, 16), "width": 36, "upscale_strength": 9})
+        assert done.status_code == 200 and done.json()["status"] in ("complete", "not_started", "in_progress"), \
+            done.text
+    finally:
+        server.stop()

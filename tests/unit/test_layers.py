@@ -1,0 +1,101 @@
+"""The layers of CONTRIBUTING.md's "Layers" section, enforced on the pack's import statements (read with ast,
+nothing is imported): imports go downwards only."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACK = Path(__file__).resolve().parents[2]
+NODES = PACK / "nodes"
+COMFYUI = frozenset(f"top:{name}" for name in (
+    "comfy", "comfy_api", "comfy_extras", "comfy_execution", "folder_paths", "server", "execution", "nodes",
+    "node_helpers", "latent_preview", "app"))
+"""ComfyUI's own top-level modules, as absolute imports (`import nodes` is ComfyUI's: the pack imports its own
+modules relatively, so they appear as `nodes.<...>`)."""
+SHELLS = frozenset({"nodes.adapter_select", "nodes.bicubic_clean", "nodes.generative_upscale",
+                    "nodes.hires_generate"})
+"""The node shells: only the extension, which lists them, imports them."""
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACK).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Every module the file imports: the pack's as `nodes.<...>`, absolute ones as `top:<top-level name>`."""
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    found = set()
+    for statement in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(statement, ast.Import):
+            found |= {"top:" + alias.name.split(".")[0] for alias in statement.names}
+        elif isinstance(statement, ast.ImportFrom):
+            if statement.level == 0:
+                found.add("top:" + statement.module.split(".")[0])
+                continue
+            base = package.split(".")[: len(package.split(".")) - statement.level + 1]
+            target = ".".join(base + ([statement.module] if statement.module else []))
+            found.add(target)
+            if not statement.module:  # `from . import x`: the modules named
+                found |= {f"{target}.{alias.name}" for alias in statement.names}
+    return found
+
+
+MODULES = {module_name(path): imports(path) for path in sorted(NODES.rglob("*.py"))}
+
+
+def under(name: str, *packages: str) -> bool:
+    return any(name == package or name.startswith(package + ".") for package in packages)
+
+
+def offenders(importer_packages: tuple[str, ...], forbidden: frozenset[str] | tuple[str, ...]) -> dict[str, set]:
+    """The modules under `importer_packages` that import anything in (or under) `forbidden`."""
+    found = {}
+    for name, imported in MODULES.items():
+        if under(name, *importer_packages):
+            bad = {target for target in imported if under(target, *forbidden)}
+            if bad:
+                found[name] = bad
+    return found
+
+
+def test_the_walk_sees_the_pack() -> None:
+    assert "nodes.core.plan" in MODULES and "nodes.rest.routes" in MODULES and "nodes.graphs.models" in MODULES
+    assert "nodes.runtime.hires_generation" in MODULES["nodes.hires_generate"]
+    assert "top:comfy_api" in MODULES["nodes.extension"]
+    assert "top:folder_paths" in MODULES["nodes.rest.routes"] and "nodes.core.errors" in MODULES["nodes.rest.routes"]
+    assert "nodes.rest.routes" in offenders(("nodes.rest",), COMFYUI), "the check finds an import that is there"
+
+
+def test_pure_core_imports_nothing_from_comfyui_or_the_layers_above() -> None:
+    assert offenders(("nodes.core",), COMFYUI) == {}
+    above = ("nodes.runtime", "nodes.rest", "nodes.graphs", "nodes.shipped_workflows", "nodes.workflow",
+             "nodes.common_inputs", "nodes.extension", *SHELLS)
+    assert offenders(("nodes.core",), above) == {}
+
+
+def test_graphs_and_the_catalog_are_pure() -> None:
+    pure = ("nodes.graphs", "nodes.shipped_workflows", "nodes.workflow", "nodes.api_prompt")
+    assert offenders(pure, COMFYUI) == {}
+    assert offenders(pure, ("nodes.runtime", "nodes.rest", "nodes.common_inputs", *SHELLS)) == {}
+
+
+def test_graphs_do_not_reach_into_the_catalog() -> None:
+    assert offenders(("nodes.graphs",), ("nodes.shipped_workflows", "nodes.workflow")) == {}
+
+
+def test_rest_imports_no_runtime_module_and_not_the_catalog() -> None:
+    assert offenders(("nodes.rest",), ("nodes.runtime", "nodes.shipped_workflows", "nodes.workflow")) == {}
+
+
+def test_runtime_imports_no_shell_and_no_rest() -> None:
+    assert offenders(("nodes.runtime",), ("nodes.rest", "nodes.common_inputs", "nodes.extension", *SHELLS)) == {}
+
+
+@pytest.mark.parametrize("shell", sorted(SHELLS))
+def test_nothing_but_the_extension_imports_a_node_shell(shell: str) -> None:
+    importers = {name for name, imported in MODULES.items() if shell in imported}
+    assert importers == {"nodes.extension"}
