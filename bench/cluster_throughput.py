@@ -144,10 +144,12 @@ def main() -> None:
             for server in servers[1:]:
                 server.stop()
             redis_times = latencies(http, servers[0], key, args.latency_jobs)
+            servers[0].stop()
             sqlite_server = worker(root, "sqlite", key, None, models)
             servers.append(sqlite_server)
             latencies(http, sqlite_server, key, 1)
             sqlite_times = latencies(http, sqlite_server, key, args.latency_jobs)
+            sqlite_server.stop()  # the store's own figures below: no worker takes their jobs
             print(f"  request to answer, one idle worker ({args.latency_jobs} jobs each):")
             for name, times in (("redis", redis_times), ("sqlite", sqlite_times)):
                 print(f"    {name:6s} p50 {percentile(times, 0.5) * 1000:7.1f} ms   p95 "

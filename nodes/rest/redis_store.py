@@ -361,8 +361,9 @@ class RedisJobStore:
             raise RuntimeError(f"job {job_id} expired before it was queued")
 
     @_guarded
-    def claim(self, consumer: str) -> Claim | None:
-        """The next job for this worker: one whose worker stopped renewing for the lease first, else a new one."""
+    def claim(self, consumer: str, block_ms: int = 0) -> Claim | None:
+        """The next job for this worker: one whose worker stopped renewing for the lease first, else a new one,
+        waiting up to `block_ms` for one to arrive (an idle worker picks a new job up at once)."""
         self._ensure_group()
         lease_ms = int(self.settings.lease_s * 1000)
         try:
@@ -374,7 +375,7 @@ class RedisJobStore:
             return None
         entries = reply[1]
         if not entries:
-            read = self.redis.xreadgroup(GROUP, consumer, {self.queue_key: ">"}, count=1)
+            read = self.redis.xreadgroup(GROUP, consumer, {self.queue_key: ">"}, count=1, block=block_ms or None)
             entries = read[0][1] if read else []
         for entry_id, fields in entries:
             if not fields:  # an entry deleted while pending

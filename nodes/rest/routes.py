@@ -61,11 +61,13 @@ FILES_ROUTE = "/hires_studio_api/files"
 STATUS_ROUTE = "/hires_studio_api/status"
 QUEUE_ROUTE = "/hires_studio_api/queue"
 """Queue depth, workers seen and jobs per state (any configured key)."""
-PULL_S = 0.25
-"""How often an idle worker asks the shared queue for its next job."""
+PULL_S = 0.05
+"""How often an idle worker asks the shared queue for its next job ..."""
+PULL_BLOCK_MS = 500
+"""... and how long each ask waits for one to arrive (a blocking read: a new job starts at once on an idle worker)."""
 SEEN_S = 2.0
 """How often a worker notes in the shared store that it is alive (the queue route lists workers seen)."""
-WAIT_POLL_S = 0.1
+WAIT_POLL_S = 0.05
 """How often a sync call looks at the shared store for its job, which any worker may finish."""
 WATCH_RETRY_S = 1.0
 """After an error in one of its ticks the watcher logs it and goes on after this pause."""
@@ -339,7 +341,7 @@ class RestApi:
         if now - self.last_pull < PULL_S or self._comfy_busy():
             return
         self.last_pull = now
-        claim = await asyncio.to_thread(self.store.claim, self.consumer)
+        claim = await asyncio.to_thread(self.store.claim, self.consumer, PULL_BLOCK_MS)
         if claim is None:
             return
         if claim.graph is None:  # its attempts are used up: it has just ended failed
