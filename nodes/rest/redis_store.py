@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 import redis
 from redis import exceptions as redis_errors
 
-from .jobs import ACTIVE, ATTEMPTS_MESSAGE, FINAL, RECEIVED, Job, new_job_id
-from .store import Claim, QueueSettings, StoreUnavailable
+from .jobs import ACTIVE, ATTEMPTS_MESSAGE, COMPLETE, FAILED, FINAL, RECEIVED, Job, new_job_id
+from .store import INPUT_BLOB, Claim, QueueSettings, StoreUnavailable
 
 PREFIX = "hs:"
 GROUP = "workers"
@@ -41,9 +41,10 @@ SOCKET_TIMEOUT_S = 10.0
 _UNREACHABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError)
 T = TypeVar("T")
 
+# The scripts name jobs.py's status words (received, not_started, complete, failed) and the key names above.
 # Shared Lua: the bookkeeping of a job that becomes final (its keys start their TTL, the inputs and the graph go,
 # its owner's rate-limit slot frees, the per-state totals count it).
-_FINALIZE = """
+_FINALIZE = f"""
 local function finalize(job, prefix, new, ttl)
   local id = redis.call('HGET', job, 'id')
   local owner = redis.call('HGET', job, 'owner')
@@ -53,13 +54,13 @@ local function finalize(job, prefix, new, ttl)
   redis.call('ZREM', prefix .. 'active:' .. owner, id)
   redis.call('HDEL', job, 'graph')
   for _, name in ipairs(redis.call('HKEYS', blob)) do
-    if string.sub(name, 1, 3) == 'in/' then redis.call('HDEL', blob, name) end
+    if string.sub(name, 1, {len(INPUT_BLOB)}) == '{INPUT_BLOB}' then redis.call('HDEL', blob, name) end
   end
   redis.call('EXPIRE', job, ttl)
   redis.call('EXPIRE', prefix .. 'token:' .. redis.call('HGET', job, 'token'), ttl)
   redis.call('EXPIRE', blob, ttl)
 end
-local function is_final(status) return status == 'complete' or status == 'failed' end
+local function is_final(status) return status == '{COMPLETE}' or status == '{FAILED}' end
 """
 
 # KEYS[1] job; ARGV prefix, fenced ('1'/'0'), claim, ttl, then field/value pairs. 1 = written, 0 = refused (the job

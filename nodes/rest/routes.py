@@ -44,7 +44,7 @@ from .keys import ApiKey, bearer_token, identify
 from .models import resolve_models
 from .safe_fetch import FetchRefused, fetch
 from .stability_api import StabilityApi
-from .store import Claim, StoreUnavailable, open_store
+from .store import INPUT_BLOB, RESULT_BLOB, Claim, StoreUnavailable, open_store
 from .ticks import TickHealth, run_ticks
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,6 @@ WAIT_POLL_S = 0.05
 """How often a sync call looks at the shared store for its job, which any worker may finish."""
 WATCH_RETRY_S = 1.0
 """After an error in one of its ticks the watcher logs it and goes on after this pause."""
-INPUT_BLOB, RESULT_BLOB = "in/", "out/"
-"""Where a job's input images and result files live in the shared store's blob of the job."""
 JOB_KEY = "hires_studio_job"
 """Where a handler notes the id of the job it created on the aiohttp request, for the 500 body."""
 
