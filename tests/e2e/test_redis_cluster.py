@@ -6,6 +6,7 @@ same keys and the same queue_url.
   job ends complete, every result is readable from every worker, each job ran on exactly one worker (their
   ComfyUI histories), the jobs are spread over the workers, each key sees only its own jobs, a key's rate limit
   holds across workers, and the status route counts them;
+- a deepmode callback fires once, from whichever worker finished the job;
 - Redis restarted mid-queue: nothing queued is lost;
 - Redis down: each API's documented 503 body, nothing written, and ComfyUI still serves the editor;
 - a worker killed with SIGKILL while it runs a job: the job completes on another worker, the others' are unaffected;
@@ -214,6 +215,23 @@ def test_jobs_spread_over_workers_each_runs_once(cluster: Cluster) -> None:
     assert status["store"] == "redis" and len(status["queue"]["workers_seen_s_ago"]) == WORKERS
     assert status["jobs"]["complete"] >= JOBS + len(bobs) and status["queue"]["waiting"] == 0
     assert cluster.http.get(workers[1].url + "/hires_studio_api/queue", timeout=30).status_code == 401
+
+
+def test_a_deepmode_callback_fires_once_from_the_worker_that_finished(cluster: Cluster) -> None:
+    site = cluster.api.site
+    callback = f"{site.url}/once"
+    response = cluster.http.post(cluster.workers[2].url + "/api/images/generate",
+                                 json={"model_id": "m1", "prompt": "a cow", "num_images": 1, "callback": callback},
+                                 headers={"Authorization": f"Bearer {cluster.keys['alice']}"}, timeout=60)
+    assert (response.status_code, response.json()) == (200, {"message": "Generating images..."})
+    path, _, images = site.callbacks.get(timeout=JOB_TIMEOUT_S)
+    assert path == "/once" and len(images) == 1
+    for worker in cluster.workers:  # the image it names is found from every worker
+        found = cluster.http.get(f"{worker.url}/api/images/{images[0]['id']}",
+                                 headers={"Authorization": f"Bearer {cluster.keys['alice']}"}, timeout=30)
+        assert found.status_code == 200 and found.json()["id"] == images[0]["id"]
+    time.sleep(2 * LEASE_S / 3)
+    assert site.callbacks.empty(), "one callback per job"
 
 
 def test_redis_restarted_mid_queue_loses_nothing(cluster: Cluster) -> None:
