@@ -259,8 +259,10 @@ class RestApi:
         graph = comfy_queue.complete(graph)
         if self.store.shared:
             await comfy_queue.check(graph)  # refused here, with its 400, not later on some worker
+            # Its inputs are in the store: the local copies go before the job is queued, since an idle worker (this
+            # one too) may take it the moment it is, and writes them again.
+            self._delete_inputs(job.id)
             await asyncio.to_thread(self.store.enqueue, job.id, graph)
-            self._delete_local(job.id)  # its inputs are in the store
             return
         self.finished[job.id] = asyncio.Event()
         prompt_id = await comfy_queue.submit(self.server, graph, job.id)
@@ -484,11 +486,15 @@ class RestApi:
             Path(path).unlink(missing_ok=True)
         shutil.rmtree(self.results / job.id, ignore_errors=True)
 
+    def _delete_inputs(self, job_id: str) -> None:
+        for path in (Path(folder_paths.get_input_directory()) / SUBFOLDER).glob(f"{job_id}_*"):
+            path.unlink(missing_ok=True)
+
     def _delete_local(self, job_id: str) -> None:
         """Every file of a job on this machine: its inputs, ComfyUI's outputs and the encoded results."""
-        for folder in (folder_paths.get_input_directory(), folder_paths.get_output_directory()):
-            for path in (Path(folder) / SUBFOLDER).glob(f"{job_id}_*"):
-                path.unlink(missing_ok=True)
+        self._delete_inputs(job_id)
+        for path in (Path(folder_paths.get_output_directory()) / SUBFOLDER).glob(f"{job_id}_*"):
+            path.unlink(missing_ok=True)
         shutil.rmtree(self.results / job_id, ignore_errors=True)
 
     def has_result(self, job: Job) -> bool:
