@@ -17,7 +17,7 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from comfy_host import HIRES, ComfyServer, make_comfy_base
+from comfy_host import COMFY, HIRES, ComfyServer, make_comfy_base
 from redis_server import RedisServer
 
 from hires_studio.nodes.rest.config import config_path, write_config_atomic
@@ -53,7 +53,7 @@ def main() -> None:
     log.info("workers: %s", "  ".join(worker.url for worker in workers))
     log.info("API key (shown once): %s", key)
     log.info("try:  curl -s -H 'x-api-key: %s' -F image=@%s -F width=512 %s/rest_api/process_result",
-             key, HIRES / "base" / "input" / "example.png", workers[0].url)
+             key, COMFY / "input" / "example.png", workers[0].url)
     log.info("queue: curl -s -H 'x-api-key: %s' %s/hires_studio_api/queue", key, workers[-1].url)
     log.info("logs: %s/worker*/worker.log; Ctrl-C stops the cluster", root)
     try:
