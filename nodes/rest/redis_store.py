@@ -38,6 +38,8 @@ INGEST_S = 600
 """A job must reach the queue within this many seconds of its request, or it expires with its input images."""
 CONNECT_TIMEOUT_S = 2.0
 SOCKET_TIMEOUT_S = 10.0
+FORGET_WORKER_S = 600
+"""A worker not seen for this long leaves the status route's list (a restarted process is a new worker)."""
 _UNREACHABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError)
 T = TypeVar("T")
 
@@ -418,4 +420,8 @@ class RedisJobStore:
         pending = self.redis.xpending(self.queue_key, GROUP)["pending"]
         now = time.time()
         workers = {_text(k): round(now - float(v), 1) for k, v in self.redis.hgetall(PREFIX + "workers").items()}
+        gone = [name for name, ago in workers.items() if ago > FORGET_WORKER_S]
+        if gone:
+            self.redis.hdel(PREFIX + "workers", *gone)
+        workers = {name: ago for name, ago in workers.items() if name not in gone}
         return {"waiting": max(0, length - pending), "claimed": pending, "workers_seen_s_ago": workers}

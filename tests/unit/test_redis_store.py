@@ -11,7 +11,7 @@ from redis_server import RedisServer, free_port
 
 from hires_studio.nodes.rest.config import ConfigError, parse_config
 from hires_studio.nodes.rest.jobs import ATTEMPTS_MESSAGE, COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, JobStore
-from hires_studio.nodes.rest.redis_store import INGEST_S, PREFIX, RedisJobStore
+from hires_studio.nodes.rest.redis_store import FORGET_WORKER_S, INGEST_S, PREFIX, RedisJobStore
 from hires_studio.nodes.rest.store import QueueSettings, StoreUnavailable, open_store
 
 GRAPH = {"1": {"class_type": "SaveImage", "inputs": {"filename_prefix": "x"}}}
@@ -119,6 +119,14 @@ def test_attempts_used_up_end_failed_with_the_documented_message(store_for) -> N
     job = store.get(job_id)
     assert (job.status, job.error) == (FAILED, ATTEMPTS_MESSAGE.format(attempts=2))
     assert store.queue_state()["claimed"] == 0 and store.active_count("alice") == 0
+
+
+def test_workers_seen_and_forgotten(store_for, redis_server: RedisServer) -> None:
+    store = store_for()
+    store.seen("w1")
+    redis_server.client().hset(PREFIX + "workers", "old", repr(time.time() - FORGET_WORKER_S - 1))
+    assert set(store.queue_state()["workers_seen_s_ago"]) == {"w1"}
+    assert redis_server.client().hkeys(PREFIX + "workers") == [b"w1"]
 
 
 def test_deepmode_image_ids_are_found_by_their_owner_only(store_for) -> None:
