@@ -50,11 +50,17 @@ JOB_TIMEOUT_S = 300.0
 SPREAD_KEYS = {"carol": new_key(), "dave": new_key()}
 """The two keys of the spread test (rate limit 200); the suite's alice, bob (4) and zero (0) keep theirs."""
 REST_SUITE = Path(__file__).with_name("test_rest_api.py")
-SUBSET = ("test_deepimage_generative_upscale_seed", "test_deepimage_form_data_and_base64", "test_stability_esrgan_json",
-          "test_deepmode_upscale_sync", "test_deepmode_upscale_async_callback", "test_rate_limit",
-          "test_no_key_and_wrong_key", "test_another_keys_job_is_not_found", "test_deepmode_generate")
-"""The REST suite's tests that also run on the cluster: the seeds of the three APIs, a callback, auth and
-isolation. The rest of the suite checks request parsing and graphs, which do not depend on the store."""
+SUBSET = ("test_deepimage_generative_upscale_seed", "test_deepimage_hires_generation_seed",
+          "test_deepimage_form_data_and_base64", "test_stability_esrgan_json", "test_stability_esrgan_png_with_width",
+          "test_deepmode_upscale_sync", "test_deepmode_upscale_async_callback",
+          "test_bad_input_is_refused_with_the_documented_body", "test_rate_limit", "test_no_key_and_wrong_key",
+          "test_another_keys_job_is_not_found", "test_ssrf_targets_are_refused", "test_deepimage_resize_fields",
+          "test_deepmode_generate")
+"""The REST suite's tests that also run on the cluster: the seeds of the three APIs, a callback, the bad-input
+bodies, SSRF refusals, resize fields, auth and isolation. Left out: the tests that rewrite the configuration
+(the cluster's keys and queue live there), the ones about one ComfyUI's own queue, and the property, load and
+generated-client tests, which check request parsing and the schema (the same code on either store) and take
+minutes."""
 
 
 def _load_rest_suite() -> Any:
