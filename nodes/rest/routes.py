@@ -94,6 +94,7 @@ class RestApi:
         """This worker's name on the shared queue: a restarted process is a new worker."""
         self.claims: dict[str, Claim] = {}
         self.last_pull = self.last_renew = self.last_seen = 0.0
+        self.queue_down = False
         self.results = self.home / "results"
         self.watched: dict[str, tuple[str, ApiPrompt]] = {}
         self.finished: dict[str, asyncio.Event] = {}
@@ -318,7 +319,16 @@ class RestApi:
             await asyncio.to_thread(self._cleanup, config)
         self._watch_tick()
         if self.store.shared:
-            await self._queue_tick()
+            try:
+                await self._queue_tick()
+            except StoreUnavailable as error:  # one line per outage, not a traceback a second
+                if not self.queue_down:
+                    log.warning("HiRes Studio API: %s; this worker takes no job until it is back", error)
+                self.queue_down = True
+                return
+            if self.queue_down:
+                log.warning("HiRes Studio API: the job queue at %s answers again", self.store.where)
+            self.queue_down = False
 
     # -- the shared queue -------------------------------------------------------------------------------------
 
