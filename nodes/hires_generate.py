@@ -79,7 +79,7 @@ class HiResGenerate(io.ComfyNode):
         wanted = ["model", "vae"]
         if adapter is None or adapter.needs_clip:
             wanted.append("clip")
-        if not generative_upscale or route.base_path == "upscale_4":
+        if not generative_upscale or route.uses_upscale_model:
             wanted.append("upscale_model")
         return [name for name in wanted if name in inputs and inputs[name] is None]
 

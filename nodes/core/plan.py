@@ -30,7 +30,7 @@ from .sizing import (
     with_min_length,
     with_padding,
 )
-from .strength import STRENGTHS, UPSCALE_MODEL_STRENGTHS, BasePath, strength_preset
+from .strength import STRENGTHS, UPSCALE_MODEL_STRENGTHS, BasePath, strength_preset, uses_upscale_model
 
 CLEANUP_LEVELS: dict[str, int | None] = {"off": None, "light": 0, "medium": 1, "strong": 2, "strongest": 3}
 """BicubicClean's cleanup choices: auto measures the damage; the others are waifu2x denoise levels 0..3."""
@@ -55,6 +55,10 @@ class Route:
     diffusion: Diffusion | None
     strength: int | None = None
     """The upscale_strength row this route comes from (None: asked for directly), for the messages."""
+
+    @property
+    def uses_upscale_model(self) -> bool:
+        return uses_upscale_model(self.base_path)
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,7 @@ def check_connected(route: Route, outpaint: bool, node: str, connected: Collecti
     so /prompt runs it on the links alone and the run again on the real inputs. `connected` names the
     connected inputs ("adapter" among them); `adapter_encodes` says whether the adapter brings a CLIP or
     CONDITIONING, None while it is not known (at /prompt): then only "no adapter and no clip" is refused."""
-    if route.base_path == "upscale_4" and "upscale_model" not in connected:
+    if route.uses_upscale_model and "upscale_model" not in connected:
         row = f"upscale_strength {route.strength} takes" if route.strength else "this request takes"
         raise HiResInputError(
             "upscale_model", None, f"{row} the upscale_4 base path, which needs an UPSCALE_MODEL",
@@ -215,7 +219,7 @@ def check_connected(route: Route, outpaint: bool, node: str, connected: Collecti
 
 def lazy_inputs_for(plan: Plan, wants_clip: bool) -> list[str]:
     """The lazy model inputs the plan uses, in load order: nothing else is ever loaded."""
-    wanted = ["upscale_model"] if plan.route.base_path == "upscale_4" else []
+    wanted = ["upscale_model"] if plan.route.uses_upscale_model else []
     if plan.needs_model:
         wanted += ["model", "vae"] + (["clip"] if wants_clip else [])
     return wanted

@@ -45,12 +45,17 @@ class StrengthPreset:
     @property
     def uses_upscale_model(self) -> bool:
         """The upscale_4 base path: the row needs an AI upscaler (an UPSCALE_MODEL)."""
-        return self.base_path == "upscale_4"
+        return uses_upscale_model(self.base_path)
 
     @property
     def base_path_only(self) -> int:
         """The row with the same base path and no diffusion pass (7, 8 or 9)."""
         return next(s for s in STRENGTHS if _row(s) == (self.base_path, "off"))
+
+
+def uses_upscale_model(base_path: BasePath) -> bool:
+    """Whether a base path runs an AI upscaler (an UPSCALE_MODEL): upscale_4 alone does."""
+    return base_path == "upscale_4"
 
 
 def strength_preset(strength: int) -> StrengthPreset:

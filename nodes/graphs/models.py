@@ -122,10 +122,12 @@ MODEL_URLS: dict[str, str] = {
 
 def checkpoint_loader(checkpoint: str = CHECKPOINT,
                       title: str = "Load Checkpoint (any SD-family model)") -> dict[str, Any]:
+    """CheckpointLoaderSimple of `checkpoint` (the model, its CLIP and its VAE)."""
     return node("CheckpointLoaderSimple", title, ckpt_name=checkpoint)
 
 
 def realesrgan_loader(model_name: str = REALESRGAN) -> dict[str, Any]:
+    """UpscaleModelLoader of the AI upscaler (Real-ESRGAN x4plus unless another file is named)."""
     return node("UpscaleModelLoader", "Load Upscale Model (Real-ESRGAN)", model_name=model_name)
 
 

@@ -245,9 +245,9 @@ class ConfigCache:
     def _current_stamp(self) -> tuple:
         try:
             stat = config_path(self.user_dir).stat()
-            return (stat.st_mtime_ns, stat.st_size, os.environ.get(KEYS_ENV))
+            return (stat.st_ino, stat.st_mtime_ns, stat.st_size, os.environ.get(KEYS_ENV))  # a rename is a new inode
         except OSError:
-            return (None, None, os.environ.get(KEYS_ENV))
+            return (None, None, None, os.environ.get(KEYS_ENV))
 
     def get(self) -> ApiConfig:
         """The configuration in force; ConfigError only when none has ever loaded."""

@@ -7,6 +7,7 @@ import asyncio
 import random
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,10 +133,13 @@ class DeepmodeApi(ApiFamily):
         raise DeepmodeError(404, f"image_id: no image {image_id!r} on this server (upload one through "
                             "/upload/image, or use an id that /api/images/generate returned)")
 
-    async def _run(self, request: web.Request, job: Job, graph: ApiPrompt, config: ApiConfig,
-                   record: DeepmodeJob, ack: dict[str, str]) -> web.Response:
+    async def _run(self, request: web.Request, key: ApiKey, config: ApiConfig, record: DeepmodeJob,
+                   build: Callable[[Job], Awaitable[ApiPrompt]], ack: dict[str, str]) -> web.Response:
+        """Make the job, build its graph (`build`) and queue it: a refusal on the way leaves nothing behind.
+        With a callback the answer is `ack`; otherwise the image object(s) when the job is done."""
+        job = self.runner.create_job(request, self, key, asdict(record))
         try:
-            await self.runner.queue(job, self.runner.with_prefix(graph, job), config)
+            await self.runner.queue(job, self.runner.with_prefix(await build(job), job), config)
         except (HiResInputError, comfy_queue.GraphRefused) as error:
             self.runner.discard(job)
             raise DeepmodeError(400, str(error)) from None
@@ -159,17 +163,12 @@ class DeepmodeApi(ApiFamily):
         self.runner.check_rate(self, key)
         record = DeepmodeJob(base_url=self.runner.base_url(request, config), kind=UPSCALE, callback=parsed.callback,
                              upscaled=True, source={name: known.get(name, "") for name in SOURCE_FIELDS})
-        job = self.runner.create_job(request, self, key, asdict(record))
-        try:
+
+        async def build(job: Job) -> ApiPrompt:
             image, _ = await self.runner.save_input(job.id, data, "image", config)
-            graph = deepmode_upscale_graph(image=image)
-        except HiResInputError as error:
-            self.runner.discard(job)
-            raise DeepmodeError(400, str(error)) from None
-        except BaseException:
-            self.runner.discard(job)
-            raise
-        return await self._run(request, job, graph, config, record, deepmode.UPSCALE_ACK)
+            return deepmode_upscale_graph(image=image)
+
+        return await self._run(request, key, config, record, build, deepmode.UPSCALE_ACK)
 
     async def generate(self, request: web.Request) -> web.Response:
         key, config, body = await self._body(request)
@@ -180,19 +179,13 @@ class DeepmodeApi(ApiFamily):
                              upscaled=parsed.upscale,
                              source={"model_id": parsed.model_id, "prompt": parsed.prompt,
                                      "negative_prompt": parsed.negative_prompt, "ratio": parsed.ratio})
-        job = self.runner.create_job(request, self, key, asdict(record))
-        try:
+
+        async def build(job: Job) -> ApiPrompt:
             native = {"native": config.deepmode_native_side} if config.deepmode_native_side else {}
-            graph = deepmode_generate_graph(
-                parsed.prompt, parsed.negative_prompt, parsed.num_images, parsed.ratio, parsed.upscale,
-                random.randint(*SEED_RANGE), **native)
-        except HiResInputError as error:
-            self.runner.discard(job)
-            raise DeepmodeError(400, str(error)) from None
-        except BaseException:
-            self.runner.discard(job)
-            raise
-        return await self._run(request, job, graph, config, record, deepmode.GENERATE_ACK)
+            return deepmode_generate_graph(parsed.prompt, parsed.negative_prompt, parsed.num_images, parsed.ratio,
+                                           parsed.upscale, random.randint(*SEED_RANGE), **native)
+
+        return await self._run(request, key, config, record, build, deepmode.GENERATE_ACK)
 
     async def image(self, request: web.Request) -> web.Response:
         key, config = self.runner.authenticate(self, request)

@@ -21,14 +21,11 @@ import importlib
 import importlib.util
 import io
 import json
-import queue
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
@@ -40,6 +37,7 @@ from comfy_host import ComfyServer
 from deepimage_schema import SCHEMA_PATH, validate_response
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from loopback_site import LoopbackSite
 from PIL import Image
 
 from hires_studio.nodes import shipped_workflows
@@ -64,48 +62,6 @@ def png_bytes(width: int, height: int, color: tuple[int, int, int] = (90, 140, 2
     out = io.BytesIO()
     Image.new("RGB", (width, height), color).save(out, "PNG")
     return out.getvalue()
-
-
-class LoopbackSite:
-    """A loopback HTTP server standing in for the seeds' hosts: it serves the example images, redirects to a
-    private address, and receives callbacks."""
-
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files = files
-        self.callbacks: queue.Queue = queue.Queue()
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                if self.path == "/redirect-private":
-                    self.send_response(302)
-                    self.send_header("Location", "http://10.1.2.3/api-example.png")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                body = site.files.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def do_POST(self) -> None:  # noqa: N802
-                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                site.callbacks.put((self.path, self.headers.get("Content-Type"), json.loads(data)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
 
 
 @dataclass

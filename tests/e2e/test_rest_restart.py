@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import base64
 import io
-import json
-import queue
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
 from comfy_host import ComfyServer, make_comfy_base
+from loopback_site import LoopbackSite
 from PIL import Image
 from staging import stage_base, tiny_stand_ins
 
@@ -35,33 +32,11 @@ def png_b64(width: int, height: int) -> str:
     return "base64," + base64.b64encode(out.getvalue()).decode()
 
 
-class CallbackReceiver:
-    """A loopback HTTP server that keeps every POST it receives."""
-
-    def __init__(self) -> None:
-        self.received: queue.Queue = queue.Queue()
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                received.put((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-
 def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
     base = make_comfy_base(tmp_path / "base", [tiny_models, REAL_MODELS])
     stage_base(base, tiny_stand_ins(tiny_models))
     key = new_key()
-    receiver = CallbackReceiver()
+    receiver = LoopbackSite({})
     write_config_atomic(config_path(base / "user"), {
         "keys": [{"name": "t", "sha256": hash_key(key), "rate_limit": 50}],
         "fetch_allowlist": [f"127.0.0.1:{receiver.port}"]})
@@ -117,13 +92,13 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
         again = http.post(restarted.url + "/rest_api/process_result", headers=headers, timeout=120,
                           json={"url": png_b64(24, 16), "width": 36, "upscale_strength": 9}).json()
         assert again["status"] in ("complete", "not_started", "in_progress"), again
-        path, payload = receiver.received.get(timeout=60)
+        path, _, payload = receiver.callbacks.get(timeout=60)
         assert path == "/done" and (payload["status"], payload["message"]) == ("failed", RESTART_MESSAGE), payload
         time.sleep(2)
-        assert receiver.received.empty(), "the failure is sent once"
+        assert receiver.callbacks.empty(), "the failure is sent once"
     finally:
         restarted.stop()
-        receiver.httpd.shutdown()
+        receiver.close()
 
 
 def test_a_server_started_with_a_broken_config_refuses_then_serves_once_fixed(tiny_models: Path,

@@ -4,6 +4,9 @@ nothing is imported): imports go downwards only."""
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +102,14 @@ def test_runtime_imports_no_shell_and_no_rest() -> None:
 def test_nothing_but_the_extension_imports_a_node_shell(shell: str) -> None:
     importers = {name for name, imported in MODULES.items() if shell in imported}
     assert importers == {"nodes.extension"}
+
+
+def test_the_graphs_and_the_catalog_load_without_torch_or_comfyui() -> None:
+    """scripts/workflows.py and the REST parsers build graphs in any Python: nothing heavy comes with them."""
+    code = ("import sys; import hires_studio.nodes.shipped_workflows, hires_studio.nodes.graphs.stability, "
+            "hires_studio.nodes.graphs.deepmode, hires_studio.nodes.graphs.deepimage; "
+            "print(sorted(m for m in ('torch', 'comfy', 'comfy_api', 'folder_paths') if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
