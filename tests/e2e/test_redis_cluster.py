@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 import requests
 from comfy_host import ComfyServer, make_comfy_base
+from loopback_site import LoopbackSite
 from PIL import Image
 from redis_server import RedisServer
 from staging import stage_base, tiny_stand_ins
@@ -139,7 +140,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory):
     redis = RedisServer(tmp_path_factory.mktemp("cluster-redis"))
-    site = rest.LoopbackSite({})
+    site = LoopbackSite({})
     http = requests.Session()
     http.trust_env = False  # never a proxy: loopback only
     keys = {"alice": new_key(), "bob": new_key(), "zero": new_key()}
