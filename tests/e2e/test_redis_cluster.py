@@ -194,10 +194,12 @@ def test_jobs_spread_over_workers_each_runs_once(cluster: Cluster) -> None:
         response = cluster.post(workers[i % WORKERS], "/rest_api/process", key, body)
         assert response.status_code == 200, response.text
         jobs.append((response.json()["job"], key))
-    # A key's rate limit counts its jobs on every worker: bob's 4 wait behind the others, so a 5th is refused.
+    # A key's rate limit counts its jobs on every worker: bob's 4 (generative, so they take a while) wait behind
+    # the others or run, so a 5th is refused.
     bobs = []
     for i in range(4):
-        response = cluster.post(workers[i % WORKERS], "/rest_api/process", "bob", {"url": tiny_png_b64(), "width": 96})
+        slow = {"url": tiny_png_b64(), "width": 128, "generative_upscale": True, "upscale_strength": 5}
+        response = cluster.post(workers[i % WORKERS], "/rest_api/process", "bob", slow)
         assert response.status_code == 200, response.text
         bobs.append((response.json()["job"], "bob"))
     busy = cluster.post(workers[1], "/rest_api/process", "bob", {"url": tiny_png_b64(), "width": 96})
