@@ -4,6 +4,7 @@
 #   make demo-api  set up, then answer one seed curl (Stability esrgan upscale) from a local ComfyUI
 #   make serve     set up, then start ComfyUI with the pack on http://127.0.0.1:8188 (`make serve PORT=8190`)
 #   make docs      write docs/workflows.md from the workflow definitions
+#   make cluster   set up, then a local Redis and 3 ComfyUI workers behind one API on loopback (docs/cluster.md)
 PY := .hires/venv/bin/python
 # Passive OpenMP waits: on a busy 2-core machine spinning torch threads make CPU runs several times slower.
 export OMP_WAIT_POLICY ?= PASSIVE
@@ -15,7 +16,7 @@ SERVE_ARGS ?=
 # The host helper and the staging live with the tests (tests/support); the demo and the benchmarks use them too.
 TOOLS_PATH := .hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support
 
-.PHONY: setup setup-browser demo demo-api test serve bench lint thumbnails docs
+.PHONY: setup setup-browser demo demo-api test serve cluster bench lint thumbnails docs
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -36,6 +37,9 @@ serve: setup
 	@cd .hires/ComfyUI && ../venv/bin/python main.py --cpu --listen 127.0.0.1 --port $(PORT) \
 		--base-directory ../base --database-url sqlite:///:memory: $(SERVE_ARGS)
 
+cluster: setup
+	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/cluster.py
+
 bench: setup
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/cleanup_quality.py
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/tiled_diffusion.py
@@ -43,6 +47,7 @@ bench: setup
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/live_preview.py
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/controlnet_tiles.py
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/rest_overhead.py
+	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/cluster_throughput.py
 
 thumbnails: setup
 	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/thumbnails.py

@@ -76,6 +76,13 @@ if ! have requirements "$REQS"; then
   done_ requirements "$REQS"
 fi
 
+# The shared job queue's tests, `make cluster` and its benchmark run a real Redis on loopback: Debian's
+# redis-server package (choose_redis_server in bootstrap_lib.sh; a redis-server already on PATH is used as is).
+if [ "${HIRES_SKIP_REDIS:-0}" != 1 ]; then
+  REDIS_SERVER=$(choose_redis_server) || { echo "no redis-server: install Debian's redis-server package" >&2; exit 1; }
+  log "the shared queue's Redis: $REDIS_SERVER"
+fi
+
 mkdir -p "$H/base/custom_nodes" "$H/base/input" "$H/base/output"
 # The pack is importable as `hires_studio` (pytest's pythonpath) and ComfyUI loads it from the same folder.
 ln -sfn "$ROOT" "$H/base/custom_nodes/hires_studio"

@@ -105,3 +105,20 @@ choose_chromium() {
   path=$(apt_install_chromium) && [ -n "$path" ] && { printf '%s\n' "$path"; return 0; }
   return 1
 }
+
+# The Redis-compatible server the shared-queue tests, `make cluster` and the cluster benchmark start on loopback:
+# `redis-server` on PATH, else Debian's redis-server package installed with apt (as root or through sudo).
+# Prints the binary's path; status 1 when there is none and apt cannot install it, 3 without root or sudo.
+choose_redis_server() {
+  local path sudo
+  if path=$(command -v redis-server 2>/dev/null) && [ -n "$path" ]; then
+    printf '%s\n' "$path"
+    return 0
+  fi
+  command -v apt-get >/dev/null 2>&1 || return 1
+  sudo=$(sudo_prefix) || { echo "apt needs root or sudo: run as root, install sudo, or install redis-server" >&2; return 3; }
+  $sudo apt-get update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null || return 1
+  path=$(command -v redis-server 2>/dev/null) || return 1
+  printf '%s\n' "$path"
+}

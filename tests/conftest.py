@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from comfy_host import COMFY, HIRES, ComfyServer, InProcessComfy, ensure_tiny_models, make_comfy_base
+from redis_server import RedisServer
 from staging import stage_base, tiny_stand_ins
 
 REAL_MODELS = HIRES / "base" / "models"
@@ -51,3 +52,11 @@ def staged_server(comfy_server: ComfyServer, tiny_models: Path) -> ComfyServer:
     (real weights win when present)."""
     stage_base(comfy_server.base, tiny_stand_ins(tiny_models))
     return comfy_server
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real redis-server on loopback for the session (tests/support/redis_server.py), stopped at the end."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

@@ -68,6 +68,14 @@ def _first_error(error: dict[str, Any], node_errors: dict[str, Any]) -> str:
     return f"{error.get('message', 'invalid graph')}: {error.get('details', '')}".rstrip(": ")
 
 
+async def check(graph: ApiPrompt) -> None:
+    """Validate the graph as POST /prompt does, without queueing it (a shared-queue job is refused here, on the
+    worker that took the request, before any worker runs it)."""
+    valid, error, _, node_errors = await execution.validate_prompt(str(uuid.uuid4()), graph, None)
+    if not valid:
+        raise GraphRefused(_first_error(error or {}, node_errors or {}))
+
+
 async def submit(server: Any, graph: ApiPrompt, job_id: str) -> str:
     """Validate the graph as POST /prompt does and put it on ComfyUI's queue; the prompt id."""
     prompt_id = str(uuid.uuid4())

@@ -6,7 +6,12 @@
      "rate_limit": 4, "result_ttl_hours": 24, "process_result_wait_s": 25,
      "fetch_allowlist": ["192.168.1.20", "10.0.0.0/8", "127.0.0.1:8123"],
      "models": {"v1-5-pruned-emaonly-fp16.safetensors": "my_model.safetensors"},
-     "public_url": "https://images.example.com", "deepmode_native_side": 1024}
+     "public_url": "https://images.example.com", "deepmode_native_side": 1024,
+     "queue_url": "rediss://:password@redis.internal:6380/0", "queue_lease_s": 60, "queue_max_attempts": 3,
+     "max_result_bytes": 134217728}
+
+The queue_* fields and max_result_bytes are read when ComfyUI starts (docs/cluster.md); no queue_url = the
+embedded SQLite store.
 
 `HIRES_STUDIO_API_KEYS="name=key,other=key2"` adds keys from the environment (hashed on load). The file lives
 outside `user/default`, so ComfyUI's own /userdata routes cannot read or write it. It is read again whenever
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .keys import ApiKey, hash_key
+from .store import DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RESULT_BYTES, REDIS_SCHEMES, QueueSettings
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +83,8 @@ class ApiConfig:
     deepmode_native_side: int = 0
     """The native side of the model deepmode's generate loads (its sizes are that budget at the ratio); 0 = the
     shipped checkpoint's (SD1.5, 512). Set it when `models` maps the checkpoint to another family (SDXL: 1024)."""
+    queue: QueueSettings = QueueSettings()
+    """The shared job queue (a Redis URL and its settings); no URL = the embedded SQLite store."""
 
 
 def parse_allow_entry(text: str) -> AllowEntry:
@@ -137,7 +145,18 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], source: str = 
     public_url = data.get("public_url")
     if public_url is not None and not (isinstance(public_url, str) and public_url.startswith(("http://", "https://"))):
         raise ConfigError(f"{source}: public_url must be an http(s) URL, got {public_url!r}")
+    queue_url = data.get("queue_url")
+    if queue_url is not None and not (isinstance(queue_url, str) and queue_url.startswith(REDIS_SCHEMES)):
+        raise ConfigError(f"{source}: queue_url must be a redis:// or rediss:// URL, got a {type(queue_url).__name__}"
+                          f" that does not start with either")
+    max_attempts = data.get("queue_max_attempts", DEFAULT_MAX_ATTEMPTS)
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise ConfigError(f"{source}: queue_max_attempts must be an integer >= 1, got {max_attempts!r}")
+    queue = QueueSettings(url=queue_url, lease_s=number("queue_lease_s", DEFAULT_LEASE_S, 1),
+                          max_attempts=max_attempts,
+                          max_result_bytes=int(number("max_result_bytes", DEFAULT_MAX_RESULT_BYTES, 1)))
     return ApiConfig(
+        queue=queue,
         keys=tuple(keys),
         allowlist=tuple(parse_allow_entry(text) for text in data.get("fetch_allowlist", [])),
         models=dict(models),

@@ -46,7 +46,8 @@ class DeepImageApi(ApiFamily):
                 "no_key_sent": lambda: DeepImageError(403, "No x-api-key header is provided"),
                 "unknown_key": lambda: DeepImageError(404, "No user found for provided token"),
                 "config": lambda: DeepImageError(503, message, "SERVER_CONFIG"),
-                "rate_limited": lambda: DeepImageError(429, message, "TOO_MANY_REQUESTS")}[kind]()
+                "rate_limited": lambda: DeepImageError(429, message, "TOO_MANY_REQUESTS"),
+                "unavailable": lambda: DeepImageError(503, message, "SERVICE_UNAVAILABLE")}[kind]()
 
     def bad_body(self, status: int, message: str) -> ApiError:
         return DeepImageError(status, message, "BAD_REQUEST")
@@ -124,6 +125,6 @@ class DeepImageApi(ApiFamily):
         job = self.runner.store.get(request.match_info["job"], owner=key.name)
         if job is None:
             raise DeepImageError(404, "Job not found")
-        if job.status == COMPLETE and not (self.runner.results / job.id).is_dir():
+        if job.status == COMPLETE and not self.runner.has_result(job):
             raise DeepImageError(404, "Image deleted", status=COMPLETE)
         return web.json_response(self._process_result(job, self.runner.base_url(request, config)))

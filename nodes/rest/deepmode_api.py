@@ -62,7 +62,8 @@ class DeepmodeApi(ApiFamily):
                 "no_key_sent": lambda: DeepmodeError(401, "missing authorization header (Authorization: Bearer <key>)"),
                 "unknown_key": lambda: DeepmodeError(401, "the API key is not valid on this server"),
                 "config": lambda: DeepmodeError(503, message),
-                "rate_limited": lambda: DeepmodeError(429, message)}[kind]()
+                "rate_limited": lambda: DeepmodeError(429, message),
+                "unavailable": lambda: DeepmodeError(503, message)}[kind]()
 
     def bad_body(self, status: int, message: str) -> ApiError:
         return DeepmodeError(status, message)
@@ -121,9 +122,9 @@ class DeepmodeApi(ApiFamily):
         job = self.runner.store.find(owner, self.name, "image_ids", image_id)
         if job is not None:
             image = job.result["images"][job.result["image_ids"].index(image_id)]
-            path = self.runner.results / job.id / image["file_name"]
-            if path.is_file():
-                return path.read_bytes(), image
+            data = self.runner.result_bytes(job, image["file_name"])
+            if data is not None:
+                return data, image
         input_dir = Path(folder_paths.get_input_directory()).resolve()
         candidate = (input_dir / image_id).resolve()
         if candidate.is_relative_to(input_dir) and candidate.is_file() and \

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from .routes import RestApi
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Refusal = Literal["no_keys", "no_key_sent", "unknown_key", "config", "rate_limited"]
-"""The runner's refusals: no key configured, none sent, one that matches no key, no configuration loaded, and
-the key's active jobs at its rate limit."""
+Refusal = Literal["no_keys", "no_key_sent", "unknown_key", "config", "rate_limited", "unavailable"]
+"""The runner's refusals: no key configured, none sent, one that matches no key, no configuration loaded, the
+key's active jobs at its rate limit, and the shared job queue out of reach (a 503: try again shortly)."""
 Record = TypeVar("Record")
 
 

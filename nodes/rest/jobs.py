@@ -25,6 +25,10 @@ RESTART_MESSAGE = "The server restarted before this job finished. No credits wer
 FAILED_MESSAGE = ("We have encountered some technical issues while processing the image. No credits were lost. "
                   "Please try again.")
 """deep-image's ErrorJobFailed message; what went wrong is in the body's `error`."""
+ATTEMPTS_MESSAGE = ("The job was started {attempts} times on this cluster's workers and none of them finished it "
+                    "(each stopped during the job). No credits were lost. Please try again.")
+"""A shared-queue job whose every attempt ended with its worker gone (store.DEFAULT_MAX_ATTEMPTS)."""
+FINAL = (COMPLETE, FAILED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -76,6 +80,10 @@ class Job:
 
 class JobStore:
     """Jobs in SQLite. Every call opens its own connection, so any thread may use the store."""
+
+    shared = False
+    """No work queue: a job goes onto this ComfyUI's own queue."""
+    name = "sqlite"
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -134,6 +142,25 @@ class JobStore:
         assignments = ", ".join(f"{name} = ?" for name in values)
         with self._db() as db:
             db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values.values(), job_id))
+
+    def finish(self, job_id: str, claim: str | None, **fields: Any) -> bool:
+        """`update`, only while the job is not final: whether it was (`claim` fences shared stores only)."""
+        allowed = {"status", "prompt_id", "result", "error", "files"}
+        if set(fields) - allowed:
+            raise KeyError(f"unknown job fields {sorted(set(fields) - allowed)}")
+        values = {k: json.dumps(v) if k in ("result", "files") else v for k, v in fields.items()}
+        values["updated"] = time.time()
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        with self._db() as db:
+            cursor = db.execute(f"UPDATE jobs SET {assignments} WHERE id = ? AND status IN ({_ACTIVE_SQL})",
+                                (*values.values(), job_id, *ACTIVE))
+            return cursor.rowcount == 1
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per status, for the queue status route."""
+        with self._db() as db:
+            rows = db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        return {status: 0 for status in (*ACTIVE, *FINAL)} | {row[0]: row[1] for row in rows}
 
     def add_files(self, job_id: str, paths: list[str]) -> None:
         with self._db() as db:

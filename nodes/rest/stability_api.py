@@ -48,7 +48,8 @@ class StabilityApi(ApiFamily):
                 "no_key_sent": lambda: StabilityError(401, "unauthorized", "missing authorization header"),
                 "unknown_key": lambda: StabilityError(401, "unauthorized", "the API key is not valid on this server"),
                 "config": lambda: StabilityError(503, "server_error", message),
-                "rate_limited": lambda: StabilityError(429, "too_many_requests", message)}[kind]()
+                "rate_limited": lambda: StabilityError(429, "too_many_requests", message),
+                "unavailable": lambda: StabilityError(503, "service_unavailable", message)}[kind]()
 
     def bad_body(self, status: int, message: str) -> ApiError:
         return StabilityError(status, "bad_request", message)
@@ -94,7 +95,9 @@ class StabilityApi(ApiFamily):
         job = await runner.wait(job.id, runner.sync_wait_s)
         if job.status != COMPLETE:
             raise StabilityError(500, "server_error", f"{UNEXPECTED} ({job.error})")
-        data = (runner.results / job.id / RESULT).read_bytes()
+        data = runner.result_bytes(job, RESULT)
+        if data is None:
+            raise StabilityError(500, "server_error", f"{UNEXPECTED} (the result expired)")
         if accept == "image/png":
             return web.Response(body=data, content_type="image/png",
                                 headers={"Finish-Reason": "SUCCESS", "Seed": str(seed)})

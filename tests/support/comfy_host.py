@@ -145,9 +145,9 @@ class ComfyServer:
     """
 
     def __init__(self, base: Path, api_nodes: bool = False, log_name: str = "server.log",
-                 extra_args: tuple[str, ...] = ()) -> None:
+                 extra_args: tuple[str, ...] = (), port: int | None = None) -> None:
         """extra_args: more `main.py` options (e.g. `("--preview-method", "latent2rgb")` for live previews)."""
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.base = base
         self.log_path = base / log_name

@@ -247,3 +247,47 @@ def test_recorded_chromium_runs_only_while_the_file_is_executable(bins: Path, tm
     exe.unlink()
     assert run(bins, f'recorded_chromium_runs "{record}" || echo no').stdout.strip() == "no"
     assert run(bins, f'recorded_chromium_runs "{tmp_path / "missing"}" || echo no').stdout.strip() == "no"
+
+
+def apt_get_installing_redis(bin_dir: Path) -> Path:
+    """A fake apt-get that logs its arguments and, on `install … redis-server`, puts a fake redis-server on PATH."""
+    log = bin_dir.parent / "apt-get.log"
+    fake(
+        bin_dir,
+        "apt-get",
+        f'echo "$*" >> "{log}"\n'
+        f'if [ "$1" = install ]; then printf "#!{BASH}\\necho Redis 7\\n" > "{bin_dir}/redis-server"; '
+        f'chmod +x "{bin_dir}/redis-server"; fi',
+    )
+    return log
+
+
+def test_redis_server_on_path_is_used_without_apt(bins: Path) -> None:
+    system = fake(bins, "redis-server", "echo 7.0")
+    log = apt_get_installing_redis(bins)
+    assert run(bins, "choose_redis_server").stdout.strip() == str(system)
+    assert not log.exists()
+
+
+def test_fresh_debian_as_root_installs_debians_redis_server(bins: Path) -> None:
+    uid(bins, 0)
+    log = apt_get_installing_redis(bins)
+    result = run(bins, "choose_redis_server")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(bins / "redis-server")
+    assert log.read_text().splitlines() == ["update -qq", "install -y -qq --no-install-recommends redis-server"]
+
+
+def test_redis_without_root_or_sudo_names_the_fix_and_skips_apt(bins: Path) -> None:
+    uid(bins, 1000)
+    log = apt_get_installing_redis(bins)
+    result = run(bins, 'choose_redis_server || echo "status $?"')
+    assert result.stdout.strip() == "status 3"
+    assert "apt needs root or sudo: run as root, install sudo, or install redis-server" in result.stderr
+    assert not log.exists()
+
+
+def test_redis_when_apt_cannot_install_is_status_1(bins: Path) -> None:
+    uid(bins, 0)
+    fake(bins, "apt-get", '[ "$1" = install ] && exit 100; exit 0')
+    assert run(bins, 'choose_redis_server || echo "status $?"').stdout.strip() == "status 1"
