@@ -15,7 +15,7 @@ from typing import Any
 import execution
 import folder_paths
 
-import nodes
+import nodes as comfy_nodes  # ComfyUI's module, not this pack's package of the same name
 
 from .. import host
 from ..api_prompt import ApiPrompt, complete_prompt, node_info
@@ -36,9 +36,9 @@ def complete(graph: ApiPrompt) -> ApiPrompt:
     info = {}
     for node in graph.values():
         class_type = node["class_type"]
-        if class_type not in nodes.NODE_CLASS_MAPPINGS:
+        if class_type not in comfy_nodes.NODE_CLASS_MAPPINGS:
             raise GraphRefused(f"the node type {class_type} is not installed in this ComfyUI")
-        info[class_type] = node_info(nodes.NODE_CLASS_MAPPINGS[class_type], class_type)
+        info[class_type] = node_info(comfy_nodes.NODE_CLASS_MAPPINGS[class_type], class_type)
     try:
         return complete_prompt(graph, info)
     except (KeyError, ValueError) as error:
