@@ -16,14 +16,14 @@ from hires_studio.nodes.graphs import deepmode as deepmode_graphs
 from hires_studio.nodes.graphs import models
 from hires_studio.nodes.graphs import stability as stability_graphs
 from hires_studio.nodes.rest import deepimage, deepimage_graph, deepmode, stability
-from hires_studio.nodes.rest import models as rest_models
+from hires_studio.nodes.rest import model_files as rest_model_files
 from hires_studio.nodes.shipped_workflows import WORKFLOWS
 
 
 def test_rest_uses_the_graphs_packages_tables_themselves() -> None:
     assert stability.STABILITY_ENGINES is stability_graphs.STABILITY_ENGINES
     assert deepmode.DEEPMODE_RATIOS is deepmode_graphs.DEEPMODE_RATIOS
-    assert rest_models.MODEL_FOLDERS is models.MODEL_FOLDERS
+    assert rest_model_files.MODEL_FOLDERS is models.MODEL_FOLDERS
     assert deepimage.MODEL_TYPES is models.MODEL_TYPES and deepimage.FAMILIES is models.FAMILIES
 
 
