@@ -424,14 +424,7 @@ class RestApi:
                             job_id, error)
             return
         try:
-            if state.state == comfy_queue.GONE:
-                raise RuntimeError("The job was removed from ComfyUI's queue (cancelled).")
-            ok, message = comfy_queue.outcome(state.history)
-            if not ok:
-                raise RuntimeError(message)
-            paths = comfy_queue.saved_images(state.history, graph)
-            if not paths:
-                raise RuntimeError("The job saved no image.")
+            paths = _saved_paths(state, graph)
             self.store.add_files(job_id, paths)
             job = self.store.get(job_id)
             result = await asyncio.to_thread(self.families[job.api].write_result, job, paths, self.results / job.id)
@@ -448,14 +441,7 @@ class RestApi:
     async def _shared_result(self, job_id: str, graph: ApiPrompt, state: comfy_queue.PromptState) -> dict[str, Any]:
         """A shared-queue job's final fields: its result files go into the store (fenced by the claim)."""
         try:
-            if state.state == comfy_queue.GONE:
-                raise RuntimeError("The job was removed from ComfyUI's queue (cancelled).")
-            ok, message = comfy_queue.outcome(state.history)
-            if not ok:
-                raise RuntimeError(message)
-            paths = comfy_queue.saved_images(state.history, graph)
-            if not paths:
-                raise RuntimeError("The job saved no image.")
+            paths = _saved_paths(state, graph)
             job = await asyncio.to_thread(self.store.get, job_id)
             folder = self.results / job_id
             result = await asyncio.to_thread(self.families[job.api].write_result, job, paths, folder)
@@ -593,3 +579,16 @@ def register_routes(server: Any) -> RestApi:
     api = RestApi(server)
     api.install()
     return api
+
+
+def _saved_paths(state: comfy_queue.PromptState, graph: ApiPrompt) -> list[str]:
+    """The images a finished prompt saved; a cancelled, failed or empty run raises its message."""
+    if state.state == comfy_queue.GONE:
+        raise RuntimeError("The job was removed from ComfyUI's queue (cancelled).")
+    ok, message = comfy_queue.outcome(state.history)
+    if not ok:
+        raise RuntimeError(message)
+    paths = comfy_queue.saved_images(state.history, graph)
+    if not paths:
+        raise RuntimeError("The job saved no image.")
+    return paths

@@ -8,16 +8,10 @@
 // Prints (and with --report writes) one JSON report: per node, the panel's headings, its text and the doc
 // URLs the page fetched with their HTTP status.
 
-import { chromium } from 'playwright-core';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { openLoopbackPage } from './loopback_page.mjs';
 
-const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--proxy-server=http://127.0.0.1:9', // loopback bypasses the proxy (Chromium's default); nothing else can
-];
 const PACK_NODES = ['GenerativeUpscale', 'BicubicClean', 'AdapterSelect', 'HiResGenerate'];
 // Each page's first heading (web/docs/<NodeId>.md): the panel shows it once the page has loaded.
 const TITLES = { GenerativeUpscale: 'Generative Upscale', BicubicClean: 'Bicubic Clean', AdapterSelect: 'Adapter Select',
@@ -38,22 +32,8 @@ function parseArgs(argv) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const report = { ok: false, url: args.url, nodes: {}, errors: [], blocked: [] };
-  const userData = fs.mkdtempSync(path.join(os.tmpdir(), 'hires-chromium-help-'));
-  const context = await chromium.launchPersistentContext(userData, {
-    executablePath: args.chromium, headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1600, height: 1000 },
-  });
+  const { context, page, userData } = await openLoopbackPage(args, report, 'hires-chromium-help-');
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(args.timeout);
-    const origin = new URL(args.url).origin;
-    await context.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith(`${origin}/`) || url === origin || url.startsWith('data:') || url.startsWith('blob:')) {
-        return route.continue();
-      }
-      report.blocked.push(url.slice(0, 300));
-      return route.abort('blockedbyclient');
-    });
     const docFetches = [];
     page.on('response', (response) => {
       if (/\/docs\//.test(response.url())) docFetches.push({ url: response.url(), status: response.status() });

@@ -17,19 +17,13 @@
 //                                 [--first-click NAME,NAME... [--refusal NAME,NODE_TYPE,INPUT,VALUE]]
 // Prints (and with --report writes) one JSON report; the exit status is 0 only when report.ok is true.
 
-import { chromium } from 'playwright-core';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { openLoopbackPage } from './loopback_page.mjs';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PACK = path.resolve(HERE, '..', '..');
-const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--proxy-server=http://127.0.0.1:9', // loopback bypasses the proxy (Chromium's default); nothing else can
-];
 const PACK_NODES = ['GenerativeUpscale', 'BicubicClean', 'AdapterSelect', 'HiResGenerate'];
 // Console errors a fresh, offline front end always logs: a new user's missing settings files, and the
 // registry look-ups the page's Content-Security-Policy blocks. Anything else during a load is a problem.
@@ -318,22 +312,8 @@ async function main() {
   const report = { ok: false, url: args.url, workflows: [], startup: {}, queued: null, errors: [], blocked: [],
     nodes: null, templates: null };
   const files = fs.readdirSync(args.workflows).filter((f) => f.endsWith('.json')).sort();
-  const userData = fs.mkdtempSync(path.join(os.tmpdir(), 'hires-chromium-'));
-  const context = await chromium.launchPersistentContext(userData, {
-    executablePath: args.chromium, headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1600, height: 1000 },
-  });
+  const { context, page, userData } = await openLoopbackPage(args, report, 'hires-chromium-');
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(args.timeout);
-    const origin = new URL(args.url).origin;
-    await context.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith(`${origin}/`) || url === origin || url.startsWith('data:') || url.startsWith('blob:')) {
-        return route.continue();
-      }
-      report.blocked.push(url.slice(0, 300));
-      return route.abort('blockedbyclient');
-    });
     let consoleLog = [];
     page.on('console', (msg) => {
       if (msg.type() === 'error') consoleLog.push({ kind: 'console', text: msg.text().slice(0, 1000) });

@@ -16,81 +16,30 @@ Then a value a node refuses at /prompt is Run from the editor: its dialog shows 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from comfy_host import HIRES, PACK_LINK, ROOT, ComfyServer, make_comfy_base
+from browser_env import run_browser_check
+from comfy_host import PACK_LINK, ROOT, ComfyServer, make_comfy_base
 
 import workflows
 from hires_studio.nodes.example_images import example_files
 
 pytestmark = pytest.mark.browser
 
-HERE = ROOT / "tests" / "browser"
 QUEUED = "bicubic_clean_to_size"
 QUEUED_SIZE = (1600, 1200)
 PACK_NODES = ("GenerativeUpscale", "BicubicClean", "AdapterSelect", "HiResGenerate")
 
 
-def chromium_path() -> Path:
-    """$HIRES_CHROMIUM, else the one the bootstrap found or installed, else the system's `chromium`."""
-    recorded = HIRES / "chromium-path"
-    for candidate in (os.environ.get("HIRES_CHROMIUM"), recorded.read_text().strip() if recorded.is_file() else None,
-                      shutil.which("chromium"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    return Path("/usr/bin/chromium")
-
-
-CHROMIUM = chromium_path()
-
-
-def _browser_missing() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not installed"
-    if not CHROMIUM.is_file():
-        return f"no Chromium ({CHROMIUM} is missing): run scripts/bootstrap.sh --browser"
-    if not (HERE / "node_modules" / "playwright-core").is_dir():
-        return "playwright-core is missing (npm ci in tests/browser)"
-    return None
-
-
 def _run_check(server: ComfyServer, path: Path, *options: str) -> dict:
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("HIRES_SKIP_BROWSER") == "1":
-            pytest.skip(f"HIRES_SKIP_BROWSER=1 and {missing}")
-        pytest.fail(f"{missing}: run scripts/bootstrap.sh (or set HIRES_SKIP_BROWSER=1)")
-    run = subprocess.run(
-        ["node", str(HERE / "check_workflows.mjs"), "--url", server.url, "--report", str(path),
-         "--chromium", str(CHROMIUM), *options],
-        capture_output=True, text=True, timeout=600, cwd=HERE,
-    )
-    if not path.is_file():
-        pytest.fail(f"check_workflows.mjs wrote no report (rc {run.returncode}):\n{run.stderr[-4000:]}")
-    return json.loads(path.read_text())
+    return run_browser_check("check_workflows.mjs", server.url, path, *options, timeout=600)
 
 
 @pytest.fixture(scope="module")
 def report(staged_server: ComfyServer, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("HIRES_SKIP_BROWSER") == "1":
-            pytest.skip(f"HIRES_SKIP_BROWSER=1 and {missing}")
-        pytest.fail(f"{missing}: run scripts/bootstrap.sh (or set HIRES_SKIP_BROWSER=1)")
     path = tmp_path_factory.mktemp("browser") / "report.json"
-    run = subprocess.run(
-        ["node", str(HERE / "check_workflows.mjs"), "--url", staged_server.url, "--queue", QUEUED,
-         "--module", PACK_LINK, "--report", str(path), "--chromium", str(CHROMIUM)],
-        capture_output=True, text=True, timeout=300, cwd=HERE,
-    )
-    if not path.is_file():
-        pytest.fail(f"check_workflows.mjs wrote no report (rc {run.returncode}):\n{run.stderr[-4000:]}")
-    return json.loads(path.read_text())
+    return run_browser_check("check_workflows.mjs", staged_server.url, path, "--queue", QUEUED, "--module", PACK_LINK)
 
 
 def test_front_end_started(report: dict) -> None:

@@ -4,13 +4,10 @@ node on the canvas of the real ComfyUI front end, selects it and presses the sel
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 
 import pytest
-from browser_env import BROWSER_DIR, browser_missing, chromium_path
+from browser_env import run_browser_check
 from comfy_host import PACK_LINK, ROOT, ComfyServer
 
 pytestmark = pytest.mark.browser
@@ -21,21 +18,8 @@ PACK_NODES = ("GenerativeUpscale", "BicubicClean", "AdapterSelect", "HiResGenera
 
 @pytest.fixture(scope="module")
 def help_report(comfy_server: ComfyServer, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    chromium = chromium_path()
-    missing = browser_missing(chromium)
-    if missing:
-        if os.environ.get("HIRES_SKIP_BROWSER") == "1":
-            pytest.skip(f"HIRES_SKIP_BROWSER=1 and {missing}")
-        pytest.fail(f"{missing}: run scripts/bootstrap.sh (or set HIRES_SKIP_BROWSER=1)")
     path = tmp_path_factory.mktemp("help") / "report.json"
-    run = subprocess.run(
-        ["node", str(BROWSER_DIR / "check_node_help.mjs"), "--url", comfy_server.url, "--report", str(path),
-         "--chromium", str(chromium)],
-        capture_output=True, text=True, timeout=300, cwd=BROWSER_DIR,
-    )
-    if not path.is_file():
-        pytest.fail(f"check_node_help.mjs wrote no report (rc {run.returncode}):\n{run.stderr[-4000:]}")
-    report = json.loads(path.read_text())
+    report = run_browser_check("check_node_help.mjs", comfy_server.url, path)
     assert report["errors"] == [] and report["ok"], report["errors"]
     # The front end with API nodes asks the internet for releases and the registry (aborted in the page); the
     # help panel must not.
