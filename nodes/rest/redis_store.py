@@ -8,8 +8,9 @@ workers behind one API (config.json: "queue_url": "redis://…" or "rediss://…
   its own ComfyUI queue is empty (pull, not push), renews its claim while the job runs, and acknowledges the
   entry when the job is final. An entry whose worker stopped renewing for the lease is taken over with
   XAUTOCLAIM; after `max_attempts` starts the job ends failed (jobs.ATTEMPTS_MESSAGE).
-- Every write that ends a job is a Lua script that checks the claim token first, so a worker whose lease was
-  taken over can neither finish the job again nor overwrite its result: a job ends once, one callback.
+- Every write that ends a job is a Lua script (`redis_scripts`) that checks the claim token first, so a worker
+  whose lease was taken over can neither finish the job again nor overwrite its result: a job ends once, one
+  callback.
 - A job that is not queued within INGEST_S of its request expires with its images (a request cut off half-way
   leaves nothing behind); a finished job expires after the result TTL.
 
@@ -29,8 +30,9 @@ from urllib.parse import urlsplit
 import redis
 from redis import exceptions as redis_errors
 
-from .jobs import ACTIVE, ATTEMPTS_MESSAGE, COMPLETE, FAILED, FINAL, RECEIVED, Job, new_job_id
-from .store import INPUT_BLOB, Claim, QueueSettings, StoreUnavailable
+from . import redis_scripts
+from .jobs import ACTIVE, ATTEMPTS_MESSAGE, FINAL, RECEIVED, Job, new_job_id
+from .store import Claim, QueueSettings, StoreUnavailable
 
 PREFIX = "hs:"
 GROUP = "workers"
@@ -42,111 +44,6 @@ FORGET_WORKER_S = 600
 """A worker not seen for this long leaves the status route's list (a restarted process is a new worker)."""
 _UNREACHABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError)
 T = TypeVar("T")
-
-# The scripts name jobs.py's status words (received, not_started, complete, failed) and the key names above.
-# Shared Lua: the bookkeeping of a job that becomes final (its keys start their TTL, the inputs and the graph go,
-# its owner's rate-limit slot frees, the per-state totals count it).
-_FINALIZE = f"""
-local function finalize(job, prefix, new, ttl)
-  local id = redis.call('HGET', job, 'id')
-  local owner = redis.call('HGET', job, 'owner')
-  local blob = prefix .. 'blob:' .. id
-  redis.call('HDEL', prefix .. 'states', id)
-  redis.call('HINCRBY', prefix .. 'totals', new, 1)
-  redis.call('ZREM', prefix .. 'active:' .. owner, id)
-  redis.call('HDEL', job, 'graph')
-  for _, name in ipairs(redis.call('HKEYS', blob)) do
-    if string.sub(name, 1, {len(INPUT_BLOB)}) == '{INPUT_BLOB}' then redis.call('HDEL', blob, name) end
-  end
-  redis.call('EXPIRE', job, ttl)
-  redis.call('EXPIRE', prefix .. 'token:' .. redis.call('HGET', job, 'token'), ttl)
-  redis.call('EXPIRE', blob, ttl)
-end
-local function is_final(status) return status == '{COMPLETE}' or status == '{FAILED}' end
-"""
-
-# KEYS[1] job; ARGV prefix, fenced ('1'/'0'), claim, ttl, then field/value pairs. 1 = written, 0 = refused (the job
-# is gone or final, or the claim is not the current one).
-_TRANSITION = _FINALIZE + """
-local job = KEYS[1]
-local prefix, fenced, claim, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local status = redis.call('HGET', job, 'status')
-if not status or is_final(status) then return 0 end
-if fenced == '1' and redis.call('HGET', job, 'claim') ~= claim then return 0 end
-local new = nil
-for i = 5, #ARGV, 2 do
-  redis.call('HSET', job, ARGV[i], ARGV[i + 1])
-  if ARGV[i] == 'status' then new = ARGV[i + 1] end
-end
-if new and is_final(new) then
-  finalize(job, prefix, new, ttl)
-elseif new then
-  redis.call('HSET', prefix .. 'states', redis.call('HGET', job, 'id'), new)
-end
-return 1
-"""
-
-# KEYS[1] job; ARGV prefix, graph, now. Queues a received job: its keys stop expiring, its slot holds.
-_ENQUEUE = """
-local job = KEYS[1]
-local prefix = ARGV[1]
-if redis.call('HGET', job, 'status') ~= 'received' then return 0 end
-local id = redis.call('HGET', job, 'id')
-redis.call('HSET', job, 'graph', ARGV[2], 'status', 'not_started', 'updated', ARGV[3])
-redis.call('PERSIST', job)
-redis.call('PERSIST', prefix .. 'token:' .. redis.call('HGET', job, 'token'))
-redis.call('PERSIST', prefix .. 'blob:' .. id)
-redis.call('ZADD', prefix .. 'active:' .. redis.call('HGET', job, 'owner'), '+inf', id)
-redis.call('HSET', prefix .. 'states', id, 'not_started')
-redis.call('XADD', prefix .. 'queue', '*', 'job', id)
-return 1
-"""
-
-# KEYS[1] job, KEYS[2] stream; ARGV prefix, group, entry, token, consumer, max_attempts, now, ttl, message.
-# {0}: the job is gone or over (entry acknowledged); {2, n}: attempts used up, now failed; {1, n, graph}: run it.
-_CLAIM = _FINALIZE + """
-local job, stream = KEYS[1], KEYS[2]
-local prefix, group, entry, token, consumer = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local max_attempts, now, ttl, message = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]
-local status = redis.call('HGET', job, 'status')
-if not status or is_final(status) then
-  redis.call('XACK', stream, group, entry)
-  redis.call('XDEL', stream, entry)
-  return {0}
-end
-local n = redis.call('HINCRBY', job, 'attempts', 1)
-if n > max_attempts then
-  redis.call('HSET', job, 'status', 'failed', 'error', message, 'updated', now, 'claim', '')
-  finalize(job, prefix, 'failed', ttl)
-  redis.call('XACK', stream, group, entry)
-  redis.call('XDEL', stream, entry)
-  return {2, n}
-end
-redis.call('HSET', job, 'claim', token, 'worker', consumer, 'status', 'not_started', 'updated', now)
-redis.call('HSET', prefix .. 'states', redis.call('HGET', job, 'id'), 'not_started')
-return {1, n, redis.call('HGET', job, 'graph')}
-"""
-
-# KEYS[1] stream; ARGV group, entry, consumer. Resets the entry's idle time if this consumer still holds it.
-_RENEW = """
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
-return 1
-"""
-
-# KEYS[1] job, KEYS[2] blob; ARGV fenced, claim, then name/data pairs. The blob lives as long as its job.
-_PUT_BLOBS = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return 0 end
-if ARGV[1] == '1' and (redis.call('HGET', KEYS[1], 'claim') ~= ARGV[2] or status == 'complete'
-    or status == 'failed') then return 0 end
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-return 1
-"""
-
 
 def _guarded(method: Callable[..., T]) -> Callable[..., T]:
     """Redis out of reach (refused, timed out, loading its data) is StoreUnavailable, naming the server."""
@@ -184,11 +81,11 @@ class RedisJobStore:
         self.redis = redis.Redis.from_url(settings.url, socket_connect_timeout=CONNECT_TIMEOUT_S,
                                           socket_timeout=SOCKET_TIMEOUT_S, health_check_interval=5)
         self.queue_key = PREFIX + "queue"
-        self._transition = self.redis.register_script(_TRANSITION)
-        self._enqueue = self.redis.register_script(_ENQUEUE)
-        self._claim = self.redis.register_script(_CLAIM)
-        self._renew = self.redis.register_script(_RENEW)
-        self._put_blobs = self.redis.register_script(_PUT_BLOBS)
+        self._transition = self.redis.register_script(redis_scripts.TRANSITION)
+        self._enqueue = self.redis.register_script(redis_scripts.ENQUEUE)
+        self._claim = self.redis.register_script(redis_scripts.CLAIM)
+        self._renew = self.redis.register_script(redis_scripts.RENEW)
+        self._put_blobs = self.redis.register_script(redis_scripts.PUT_BLOBS)
         self._group_ready = False
 
     # -- jobs ---------------------------------------------------------------------------------------------
