@@ -9,19 +9,14 @@ queue, writes the encoded result and keeps the job store up to date. ComfyUI-bou
 server's loop).
 
 With a shared store (config.json's queue_url, docs/cluster.md) a request is checked and validated here, then put
-on the shared work queue with its input images; every worker's watcher takes the next job from that queue only
-when its own ComfyUI queue is empty, runs it, and stores the result where every worker can serve it.
+on the shared work queue with its input images, which `shared_worker` runs on whichever worker is idle. A job's
+local files: `job_files`; its end sent to a callback: `callbacks`; the status and queue routes: `monitor_routes`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
-import secrets
-import shutil
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -33,18 +28,22 @@ from ..api_prompt import ApiPrompt
 from ..core.errors import HiResInputError
 from . import comfy_queue
 from .bodies import MAX_JSON_DEPTH, json_depth, read_body
+from .callbacks import send_callback
 from .config import CONFIG_DIR, CONFIG_PLACE, KEYS_ENV, ApiConfig, ConfigCache, ConfigError
 from .deepimage_api import DeepImageApi
 from .deepmode_api import DeepmodeApi
 from .errors import ApiError
-from .family import ApiFamily, Handler, write_atomic
+from .family import ApiFamily, Handler
 from .images import decode_base64, open_image
+from .job_files import SUBFOLDER, delete_files, delete_inputs, delete_local, delete_outputs, saved_paths
 from .jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, Job
-from .keys import ApiKey, bearer_token, identify
+from .keys import ApiKey, identify
 from .model_files import resolve_models
+from .monitor_routes import MonitorRoutes
 from .safe_fetch import FetchRefused, fetch
+from .shared_worker import SharedWorker
 from .stability_api import StabilityApi
-from .store import INPUT_BLOB, RESULT_BLOB, Claim, StoreUnavailable, open_store
+from .store import INPUT_BLOB, RESULT_BLOB, StoreUnavailable, open_store
 from .ticks import TickHealth, run_ticks
 
 log = logging.getLogger(__name__)
@@ -55,18 +54,7 @@ POLL_S = 0.02
 """How often the watcher looks at ComfyUI's queue for the jobs it follows."""
 SYNC_WAIT_S = 3600.0
 """Stability and deepmode's sync calls wait for their job this long at most."""
-SUBFOLDER = "hires_studio_api"
-"""Where the jobs' images go inside ComfyUI's input and output folders."""
 FILES_ROUTE = "/hires_studio_api/files"
-STATUS_ROUTE = "/hires_studio_api/status"
-QUEUE_ROUTE = "/hires_studio_api/queue"
-"""Queue depth, workers seen and jobs per state (any configured key)."""
-PULL_S = 0.05
-"""How often an idle worker asks the shared queue for its next job ..."""
-PULL_BLOCK_MS = 500
-"""... and how long each ask waits for one to arrive (a blocking read: a new job starts at once on an idle worker)."""
-SEEN_S = 2.0
-"""How often a worker notes in the shared store that it is alive (the queue route lists workers seen)."""
 WAIT_POLL_S = 0.05
 """How often a sync call looks at the shared store for its job, which any worker may finish."""
 WATCH_RETRY_S = 1.0
@@ -87,14 +75,10 @@ class RestApi:
         self.user_dir = Path(folder_paths.get_user_directory())
         self.home = self.user_dir / CONFIG_DIR
         self.config = ConfigCache(self.user_dir)
-        start_config = self._config_or_defaults()
+        start_config = self.config_or_defaults()
         self.queue_settings = start_config.queue
         self.store = open_store(self.queue_settings, self.home / "jobs.sqlite3", start_config.result_ttl_s)
-        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        """This worker's name on the shared queue: a restarted process is a new worker."""
-        self.claims: dict[str, Claim] = {}
-        self.last_pull = self.last_renew = self.last_seen = 0.0
-        self.queue_down = False
+        self.worker = SharedWorker(self)
         self.results = self.home / "results"
         self.watched: dict[str, tuple[str, ApiPrompt]] = {}
         self.finished: dict[str, asyncio.Event] = {}
@@ -105,7 +89,6 @@ class RestApi:
         self.last_cleanup = 0.0
         self.families = {family.name: family(self) for family in API_FAMILIES}
 
-
     def install(self) -> None:
         """The routes; a path part is anything up to the next slash (aiohttp's default pattern refuses braces,
         whose 404 would not be the API's own body)."""
@@ -114,17 +97,16 @@ class RestApi:
             for method, path, handler in family.routes():
                 routes.route(method, path)(self._api(family, handler))
         routes.get(FILES_ROUTE + "/{token:[^/]+}/{name:[^/]+}")(self.result_file)
-        routes.get(STATUS_ROUTE)(self.status)
-        routes.get(QUEUE_ROUTE)(self.queue_status)
+        MonitorRoutes(self).install(routes)
         self.server.app.on_startup.append(self._start)
         self.server.app.on_cleanup.append(self._stop)
 
     async def _start(self, app: web.Application) -> None:
         log.info("HiRes Studio API: jobs in %s%s", self.store.name,
-                 f" at {self.store.where} as worker {self.consumer}" if self.store.shared else "")
+                 f" at {self.store.where} as worker {self.worker.consumer}" if self.store.shared else "")
         stale = await asyncio.to_thread(self.store.recover)
         for job in stale:
-            await asyncio.to_thread(self._delete_outputs, job)
+            await asyncio.to_thread(delete_outputs, job, self.results)
         if stale:
             log.warning("HiRes Studio API: %d job(s) left unfinished by the last run are marked failed", len(stale))
         loop = asyncio.get_running_loop()
@@ -142,7 +124,7 @@ class RestApi:
         for job_id in job_ids:
             job = self.store.get(job_id)
             if job is not None:
-                await self._send_callback(job)
+                await send_callback(job, self.families, self.config)
 
     async def _stop(self, app: web.Application) -> None:
         for task in list(self.tasks):
@@ -164,7 +146,6 @@ class RestApi:
                 return web.json_response(error.body, status=error.status)
 
         return wrapped
-
 
     def _how_to_add_key(self) -> str:
         return ("No API key is configured on this server, so its API routes refuse every request. Add one: run "
@@ -262,7 +243,7 @@ class RestApi:
             await comfy_queue.check(graph)  # refused here, with its 400, not later on some worker
             # Its inputs are in the store: the local copies go before the job is queued, since an idle worker (this
             # one too) may take it the moment it is, and writes them again.
-            self._delete_inputs(job.id)
+            delete_inputs(job.id)
             await asyncio.to_thread(self.store.enqueue, job.id, graph)
             return
         self.finished[job.id] = asyncio.Event()
@@ -273,10 +254,10 @@ class RestApi:
     def discard(self, job: Job) -> None:
         """A job refused before it was queued leaves nothing behind (with the shared store out of reach, its
         record expires there on its own: redis_store.INGEST_S)."""
-        self._delete_local(job.id)
+        delete_local(job.id, self.results)
         try:
             current = self.store.get(job.id)
-            self._delete_files(current or job)
+            delete_files(current or job, self.results)
             self.store.delete(job.id)
         except StoreUnavailable:
             log.warning("HiRes Studio API: job %s refused while the job queue is out of reach; it expires there",
@@ -308,90 +289,17 @@ class RestApi:
         """A result file's URL: on the host the client called (the one the job was made on for callbacks)."""
         return f"{base_url or job.meta['base_url']}{FILES_ROUTE}/{job.token}/{name}"
 
-
     async def _tick(self) -> None:
         """One turn of the job watcher (run by `ticks.run_ticks`, which outlives any error in it): expired
         results go when their interval is due, then the jobs on ComfyUI's queue are looked at."""
-        config = self._config_or_defaults()
+        config = self.config_or_defaults()
         now = time.monotonic()
         if now - self.last_cleanup > config.cleanup_interval_s:
             self.last_cleanup = now
             await asyncio.to_thread(self._cleanup, config)
         self._watch_tick()
         if self.store.shared:
-            try:
-                await self._queue_tick()
-            except StoreUnavailable as error:  # one line per outage, not a traceback a second
-                if not self.queue_down:
-                    log.warning("HiRes Studio API: %s; this worker takes no job until it is back", error)
-                self.queue_down = True
-                return
-            if self.queue_down:
-                log.warning("HiRes Studio API: the job queue at %s answers again", self.store.where)
-            self.queue_down = False
-
-    # -- the shared queue -------------------------------------------------------------------------------------
-
-    def _comfy_busy(self) -> bool:
-        """Whether this ComfyUI has anything queued or running (the editor's prompts too): then it takes no job."""
-        return bool(self.watched) or self.server.prompt_queue.get_tasks_remaining() > 0
-
-    async def _queue_tick(self) -> None:
-        """Renew the claims of the jobs this worker runs, and take the next job when this ComfyUI is idle."""
-        now = time.monotonic()
-        if self.claims and now - self.last_renew > self.queue_settings.lease_s / 4:
-            self.last_renew = now
-            for job_id, claim in list(self.claims.items()):
-                if not await asyncio.to_thread(self.store.renew, self.consumer, claim.entry_id):
-                    log.warning("HiRes Studio API: job %s was taken over by another worker (this worker's lease "
-                                "lapsed); its result here will be dropped", job_id)
-        if now - self.last_seen > SEEN_S:
-            self.last_seen = now
-            await asyncio.to_thread(self.store.seen, self.consumer)
-        if now - self.last_pull < PULL_S or self._comfy_busy():
-            return
-        self.last_pull = now
-        claim = await asyncio.to_thread(self.store.claim, self.consumer, PULL_BLOCK_MS)
-        if claim is None:
-            return
-        if claim.graph is None:  # its attempts are used up: it has just ended failed
-            log.warning("HiRes Studio API: job %s failed after %d attempts", claim.job_id, claim.attempts - 1)
-            job = await asyncio.to_thread(self.store.get, claim.job_id)
-            if job is not None:
-                await self._send_callback(job)
-            return
-        await self._run_claimed(claim)
-
-    async def _run_claimed(self, claim: Claim) -> None:
-        """Write the job's input images into this ComfyUI's input folder and put its graph on the queue."""
-        input_dir = Path(folder_paths.get_input_directory()).resolve()
-        self.claims[claim.job_id] = claim
-        try:
-            for name, data in (await asyncio.to_thread(self.store.blobs, claim.job_id, INPUT_BLOB)).items():
-                path = (input_dir / name[len(INPUT_BLOB):]).resolve()
-                if not path.is_relative_to(input_dir / SUBFOLDER):
-                    raise RuntimeError(f"an input image name outside {SUBFOLDER}: {name!r}")
-                await asyncio.to_thread(write_atomic, path, data)
-            prompt_id = await comfy_queue.submit(self.server, claim.graph, claim.job_id)
-        except (comfy_queue.GraphRefused, RuntimeError) as error:
-            log.info("HiRes Studio API: job %s cannot run on this worker: %s", claim.job_id, error)
-            await self._end_claimed(claim.job_id, status=FAILED, error=str(error))
-            return
-        self.watched[claim.job_id] = (prompt_id, claim.graph)
-        await asyncio.to_thread(self.store.finish, claim.job_id, claim.token, prompt_id=prompt_id)
-        log.info("HiRes Studio API: job %s started here (attempt %d)", claim.job_id, claim.attempts)
-
-    async def _end_claimed(self, job_id: str, **fields: Any) -> bool:
-        """End a claimed job (once, fenced by its claim), acknowledge its queue entry, drop its local files."""
-        claim = self.claims.pop(job_id)
-        won = await asyncio.to_thread(self.store.finish, job_id, claim.token, **fields)
-        if won:
-            await asyncio.to_thread(self.store.ack, claim.entry_id)
-            job = await asyncio.to_thread(self.store.get, job_id)
-            if job is not None:
-                await self._send_callback(job)
-        self._delete_local(job_id)
-        return won
+            await self.worker.tick()
 
     def _watch_tick(self) -> None:
         """One look at ComfyUI's queue: jobs that started are in_progress, finished ones are written out."""
@@ -402,7 +310,7 @@ class RestApi:
             if state.state == comfy_queue.RUNNING:
                 if job_id not in self.running:
                     self.running.add(job_id)
-                    claim = self.claims.get(job_id)
+                    claim = self.worker.claims.get(job_id)
                     self.store.finish(job_id, claim.token if claim else None, status=IN_PROGRESS)
             elif state.state in (comfy_queue.DONE, comfy_queue.GONE):
                 del self.watched[job_id]
@@ -412,19 +320,11 @@ class RestApi:
                 task.add_done_callback(self.tasks.discard)
 
     async def _finish(self, job_id: str, graph: ApiPrompt, state: comfy_queue.PromptState) -> None:
-        if job_id in self.claims:
-            try:
-                fields = await self._shared_result(job_id, graph, state)
-                if not await self._end_claimed(job_id, **fields):
-                    log.warning("HiRes Studio API: job %s had been finished by another worker", job_id)
-            except StoreUnavailable as error:
-                self.claims.pop(job_id, None)
-                self._delete_local(job_id)
-                log.warning("HiRes Studio API: job %s ran here but %s; a worker runs it again after the lease",
-                            job_id, error)
+        if job_id in self.worker.claims:
+            await self.worker.finish(job_id, graph, state)
             return
         try:
-            paths = _saved_paths(state, graph)
+            paths = saved_paths(state, graph)
             self.store.add_files(job_id, paths)
             job = self.store.get(job_id)
             result = await asyncio.to_thread(self.families[job.api].write_result, job, paths, self.results / job.id)
@@ -436,62 +336,7 @@ class RestApi:
             self.finished.setdefault(job_id, asyncio.Event()).set()
         job = self.store.get(job_id)
         if job is not None:
-            await self._send_callback(job)
-
-    async def _shared_result(self, job_id: str, graph: ApiPrompt, state: comfy_queue.PromptState) -> dict[str, Any]:
-        """A shared-queue job's final fields: its result files go into the store (fenced by the claim)."""
-        try:
-            paths = _saved_paths(state, graph)
-            job = await asyncio.to_thread(self.store.get, job_id)
-            folder = self.results / job_id
-            result = await asyncio.to_thread(self.families[job.api].write_result, job, paths, folder)
-            files = {RESULT_BLOB + f["name"]: (folder / f["name"]).read_bytes() for f in result["files"]}
-            size, cap = sum(len(data) for data in files.values()), self.queue_settings.max_result_bytes
-            if size > cap:
-                raise RuntimeError(f"The result is {size} bytes, over this server's max_result_bytes ({cap}).")
-            await asyncio.to_thread(self.store.put_blobs, job_id, files, self.claims[job_id].token)
-            return {"status": COMPLETE, "result": result}
-        except StoreUnavailable:
-            raise
-        except Exception as error:
-            log.info("HiRes Studio API: job %s failed: %s", job_id, error)
-            return {"status": FAILED, "error": str(error)}
-
-    async def _send_callback(self, job: Job) -> None:
-        """POST the job's end to its callback, for an API with callbacks (once; failures are logged)."""
-        family = self.families.get(job.api)
-        callback = family.callback(job) if family else None
-        if callback is None:
-            return
-        url, payload = callback
-        try:
-            config = self.config.get()
-            response = await asyncio.to_thread(
-                fetch, url, method="POST", body=json.dumps(payload).encode(),
-                content_type="application/json", allowlist=config.allowlist, max_bytes=1024 * 1024,
-                connect_timeout=config.connect_timeout_s, read_timeout=config.read_timeout_s, max_redirects=0)
-            log.info("HiRes Studio API: callback for job %s answered %d", job.id, response.status)
-        except (FetchRefused, ConfigError) as error:
-            log.warning("HiRes Studio API: callback for job %s not delivered: %s", job.id, error)
-        except Exception:
-            log.exception("HiRes Studio API: callback for job %s not delivered", job.id)
-
-
-    def _delete_files(self, job: Job) -> None:
-        for path in job.files:
-            Path(path).unlink(missing_ok=True)
-        shutil.rmtree(self.results / job.id, ignore_errors=True)
-
-    def _delete_inputs(self, job_id: str) -> None:
-        for path in (Path(folder_paths.get_input_directory()) / SUBFOLDER).glob(f"{job_id}_*"):
-            path.unlink(missing_ok=True)
-
-    def _delete_local(self, job_id: str) -> None:
-        """Every file of a job on this machine: its inputs, ComfyUI's outputs and the encoded results."""
-        self._delete_inputs(job_id)
-        for path in (Path(folder_paths.get_output_directory()) / SUBFOLDER).glob(f"{job_id}_*"):
-            path.unlink(missing_ok=True)
-        shutil.rmtree(self.results / job_id, ignore_errors=True)
+            await send_callback(job, self.families, self.config)
 
     def has_result(self, job: Job) -> bool:
         """Whether a complete job's result files are still held (here, or in the shared store)."""
@@ -507,13 +352,7 @@ class RestApi:
         path = self.results / job.id / name
         return path.read_bytes() if path.is_file() else None
 
-    def _delete_outputs(self, job: Job) -> None:
-        """A job that did not finish: its partial outputs go (its inputs too)."""
-        self._delete_files(job)
-        for path in (Path(folder_paths.get_output_directory()) / SUBFOLDER).glob(f"{job.id}_*"):
-            path.unlink(missing_ok=True)
-
-    def _config_or_defaults(self) -> ApiConfig:
+    def config_or_defaults(self) -> ApiConfig:
         """The configuration in force, or the defaults while none has loaded (the watcher still runs then)."""
         try:
             return self.config.get()
@@ -522,36 +361,9 @@ class RestApi:
 
     def _cleanup(self, config: ApiConfig) -> None:
         for job in self.store.expired(config.result_ttl_s):
-            self._delete_outputs(job)
+            delete_outputs(job, self.results)
             self.store.delete(job.id)
             self.finished.pop(job.id, None)
-
-    async def status(self, request: web.Request) -> web.Response:
-        """Whether the API can serve: the configuration's state ("ok", "last_good" while a changed file cannot
-        be used, "broken" when none has loaded) and the job watcher's health. No key needed, so it says nothing
-        a caller could use: the problem itself is in the server's log."""
-        watcher = self.watcher
-        return web.json_response({
-            "config": self.config.state.state,
-            "watcher": {"running": watcher is not None and not watcher.done(),
-                        "failed_ticks_in_a_row": self.health.failed_in_a_row}})
-
-    async def queue_status(self, request: web.Request) -> web.Response:
-        """Queue depth, the workers seen and jobs per state, for any configured key (x-api-key or Bearer); no
-        job ids, so no key learns of another's jobs."""
-        config = self._config_or_defaults()
-        presented = request.headers.get("x-api-key") or bearer_token(request.headers.get("Authorization"))
-        if not config.keys or identify(presented, config.keys) is None:
-            return web.json_response({"message": "a configured API key is required (x-api-key or Bearer)"},
-                                     status=401)
-        try:
-            counts = await asyncio.to_thread(self.store.counts)
-            queue = await asyncio.to_thread(self.store.queue_state) if self.store.shared else {
-                "waiting": counts.get(NOT_STARTED, 0), "claimed": counts.get(IN_PROGRESS, 0),
-                "workers_seen_s_ago": {self.consumer: 0.0}}
-        except StoreUnavailable as error:
-            return web.json_response({"message": str(error)}, status=503)
-        return web.json_response({"store": self.store.name, "worker": self.consumer, "queue": queue, "jobs": counts})
 
     async def result_file(self, request: web.Request) -> web.StreamResponse:
         """A finished job's result file. The URL is the capability: its token is 192 random bits."""
@@ -580,15 +392,3 @@ def register_routes(server: Any) -> RestApi:
     api.install()
     return api
 
-
-def _saved_paths(state: comfy_queue.PromptState, graph: ApiPrompt) -> list[str]:
-    """The images a finished prompt saved; a cancelled, failed or empty run raises its message."""
-    if state.state == comfy_queue.GONE:
-        raise RuntimeError("The job was removed from ComfyUI's queue (cancelled).")
-    ok, message = comfy_queue.outcome(state.history)
-    if not ok:
-        raise RuntimeError(message)
-    paths = comfy_queue.saved_images(state.history, graph)
-    if not paths:
-        raise RuntimeError("The job saved no image.")
-    return paths
