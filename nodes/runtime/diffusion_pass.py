@@ -65,6 +65,14 @@ class PassReport:
     model_calls: int = 0
     vae_tiled: bool = False
 
+    def note_grid(self, tiles: int, tile_h: int, tile_w: int, overlap_ratio: float, batch_size: int) -> None:
+        """The tile grid the pass runs with, kept and logged once per attempt (a smaller tile after an OOM
+        replaces it)."""
+        self.tiles, self.tile_latent, self.overlap_ratio, self.batch_size = \
+            tiles, (tile_h, tile_w), overlap_ratio, batch_size
+        log.info("generative pass: %d tiles of %dx%d latent px (overlap ratio %.3f), %d per call",
+                 tiles, tile_w, tile_h, overlap_ratio, batch_size)
+
 
 def model_family(model_patcher) -> str:
     """The name of ComfyUI's model-config class (SD15, SDXL, Flux, ...)."""
@@ -135,6 +143,15 @@ def _show_steps(preview: CanvasPreview, progress: EvaluationProgress) -> Callabl
     return callback
 
 
+def _with_controls(positive: list, negative: list, padded: torch.Tensor,
+                   add_controls: Callable[[list, list, torch.Tensor], tuple[list, list]] | None) -> tuple[list, list]:
+    """The conditioning with the ControlNets `add_controls` attaches (hinted from the padded base), each wrapped
+    so that every tile gets its own crop of the hint."""
+    if add_controls is not None:
+        positive, negative = add_controls(positive, negative, padded)
+    return wrap_controls(positive), wrap_controls(negative)
+
+
 def generative_pass(
     model,
     vae,
@@ -155,16 +172,12 @@ def generative_pass(
     report = report if report is not None else PassReport()
     ratio = vae.spacial_compression_encode()
     padded = pad_to_multiple(base, ratio)
-    if add_controls is not None:
-        positive, negative = add_controls(positive, negative, padded)
-    positive, negative = wrap_controls(positive), wrap_controls(negative)
+    positive, negative = _with_controls(positive, negative, padded, add_controls)
 
     latent = encode(vae, padded, report)
     latent = comfy.sample.fix_empty_latent_channels(model, latent)
     noise = comfy.sample.prepare_noise(latent, settings.seed)
-    mask = None
-    if noise_mask is not None:
-        mask = pad_to_multiple(noise_mask.reshape(-1, 1, *noise_mask.shape[-2:]), ratio)
+    mask = None if noise_mask is None else pad_to_multiple(noise_mask.reshape(-1, 1, *noise_mask.shape[-2:]), ratio)
 
     preview = CanvasPreview.for_model(model, settings.cfg)
 
@@ -183,10 +196,7 @@ def generative_pass(
         patched = model.clone()
         patched.set_model_unet_function_wrapper(wrapper)
         size_memory_for_tiles(patched, tiles_settings.batch_size, grid.tile_h, grid.tile_w)
-        report.tiles, report.tile_latent = tiles, (grid.tile_h, grid.tile_w)
-        report.overlap_ratio, report.batch_size = grid.overlap_ratio, tiles_settings.batch_size
-        log.info("generative pass: %d tiles of %dx%d latent px (overlap ratio %.3f), %d per call",
-                 tiles, grid.tile_w, grid.tile_h, grid.overlap_ratio, tiles_settings.batch_size)
+        report.note_grid(tiles, grid.tile_h, grid.tile_w, grid.overlap_ratio, tiles_settings.batch_size)
         samples = comfy.sample.sample(
             patched, noise, settings.steps, settings.cfg, settings.sampler_name, settings.scheduler,
             positive, negative, latent, denoise=settings.denoise, noise_mask=mask, disable_pbar=True,
