@@ -1,7 +1,7 @@
 """HiRes Studio for ComfyUI: high-resolution generation and generative upscaling at exact sizes.
 
 Entry point only. The node modules are imported when ComfyUI asks for them, so the pure functions under
-`nodes/core` stay importable (and testable) without ComfyUI.
+`core` stay importable (and testable) without ComfyUI.
 """
 
 WEB_DIRECTORY = "./web"

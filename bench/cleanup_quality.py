@@ -22,10 +22,10 @@ import torch
 from quality import psnr, ssim
 
 from hires_studio.bench.photos import load_photos
-from hires_studio.nodes.core.base_route import make_base
-from hires_studio.nodes.core.cleanup import clean, clean_batch, estimate_damage, load_cleanup_net
-from hires_studio.nodes.core.resize import bicubic
-from hires_studio.nodes.core.sizing import plan_size
+from hires_studio.core.base_route import make_base
+from hires_studio.core.cleanup import clean, clean_batch, estimate_damage, load_cleanup_net
+from hires_studio.core.resize import bicubic
+from hires_studio.core.sizing import plan_size
 
 SCALE = 4
 JPEG_QUALITY = 30

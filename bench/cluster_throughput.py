@@ -33,11 +33,11 @@ from PIL import Image
 from redis_server import RedisServer
 from staging import stage_base, tiny_stand_ins
 
-from hires_studio.nodes.rest.config import config_path, write_config_atomic
-from hires_studio.nodes.rest.jobs import COMPLETE, IN_PROGRESS, JobStore
-from hires_studio.nodes.rest.keys import hash_key, new_key
-from hires_studio.nodes.rest.redis_store import RedisJobStore
-from hires_studio.nodes.rest.store import QueueSettings
+from hires_studio.rest.config import config_path, write_config_atomic
+from hires_studio.rest.jobs import COMPLETE, IN_PROGRESS, JobStore
+from hires_studio.rest.keys import hash_key, new_key
+from hires_studio.rest.redis_store import RedisJobStore
+from hires_studio.rest.store import QueueSettings
 
 MACHINE = "this project's 2-core CPU machine, shared with other work"
 

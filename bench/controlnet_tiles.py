@@ -64,8 +64,8 @@ def median_ms(call, repeats: int) -> float:
 def measure(model, control_net, text: torch.Tensor, side: int, count: int, repeats: int) -> tuple[float, float]:
     """ms per call of a row of `count` tiles of `side` latent px: (making and dropping the fresh copy, the
     ControlNet's own call)."""
-    from hires_studio.nodes.core.tiling import Tile
-    from hires_studio.nodes.runtime.tiled_diffusion import TiledControl
+    from hires_studio.core.tiling import Tile
+    from hires_studio.runtime.tiled_diffusion import TiledControl
 
     device = text.device
     sampling = model.model.model_sampling

@@ -43,7 +43,7 @@ def run_one(args: argparse.Namespace) -> dict:
     from comfy.cli_args import args as comfy_args
     from PIL import ImageOps
 
-    from hires_studio.nodes.core.resize import bicubic
+    from hires_studio.core.resize import bicubic
 
     package = host.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
     diffusion_pass = sys.modules[f"{package}.runtime.diffusion_pass"]

@@ -27,8 +27,8 @@ def main() -> None:
     from comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
 
     host = InProcessComfy(make_comfy_base(ROOT / ".hires" / "bench-base", [ensure_tiny_models()]))
-    from hires_studio.nodes.core.resize import bicubic
-    from hires_studio.nodes.core.tiling import TILE_STRETCH, plan_grid
+    from hires_studio.core.resize import bicubic
+    from hires_studio.core.tiling import TILE_STRETCH, plan_grid
 
     package = host.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
     diffusion_pass = sys.modules[f"{package}.runtime.diffusion_pass"]

@@ -26,10 +26,10 @@ from comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_comfy_base
 from PIL import Image
 from staging import stage_base, tiny_stand_ins
 
-from hires_studio.nodes.api_prompt import complete_prompt
-from hires_studio.nodes.rest import deepimage, deepimage_graph
-from hires_studio.nodes.rest.config import write_key_config
-from hires_studio.nodes.rest.keys import new_key
+from hires_studio.api_prompt import complete_prompt
+from hires_studio.rest import deepimage, deepimage_graph
+from hires_studio.rest.config import write_key_config
+from hires_studio.rest.keys import new_key
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -137,8 +137,8 @@ def run_one(args: argparse.Namespace) -> dict:
     import comfy.sample
     from comfy import model_management
 
-    from hires_studio.nodes.core.resize import bicubic
-    from hires_studio.nodes.core.tiling import blend_weights, diffusion_grid
+    from hires_studio.core.resize import bicubic
+    from hires_studio.core.tiling import blend_weights, diffusion_grid
 
     package = host.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
     diffusion_pass = sys.modules[f"{package}.runtime.diffusion_pass"]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .common_inputs import AdapterIO
-from .core.adapter import (
+from ..core.adapter import (
     ADAPTER_TYPES,
     DEFAULT_CONTROL_SCALE,
     DEFAULT_SUFFIX,
@@ -14,10 +13,11 @@ from .core.adapter import (
     check_adapter,
     check_face_id,
 )
-from .core.input_checks import NOT_CONNECTED, check_adapter_links, check_mask_size, connected, refusal
-from .core.masks import require_face
-from .core.resize import split_alpha
-from .runtime.declared_inputs import check_widgets
+from ..core.input_checks import NOT_CONNECTED, check_adapter_links, check_mask_size, connected, refusal
+from ..core.masks import require_face
+from ..core.resize import split_alpha
+from ..runtime.declared_inputs import check_widgets
+from .common_inputs import AdapterIO
 
 LAZY = ("clip", "positive", "negative", "control_net")
 """The inputs that load models upstream: asked for only after the checks on the image and the mask pass."""

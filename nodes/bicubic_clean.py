@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..core.input_checks import refusal
+from ..core.plan import CLEANUP_CHOICES, check_canvas_fill, cleanup_route, plan_upscale_image
+from ..core.request_rules import SIZE_DEFAULTS, SizeRequest, check_size_request_at_prompt
+from ..runtime.cleanup_model import cleanup_function
+from ..runtime.declared_inputs import check_widgets
+from ..runtime.upscale_pipeline import upscale_image
 from .common_inputs import resize_inputs, size_inputs, size_rules_input
-from .core.input_checks import refusal
-from .core.plan import CLEANUP_CHOICES, check_canvas_fill, cleanup_route, plan_upscale_image
-from .core.request_rules import SIZE_DEFAULTS, SizeRequest, check_size_request_at_prompt
-from .runtime.cleanup_model import cleanup_function
-from .runtime.declared_inputs import check_widgets
-from .runtime.upscale_pipeline import upscale_image
 
 NODE = "BicubicClean"
 

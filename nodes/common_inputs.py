@@ -5,11 +5,11 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
-from .core.color_fix import COLOR_FIXES
-from .core.request_rules import CANVAS_FILLS, SIZE_DEFAULTS, SIZE_RULES
-from .core.sizing import CROP_FOCI, FITS, MAX_SIDE
-from .core.strength import DEFAULT_STRENGTH, EFFECT_DENOISE, STRENGTHS
-from .runtime.lora import NO_LORA, lora_choices
+from ..core.color_fix import COLOR_FIXES
+from ..core.request_rules import CANVAS_FILLS, SIZE_DEFAULTS, SIZE_RULES
+from ..core.sizing import CROP_FOCI, FITS, MAX_SIDE
+from ..core.strength import DEFAULT_STRENGTH, EFFECT_DENOISE, STRENGTHS
+from ..runtime.lora import NO_LORA, lora_choices
 
 AdapterIO = io.Custom("HIRES_ADAPTER")
 """The ADAPTER value AdapterSelect outputs and the generators take."""

@@ -8,12 +8,12 @@ import folder_paths
 from comfy_api.latest import ComfyExtension, io
 from typing_extensions import override
 
+from ..runtime.cleanup_model import register_cleanup_folder
 from .adapter_select import AdapterSelect
 from .bicubic_clean import BicubicClean
 from .example_images import provide_example_images
 from .generative_upscale import GenerativeUpscale
 from .hires_generate import HiResGenerate
-from .runtime.cleanup_model import register_cleanup_folder
 from .template_pictures import PACK_DIR, add_picture_route
 
 
@@ -24,7 +24,7 @@ def register_api_routes() -> None:
 
     server = getattr(PromptServer, "instance", None)
     if server is not None:
-        from .rest.routes import register_routes
+        from ..rest.routes import register_routes
 
         register_routes(server)
         add_picture_route(server.routes, PACK_DIR)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..core.input_checks import NOT_CONNECTED, connected, refusal
+from ..core.plan import check_connected, lazy_inputs_for, plan_generative_upscale, strength_route
+from ..core.request_rules import SIZE_DEFAULTS, SizeRequest, check_size_request_at_prompt
+from ..runtime.conditioning import adapter_conditioning
+from ..runtime.declared_inputs import check_widgets
+from ..runtime.diffusion_pass import DiffusionSettings
+from ..runtime.upscale_pipeline import EdgeControl, upscale_image
 from .common_inputs import AdapterIO, diffusion_inputs, resize_inputs, size_inputs, size_rules_input, strength_input
-from .core.input_checks import NOT_CONNECTED, connected, refusal
-from .core.plan import check_connected, lazy_inputs_for, plan_generative_upscale, strength_route
-from .core.request_rules import SIZE_DEFAULTS, SizeRequest, check_size_request_at_prompt
-from .runtime.conditioning import adapter_conditioning
-from .runtime.declared_inputs import check_widgets
-from .runtime.diffusion_pass import DiffusionSettings
-from .runtime.upscale_pipeline import EdgeControl, upscale_image
 
 NODE = "GenerativeUpscale"
 USABLE_ADAPTERS = ("upscale", "control")

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..core.input_checks import NOT_CONNECTED, check_generate_inputs, check_prompt_encoder, connected, refusal
+from ..core.native import native_side
+from ..core.plan import plan_generation, strength_route
+from ..core.request_rules import DEFAULT_NUM_IMAGES, MAX_NUM_IMAGES, SIZE_DEFAULTS, check_generation_request
+from ..core.sizing import MAX_SIDE
+from ..runtime.declared_inputs import check_widgets
+from ..runtime.diffusion_pass import DiffusionSettings, model_family
+from ..runtime.hires_generation import generate_images
 from .common_inputs import AdapterIO, diffusion_inputs, size_rules_input, strength_input
-from .core.input_checks import NOT_CONNECTED, check_generate_inputs, check_prompt_encoder, connected, refusal
-from .core.native import native_side
-from .core.plan import plan_generation, strength_route
-from .core.request_rules import DEFAULT_NUM_IMAGES, MAX_NUM_IMAGES, SIZE_DEFAULTS, check_generation_request
-from .core.sizing import MAX_SIDE
-from .runtime.declared_inputs import check_widgets
-from .runtime.diffusion_pass import DiffusionSettings, model_family
-from .runtime.hires_generation import generate_images
 
 NODE = "HiResGenerate"
 LINKS = ("clip", "adapter")

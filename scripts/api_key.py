@@ -6,7 +6,7 @@
 
 `add` prints the new key once; only its SHA-256 is stored (in <user-dir>/hires_studio_api/config.json), so a
 lost key cannot be shown again: remove it and add a new one. Standalone on purpose (no import of the pack,
-whatever folder it is cloned into); the digest is the one nodes/rest/keys.py compares.
+whatever folder it is cloned into); the digest is the one rest/keys.py compares.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from comfy_host import COMFY, HIRES, ComfyServer, make_comfy_base
 from redis_server import RedisServer
 
-from hires_studio.nodes.rest.config import config_path, write_config_atomic
-from hires_studio.nodes.rest.keys import hash_key, new_key
+from hires_studio.rest.config import config_path, write_config_atomic
+from hires_studio.rest.keys import hash_key, new_key
 
 log = logging.getLogger("cluster")
 

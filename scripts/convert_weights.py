@@ -41,8 +41,8 @@ from pack_import import import_pack
 from safetensors.torch import load_file, save_file
 
 import_pack()  # the pack by its path: no installed name or folder name needed
-from hires_studio.nodes.core.cleanup import UpConv7, load_cleanup_net_file, upconv7_from_ncnn  # noqa: E402
-from hires_studio.nodes.core.ncnn import NcnnLayer, read_ncnn, run_graph  # noqa: E402
+from hires_studio.core.cleanup import UpConv7, load_cleanup_net_file, upconv7_from_ncnn  # noqa: E402
+from hires_studio.core.ncnn import NcnnLayer, read_ncnn, run_graph  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

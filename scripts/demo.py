@@ -33,7 +33,7 @@ from pack_import import import_pack
 import_pack()  # the pack by its path, whatever its folder is called
 from hires_studio.bench.cleanup_quality import degrade  # noqa: E402
 from hires_studio.bench.photos import load_photos  # noqa: E402
-from hires_studio.nodes.core.tiling import TileGrid, plan_grid  # noqa: E402
+from hires_studio.core.tiling import TileGrid, plan_grid  # noqa: E402
 
 PHOTO = "chelsea"
 SIZE = (447, 299)

@@ -24,8 +24,8 @@ from pack_import import import_pack
 import_pack()  # the pack by its path, whatever its folder is called
 
 from hires_studio.bench.photos import load_photos  # noqa: E402
-from hires_studio.nodes.rest.config import KEYS_ENV  # noqa: E402
-from hires_studio.nodes.rest.keys import new_key  # noqa: E402
+from hires_studio.rest.config import KEYS_ENV  # noqa: E402
+from hires_studio.rest.keys import new_key  # noqa: E402
 
 PHOTO = "chelsea"
 

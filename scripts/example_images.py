@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 from pack_import import import_pack  # noqa: E402
 
 import_pack()
+from hires_studio.catalog.shipped_workflows import EXAMPLE_FACE_IMAGE, EXAMPLE_IMAGE  # noqa: E402
 from hires_studio.nodes.example_images import EXAMPLE_DIR  # noqa: E402
-from hires_studio.nodes.shipped_workflows import EXAMPLE_FACE_IMAGE, EXAMPLE_IMAGE  # noqa: E402
 
 EXAMPLE_SIZE = (384, 256)
 """The example photo: 3:2, small enough that a CPU runs the shipped upscales in seconds to a minute."""

@@ -18,13 +18,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from hires_studio.nodes.core.edges import canny_edges
-from hires_studio.nodes.core.native import DEFAULT_NATIVE_SIDE
-from hires_studio.nodes.core.plan import cleanup_route, plan_generation, plan_upscale, strength_route
-from hires_studio.nodes.core.request_rules import SizeRequest
-from hires_studio.nodes.core.tiling import TileGrid, diffusion_grid
-from hires_studio.nodes.example_images import EXAMPLE_DIR
-from hires_studio.nodes.graphs.models import (  # the model files the catalog names
+from hires_studio.core.edges import canny_edges
+from hires_studio.core.native import DEFAULT_NATIVE_SIDE
+from hires_studio.core.plan import cleanup_route, plan_generation, plan_upscale, strength_route
+from hires_studio.core.request_rules import SizeRequest
+from hires_studio.core.tiling import TileGrid, diffusion_grid
+from hires_studio.graphs.models import (  # the model files the catalog names
     CANNY_CONTROLNET,
     CHECKPOINT,
     FLUX2,
@@ -33,6 +32,7 @@ from hires_studio.nodes.graphs.models import (  # the model files the catalog na
     REALESRGAN,
     ZIMAGE,
 )
+from hires_studio.nodes.example_images import EXAMPLE_DIR
 from workflows import HOSTED_NODES, Workflow
 
 FAMILIES: dict[str, tuple[str, int]] = {
@@ -44,7 +44,7 @@ FAMILIES: dict[str, tuple[str, int]] = {
     QWEN_IMAGE.files["unet"]: ("Qwen-Image", 1328),
     FLUX2.files["unet"]: ("FLUX.2 [dev]", 1024),
 }
-"""The model a workflow loads: what the card calls it, and its native side in pixels (nodes/core/native.py's
+"""The model a workflow loads: what the card calls it, and its native side in pixels (core/native.py's
 table, for the families these files belong to)."""
 MODEL_LABELS: dict[str, str] = {
     **{name: label.split(" (")[0] for name, (label, _) in FAMILIES.items()},

@@ -1,4 +1,4 @@
-"""The shipped workflows (the catalog in the pack: nodes/shipped_workflows.py), written in both formats ComfyUI reads.
+"""The shipped workflows (the catalog in the pack: catalog/shipped_workflows.py), written in both formats ComfyUI reads.
 
 usage: PYTHONPATH=.hires/ComfyUI:tests/support .hires/venv/bin/python scripts/workflows.py \
            [--out DIR] [--url URL] [--check]
@@ -51,7 +51,7 @@ THUMBNAIL_SIZE = (256, 256)
 from pack_import import import_pack  # noqa: E402
 
 import_pack()  # the pack by its path, whatever its folder is called
-from hires_studio.nodes.api_prompt import (  # noqa: E402 (the definitions live in the pack)
+from hires_studio.api_prompt import (  # noqa: E402 (the definitions live in the pack)
     ApiPrompt,
     InputSpec,
     ObjectInfo,
@@ -60,17 +60,17 @@ from hires_studio.nodes.api_prompt import (  # noqa: E402 (the definitions live 
     is_link,
     node_info,
 )
-from hires_studio.nodes.graphs.building import OUTPUT_FOLDER  # noqa: E402
-from hires_studio.nodes.graphs.models import MODEL_URLS, input_images, model_references  # noqa: E402
-from hires_studio.nodes.shipped_workflows import (  # noqa: E402
+from hires_studio.catalog.shipped_workflows import (  # noqa: E402
     EXAMPLE_IMAGE,  # noqa: F401 (part of this module's interface for the tests)
     WORKFLOWS,
 )
-from hires_studio.nodes.workflow import (  # noqa: E402
+from hires_studio.catalog.workflow import (  # noqa: E402
     GROUPS,  # noqa: F401 (the tests read the group order from here)
     HOSTED_NODES,
     Workflow,
 )
+from hires_studio.graphs.building import OUTPUT_FOLDER  # noqa: E402
+from hires_studio.graphs.models import MODEL_URLS, input_images, model_references  # noqa: E402
 
 # --- editor format ------------------------------------------------------------------------------------------
 

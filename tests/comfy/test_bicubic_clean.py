@@ -9,7 +9,7 @@ from quality import psnr
 
 from hires_studio.bench.cleanup_quality import bicubic_clean, degrade, to_tensor
 from hires_studio.bench.photos import load_photos
-from hires_studio.nodes.core.resize import bicubic
+from hires_studio.core.resize import bicubic
 
 pytestmark = pytest.mark.comfy
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 from node_inputs import GENERATIVE_UPSCALE, HIRES_GENERATE
 
-from hires_studio.nodes.core.preview_pacing import PreviewPacer
-from hires_studio.nodes.core.sizing import plan_size
-from hires_studio.nodes.core.tiling import Tile, diffusion_grid
+from hires_studio.core.preview_pacing import PreviewPacer
+from hires_studio.core.sizing import plan_size
+from hires_studio.core.tiling import Tile, diffusion_grid
 
 pytestmark = pytest.mark.comfy
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 from node_inputs import GENERATIVE_UPSCALE, upscale_prompt
 
-from hires_studio.nodes.core.edges import canny_edges
-from hires_studio.nodes.core.resize import bicubic
-from hires_studio.nodes.core.sizing import plan_size
-from hires_studio.nodes.core.tiling import diffusion_grid
+from hires_studio.core.edges import canny_edges
+from hires_studio.core.resize import bicubic
+from hires_studio.core.sizing import plan_size
+from hires_studio.core.tiling import diffusion_grid
 
 pytestmark = pytest.mark.comfy
 

@@ -9,8 +9,8 @@ import torch
 from node_inputs import ADAPTER, HIRES_GENERATE
 
 from hires_studio.bench.photos import load_photos
-from hires_studio.nodes.core.adapter_recipe import frame
-from hires_studio.nodes.core.edges import canny_edges
+from hires_studio.core.adapter_recipe import frame
+from hires_studio.core.edges import canny_edges
 
 pytestmark = pytest.mark.comfy
 

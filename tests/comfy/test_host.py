@@ -1,4 +1,4 @@
-"""The pack against both ComfyUI behaviours of every version-dependent call (nodes/host.py): the
+"""The pack against both ComfyUI behaviours of every version-dependent call (host.py): the
 behaviour of this host (ComfyUI 0.3.75) as it is, the newer one (0.38) through fakes built as its source reads.
 
 - per-tile ControlNet and T2I-adapter hints with doubles that cache what they prepare by the latent's size, as

@@ -7,7 +7,7 @@ import pytest
 import torch
 from node_inputs import GENERATIVE_UPSCALE, HIRES_GENERATE, upscale_prompt
 
-from hires_studio.nodes.core.resize import bicubic
+from hires_studio.core.resize import bicubic
 
 pytestmark = pytest.mark.comfy
 

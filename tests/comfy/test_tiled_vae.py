@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from node_inputs import GENERATIVE_UPSCALE
 
-from hires_studio.nodes.core.resize import bicubic
-from hires_studio.nodes.core.tiling import diffusion_grid
+from hires_studio.core.resize import bicubic
+from hires_studio.core.tiling import diffusion_grid
 
 pytestmark = pytest.mark.comfy
 

@@ -20,8 +20,8 @@ from comfy_host import ComfyServer
 from node_inputs import upscale_prompt
 from PIL import Image
 
-from hires_studio.nodes.core.sizing import plan_size
-from hires_studio.nodes.core.tiling import diffusion_grid
+from hires_studio.core.sizing import plan_size
+from hires_studio.core.tiling import diffusion_grid
 
 pytestmark = pytest.mark.e2e
 

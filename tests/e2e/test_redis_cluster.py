@@ -39,7 +39,7 @@ from PIL import Image
 from redis_server import RedisServer
 from staging import stage_base, tiny_stand_ins
 
-from hires_studio.nodes.rest.keys import hash_key, new_key
+from hires_studio.rest.keys import hash_key, new_key
 
 pytestmark = pytest.mark.e2e
 

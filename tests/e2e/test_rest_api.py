@@ -40,11 +40,11 @@ from hypothesis import strategies as st
 from loopback_site import LoopbackSite
 from PIL import Image
 
+from hires_studio.api_prompt import complete_prompt, is_link
+from hires_studio.graphs.models import CHECKPOINT
 from hires_studio.nodes import shipped_workflows
-from hires_studio.nodes.api_prompt import complete_prompt, is_link
-from hires_studio.nodes.graphs.models import CHECKPOINT
-from hires_studio.nodes.rest import deepimage, deepimage_graph
-from hires_studio.nodes.rest.keys import hash_key, new_key
+from hires_studio.rest import deepimage, deepimage_graph
+from hires_studio.rest.keys import hash_key, new_key
 
 pytestmark = pytest.mark.e2e
 

@@ -17,9 +17,9 @@ from loopback_site import LoopbackSite
 from PIL import Image
 from staging import stage_base, tiny_stand_ins
 
-from hires_studio.nodes.rest.config import config_path, write_config_atomic
-from hires_studio.nodes.rest.jobs import FAILED_MESSAGE, RESTART_MESSAGE
-from hires_studio.nodes.rest.keys import hash_key, new_key
+from hires_studio.rest.config import config_path, write_config_atomic
+from hires_studio.rest.jobs import FAILED_MESSAGE, RESTART_MESSAGE
+from hires_studio.rest.keys import hash_key, new_key
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@
 workflow as shipped, with real example photos and tiny random-weight stand-ins for the models it lacks, and the
 small version of a workflow that runs in seconds on a CPU.
 
-Test support: the shipped workflows themselves are defined in the pack (nodes/shipped_workflows.py).
+Test support: the shipped workflows themselves are defined in the pack (catalog/shipped_workflows.py).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hires_studio.nodes.graphs.models import input_images, model_references
-from hires_studio.nodes.shipped_workflows import EXAMPLE_FACE_IMAGE, WORKFLOWS
+from hires_studio.catalog.shipped_workflows import EXAMPLE_FACE_IMAGE, WORKFLOWS
+from hires_studio.graphs.models import input_images, model_references
 
 EXAMPLE_PHOTO = "chelsea"
 """The real photograph (bench/photos.py) that stands in for the user's image: 3:2, so sizes round."""

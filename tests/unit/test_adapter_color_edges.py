@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from hires_studio.nodes.core.adapter import ADAPTER_TYPES, Adapter, build_prompt, check_adapter, check_consumer
-from hires_studio.nodes.core.color_fix import adain_color_fix, color_fix, wavelet_color_fix
-from hires_studio.nodes.core.edges import canny_edges
-from hires_studio.nodes.core.errors import HiResInputError
+from hires_studio.core.adapter import ADAPTER_TYPES, Adapter, build_prompt, check_adapter, check_consumer
+from hires_studio.core.color_fix import adain_color_fix, color_fix, wavelet_color_fix
+from hires_studio.core.edges import canny_edges
+from hires_studio.core.errors import HiResInputError
 
 
 def test_quality_suffix_is_appended_once():

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from hires_studio.bench.photos import load_photos
-from hires_studio.nodes.core.cleanup import (
+from hires_studio.core.cleanup import (
     DENOISE_LEVELS,
     UpConv7,
     clean,
@@ -23,8 +23,8 @@ from hires_studio.nodes.core.cleanup import (
     measure_damage,
     upconv7_from_ncnn,
 )
-from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.core.ncnn import read_ncnn, run_graph
+from hires_studio.core.errors import HiResInputError
+from hires_studio.core.ncnn import read_ncnn, run_graph
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from hires_studio.catalog.shipped_workflows import EXAMPLE_FACE_IMAGE, EXAMPLE_IMAGE
 from hires_studio.nodes.example_images import EXAMPLE_DIR, example_files, provide_example_images
-from hires_studio.nodes.shipped_workflows import EXAMPLE_FACE_IMAGE, EXAMPLE_IMAGE
 from workflows import WORKFLOWS, input_images
 
 

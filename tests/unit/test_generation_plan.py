@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from hires_studio.bench.photos import load_photos
-from hires_studio.nodes.core.adapter_recipe import CONTROL_DENOISE, paste_kept, recipe_for
-from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.core.masks import face_mask, find_face, grabcut_object_mask, object_mask
-from hires_studio.nodes.core.native import budget_size, generation_size, native_side
-from hires_studio.nodes.core.sizing import output_for_generation
+from hires_studio.core.adapter_recipe import CONTROL_DENOISE, paste_kept, recipe_for
+from hires_studio.core.errors import HiResInputError
+from hires_studio.core.masks import face_mask, find_face, grabcut_object_mask, object_mask
+from hires_studio.core.native import budget_size, generation_size, native_side
+from hires_studio.core.sizing import output_for_generation
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from hires_studio.nodes.core.adapter import Adapter
-from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.core.input_checks import (
+from hires_studio.core.adapter import Adapter
+from hires_studio.core.errors import HiResInputError
+from hires_studio.core.input_checks import (
     NOT_CONNECTED,
     Declared,
     check_adapter_links,
@@ -23,9 +23,9 @@ from hires_studio.nodes.core.input_checks import (
     out_of_memory_message,
     refusal,
 )
-from hires_studio.nodes.core.model_tiles import fitted_tile
-from hires_studio.nodes.core.plan import check_connected, plan_generative_upscale, strength_route
-from hires_studio.nodes.core.request_rules import SizeRequest
+from hires_studio.core.model_tiles import fitted_tile
+from hires_studio.core.plan import check_connected, plan_generative_upscale, strength_route
+from hires_studio.core.request_rules import SizeRequest
 
 DECLARED = {
     "sampler_name": Declared("COMBO", choices=("euler", "dpmpp_2m")),

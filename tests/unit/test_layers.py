@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 PACK = Path(__file__).resolve().parents[2]
-NODES = PACK / "nodes"
+CODE = ("nodes", "core", "runtime", "rest", "graphs", "catalog", "host.py", "api_prompt.py")
+"""The pack's code: its packages and the two modules beside them (the entry point `__init__.py` imports only
+`nodes.extension`)."""
 COMFYUI = frozenset(f"top:{name}" for name in (
     "comfy", "comfy_api", "comfy_extras", "comfy_execution", "folder_paths", "server", "execution", "nodes",
     "node_helpers", "latent_preview", "app"))
 """ComfyUI's own top-level modules, as absolute imports (`import nodes` is ComfyUI's: the pack imports its own
-modules relatively, so they appear as `nodes.<...>`)."""
+modules relatively, so they appear by their place in the pack, e.g. `nodes.extension`)."""
 SHELLS = frozenset({"nodes.adapter_select", "nodes.bicubic_clean", "nodes.generative_upscale",
                     "nodes.hires_generate"})
 """The node shells: only the extension, which lists them, imports them."""
@@ -39,7 +41,8 @@ def imports(path: Path) -> set[str]:
             if statement.level == 0:
                 found.add("top:" + statement.module.split(".")[0])
                 continue
-            base = package.split(".")[: len(package.split(".")) - statement.level + 1]
+            parts = package.split(".") if package else []  # a module beside the packages has no package
+            base = parts[: len(parts) - statement.level + 1]
             target = ".".join(base + ([statement.module] if statement.module else []))
             found.add(target)
             if not statement.module:  # `from . import x`: the modules named
@@ -47,7 +50,12 @@ def imports(path: Path) -> set[str]:
     return found
 
 
-MODULES = {module_name(path): imports(path) for path in sorted(NODES.rglob("*.py"))}
+def code_files() -> list[Path]:
+    return [path for entry in CODE
+            for path in (sorted((PACK / entry).rglob("*.py")) if (PACK / entry).is_dir() else [PACK / entry])]
+
+
+MODULES = {module_name(path): imports(path) for path in code_files()}
 
 
 def under(name: str, *packages: str) -> bool:
@@ -66,36 +74,41 @@ def offenders(importer_packages: tuple[str, ...], forbidden: frozenset[str] | tu
 
 
 def test_the_walk_sees_the_pack() -> None:
-    assert "nodes.core.plan" in MODULES and "nodes.rest.routes" in MODULES and "nodes.graphs.models" in MODULES
-    assert "nodes.runtime.hires_generation" in MODULES["nodes.hires_generate"]
+    assert "core.plan" in MODULES and "rest.routes" in MODULES and "graphs.models" in MODULES
+    assert "runtime.hires_generation" in MODULES["nodes.hires_generate"]
     assert "top:comfy_api" in MODULES["nodes.extension"]
-    assert "top:folder_paths" in MODULES["nodes.rest.routes"] and "nodes.core.errors" in MODULES["nodes.rest.routes"]
-    assert "nodes.rest.routes" in offenders(("nodes.rest",), COMFYUI), "the check finds an import that is there"
+    assert "top:folder_paths" in MODULES["rest.routes"] and "core.errors" in MODULES["rest.routes"]
+    assert "rest.routes" in offenders(("rest",), COMFYUI), "the check finds an import that is there"
 
 
 def test_pure_core_imports_nothing_from_comfyui_or_the_layers_above() -> None:
-    assert offenders(("nodes.core",), COMFYUI) == {}
-    above = ("nodes.runtime", "nodes.rest", "nodes.graphs", "nodes.shipped_workflows", "nodes.workflow",
+    assert offenders(("core",), COMFYUI) == {}
+    above = ("runtime", "rest", "graphs", "catalog.shipped_workflows", "catalog.workflow",
              "nodes.common_inputs", "nodes.extension", *SHELLS)
-    assert offenders(("nodes.core",), above) == {}
+    assert offenders(("core",), above) == {}
 
 
 def test_graphs_and_the_catalog_are_pure() -> None:
-    pure = ("nodes.graphs", "nodes.shipped_workflows", "nodes.workflow", "nodes.api_prompt")
+    pure = ("graphs", "catalog.shipped_workflows", "catalog.workflow", "api_prompt")
     assert offenders(pure, COMFYUI) == {}
-    assert offenders(pure, ("nodes.runtime", "nodes.rest", "nodes.common_inputs", *SHELLS)) == {}
+    assert offenders(pure, ("runtime", "rest", "nodes.common_inputs", *SHELLS)) == {}
 
 
 def test_graphs_do_not_reach_into_the_catalog() -> None:
-    assert offenders(("nodes.graphs",), ("nodes.shipped_workflows", "nodes.workflow")) == {}
+    assert offenders(("graphs",), ("catalog.shipped_workflows", "catalog.workflow")) == {}
+
+
+def test_the_host_module_imports_no_layer_of_the_pack() -> None:
+    assert "host" in MODULES and MODULES["host"] >= {"api_prompt", "top:comfy"}
+    assert offenders(("host",), ("nodes", "core", "runtime", "rest", "graphs", "catalog")) == {}
 
 
 def test_rest_imports_no_runtime_module_and_not_the_catalog() -> None:
-    assert offenders(("nodes.rest",), ("nodes.runtime", "nodes.shipped_workflows", "nodes.workflow")) == {}
+    assert offenders(("rest",), ("runtime", "catalog.shipped_workflows", "catalog.workflow")) == {}
 
 
 def test_runtime_imports_no_shell_and_no_rest() -> None:
-    assert offenders(("nodes.runtime",), ("nodes.rest", "nodes.common_inputs", "nodes.extension", *SHELLS)) == {}
+    assert offenders(("runtime",), ("rest", "nodes.common_inputs", "nodes.extension", *SHELLS)) == {}
 
 
 @pytest.mark.parametrize("shell", sorted(SHELLS))
@@ -106,8 +119,8 @@ def test_nothing_but_the_extension_imports_a_node_shell(shell: str) -> None:
 
 def test_the_graphs_and_the_catalog_load_without_torch_or_comfyui() -> None:
     """scripts/workflows.py and the REST parsers build graphs in any Python: nothing heavy comes with them."""
-    code = ("import sys; import hires_studio.nodes.shipped_workflows, hires_studio.nodes.graphs.stability, "
-            "hires_studio.nodes.graphs.deepmode, hires_studio.nodes.graphs.deepimage; "
+    code = ("import sys; import hires_studio.catalog.shipped_workflows, hires_studio.graphs.stability, "
+            "hires_studio.graphs.deepmode, hires_studio.graphs.deepimage; "
             "print(sorted(m for m in ('torch', 'comfy', 'comfy_api', 'folder_paths') if m in sys.modules))")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)

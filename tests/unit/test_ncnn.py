@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from spandrel import ModelLoader
 
-from hires_studio.nodes.core.ncnn import FP16_TAG, parse_param, read_ncnn, run_graph
+from hires_studio.core.ncnn import FP16_TAG, parse_param, read_ncnn, run_graph
 
 SYNTHETIC_PARAM = """7767517
 4 4

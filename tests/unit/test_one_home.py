@@ -8,16 +8,16 @@ import inspect
 
 import pytest
 
-from hires_studio.nodes.core import sizing, strength
-from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.core.plan import check_connected, no_diffusion_route
-from hires_studio.nodes.core.request_rules import MAX_NUM_IMAGES, check_num_images
-from hires_studio.nodes.graphs import deepmode as deepmode_graphs
-from hires_studio.nodes.graphs import models
-from hires_studio.nodes.graphs import stability as stability_graphs
-from hires_studio.nodes.rest import deepimage, deepimage_graph, deepmode, stability
-from hires_studio.nodes.rest import model_files as rest_model_files
-from hires_studio.nodes.shipped_workflows import WORKFLOWS
+from hires_studio.catalog.shipped_workflows import WORKFLOWS
+from hires_studio.core import sizing, strength
+from hires_studio.core.errors import HiResInputError
+from hires_studio.core.plan import check_connected, no_diffusion_route
+from hires_studio.core.request_rules import MAX_NUM_IMAGES, check_num_images
+from hires_studio.graphs import deepmode as deepmode_graphs
+from hires_studio.graphs import models
+from hires_studio.graphs import stability as stability_graphs
+from hires_studio.rest import deepimage, deepimage_graph, deepmode, stability
+from hires_studio.rest import model_files as rest_model_files
 
 
 def test_rest_uses_the_graphs_packages_tables_themselves() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hires_studio.nodes.core.preview_pacing import PreviewPacer, every_step, preview_latent_size
+from hires_studio.core.preview_pacing import PreviewPacer, every_step, preview_latent_size
 
 
 class FakeClock:

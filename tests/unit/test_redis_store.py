@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from redis_server import RedisServer, free_port
 
-from hires_studio.nodes.rest.config import ConfigError, parse_config
-from hires_studio.nodes.rest.jobs import ATTEMPTS_MESSAGE, COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, JobStore
-from hires_studio.nodes.rest.redis_store import FORGET_WORKER_S, INGEST_S, PREFIX, RedisJobStore
-from hires_studio.nodes.rest.store import QueueSettings, StoreUnavailable, open_store
+from hires_studio.rest.config import ConfigError, parse_config
+from hires_studio.rest.jobs import ATTEMPTS_MESSAGE, COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, JobStore
+from hires_studio.rest.redis_store import FORGET_WORKER_S, INGEST_S, PREFIX, RedisJobStore
+from hires_studio.rest.store import QueueSettings, StoreUnavailable, open_store
 
 GRAPH = {"1": {"class_type": "SaveImage", "inputs": {"filename_prefix": "x"}}}
 

@@ -8,9 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hires_studio.nodes.core.crop_focus import centre_on, crop_placer, densest_window, item_box
-from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.core.plan import (
+from hires_studio.core.crop_focus import centre_on, crop_placer, densest_window, item_box
+from hires_studio.core.errors import HiResInputError
+from hires_studio.core.plan import (
     cleanup_route,
     lazy_inputs_for,
     no_diffusion_route,
@@ -20,8 +20,8 @@ from hires_studio.nodes.core.plan import (
     size_plan,
     strength_route,
 )
-from hires_studio.nodes.core.request_rules import SizeRequest, check_generation_request, check_size_request, parse_color
-from hires_studio.nodes.core.sizing import MAX_SIDE, Box, padding_pixels, parse_padding, plan_size
+from hires_studio.core.request_rules import SizeRequest, check_generation_request, check_size_request, parse_color
+from hires_studio.core.sizing import MAX_SIDE, Box, padding_pixels, parse_padding, plan_size
 
 ALL = {"upscale_model", "model", "vae", "clip"}
 
@@ -395,7 +395,7 @@ def test_no_focus_analysis_unless_crop_with_a_focus():
 
 
 def test_a_linked_widget_leaves_the_size_to_the_run():
-    from hires_studio.nodes.core.request_rules import check_size_request_at_prompt
+    from hires_studio.core.request_rules import check_size_request_at_prompt
 
     fields = dict(width=0, height=0, fit="canvas", scale_by=0.0, size_rules="deep-image", padding="0",
                   min_length=0, crop_focus="center", canvas_fill="color", fill_color="#000000")

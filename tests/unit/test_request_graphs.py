@@ -1,4 +1,4 @@
-"""The pure graph builders of Stability v1's upscale and deepmode's requests (nodes/graphs/)."""
+"""The pure graph builders of Stability v1's upscale and deepmode's requests (graphs/)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.graphs.deepmode import deepmode_generate_graph, deepmode_sizes, deepmode_upscale_graph
-from hires_studio.nodes.graphs.stability import stability_upscale_graph
-from hires_studio.nodes.shipped_workflows import EXAMPLE_IMAGE, WORKFLOWS
+from hires_studio.catalog.shipped_workflows import EXAMPLE_IMAGE, WORKFLOWS
+from hires_studio.core.errors import HiResInputError
+from hires_studio.graphs.deepmode import deepmode_generate_graph, deepmode_sizes, deepmode_upscale_graph
+from hires_studio.graphs.stability import stability_upscale_graph
 
 
 def only(prompt: dict, class_type: str) -> dict:

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from hires_studio.nodes.core.base_route import make_base, resize_alpha
-from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.core.resize import apply_plan, bicubic, canvas_mask, merge_alpha, split_alpha
-from hires_studio.nodes.core.sizing import plan_size
+from hires_studio.core.base_route import make_base, resize_alpha
+from hires_studio.core.errors import HiResInputError
+from hires_studio.core.resize import apply_plan, bicubic, canvas_mask, merge_alpha, split_alpha
+from hires_studio.core.sizing import plan_size
 
 
 def image(b=2, h=30, w=50, c=3):

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from hires_studio.nodes.rest.config import parse_allow_entry
-from hires_studio.nodes.rest.safe_fetch import FetchRefused, decide, fetch, refusal
+from hires_studio.rest.config import parse_allow_entry
+from hires_studio.rest.safe_fetch import FetchRefused, decide, fetch, refusal
 
 STUB_DNS = {
     "localhost": ["127.0.0.1", "::1"],

@@ -9,14 +9,14 @@ import time
 import pytest
 from PIL import Image
 
-from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.rest import deepimage, deepimage_graph, deepmode, forms, stability
-from hires_studio.nodes.rest.config import ConfigError, load_config, parse_allow_entry, parse_config, write_key_config
-from hires_studio.nodes.rest.errors import StabilityError
-from hires_studio.nodes.rest.images import decode_base64, encode, open_image, parse_file_size
-from hires_studio.nodes.rest.jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, RESTART_MESSAGE, JobStore
-from hires_studio.nodes.rest.keys import ApiKey, bearer_token, hash_key, identify, new_key
-from hires_studio.nodes.rest.model_files import resolve_models
+from hires_studio.core.errors import HiResInputError
+from hires_studio.rest import deepimage, deepimage_graph, deepmode, forms, stability
+from hires_studio.rest.config import ConfigError, load_config, parse_allow_entry, parse_config, write_key_config
+from hires_studio.rest.errors import StabilityError
+from hires_studio.rest.images import decode_base64, encode, open_image, parse_file_size
+from hires_studio.rest.jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, RESTART_MESSAGE, JobStore
+from hires_studio.rest.keys import ApiKey, bearer_token, hash_key, identify, new_key
+from hires_studio.rest.model_files import resolve_models
 
 
 def test_keys_are_matched_by_digest_and_every_key_is_compared() -> None:

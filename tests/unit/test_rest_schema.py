@@ -18,14 +18,14 @@ import pytest
 from deepimage_schema import request_examples, schema, validate_request, validate_response
 from PIL import Image
 
-from hires_studio.nodes.core.errors import HiResInputError, short_repr
-from hires_studio.nodes.rest import deepimage, deepimage_graph, forms
-from hires_studio.nodes.rest.config import CONFIG_PLACE, ConfigCache, ConfigError, config_path, write_key_config
-from hires_studio.nodes.rest.forms import FormError, split_form
-from hires_studio.nodes.rest.images import encode
-from hires_studio.nodes.rest.keys import hash_key, identify
-from hires_studio.nodes.rest.print_sizes import PAPER_INCHES, oriented, print_pixels
-from hires_studio.nodes.rest.ticks import TickHealth, run_ticks
+from hires_studio.core.errors import HiResInputError, short_repr
+from hires_studio.rest import deepimage, deepimage_graph, forms
+from hires_studio.rest.config import CONFIG_PLACE, ConfigCache, ConfigError, config_path, write_key_config
+from hires_studio.rest.forms import FormError, split_form
+from hires_studio.rest.images import encode
+from hires_studio.rest.keys import hash_key, identify
+from hires_studio.rest.print_sizes import PAPER_INCHES, oriented, print_pixels
+from hires_studio.rest.ticks import TickHealth, run_ticks
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVED_EXAMPLES = {"Upscale image from url", "Upscale Base64 encoded image", "Generate image"}
@@ -218,8 +218,8 @@ def test_a_form_body_whose_content_type_names_no_boundary() -> None:
 
 def test_rest_asks_cores_single_definitions() -> None:
     """The REST layer uses core's objects themselves, not equal copies."""
-    from hires_studio.nodes.core import request_rules, sizing, strength
-    from hires_studio.nodes.rest import deepmode, stability
+    from hires_studio.core import request_rules, sizing, strength
+    from hires_studio.rest import deepmode, stability
 
     assert deepimage.CROP_FOCI is sizing.CROP_FOCI and deepimage.FITS is sizing.FITS
     assert deepimage.parse_percent is sizing.parse_percent and deepimage.parse_padding is sizing.parse_padding

@@ -7,10 +7,10 @@ import json
 import re
 from pathlib import Path
 
-from hires_studio.nodes.graphs.building import OUTPUT_FOLDER
-from hires_studio.nodes.graphs.models import MODEL_FOLDERS, MODEL_URLS, model_references
-from hires_studio.nodes.shipped_workflows import WORKFLOWS
-from hires_studio.nodes.workflow import GROUPS, HOSTED_NODES
+from hires_studio.catalog.shipped_workflows import WORKFLOWS
+from hires_studio.catalog.workflow import GROUPS, HOSTED_NODES
+from hires_studio.graphs.building import OUTPUT_FOLDER
+from hires_studio.graphs.models import MODEL_FOLDERS, MODEL_URLS, model_references
 
 ROOT = Path(__file__).resolve().parents[2]
 DEEPIMAGE_MODEL_TYPES = {"realistic", "fantasy", "premium", "z-image-turbo", "qwen", "flux2-klein9b",

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.core.sizing import (
+from hires_studio.core.errors import HiResInputError
+from hires_studio.core.sizing import (
     FITS,
     MAX_SIDE,
     ai_upscale_passes,

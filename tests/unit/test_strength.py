@@ -2,8 +2,8 @@
 
 import pytest
 
-from hires_studio.nodes.core.errors import HiResInputError
-from hires_studio.nodes.core.strength import DEFAULT_STRENGTH, strength_preset
+from hires_studio.core.errors import HiResInputError
+from hires_studio.core.strength import DEFAULT_STRENGTH, strength_preset
 
 TABLE = {
     1: ("upscale_4", 1.0, "strong"), 2: ("bicubic", 1.0, "strong"), 3: ("bicubic_clean", 1.0, "strong"),

@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hires_studio.nodes.core.tiling import (
+from hires_studio.core.tiling import (
     blend_profiles,
     blend_weights,
     crop_tiles,

@@ -1,5 +1,5 @@
 """deep-image's request as the API-format graph its shipped workflow holds (the model files and families come
-from `nodes.graphs`, as the shipped workflows' do; tests/e2e/test_rest_api.py proves each seed request builds its
+from `graphs`, as the shipped workflows' do; tests/e2e/test_rest_api.py proves each seed request builds its
 shipped graph). Pure: no ComfyUI import."""
 
 from __future__ import annotations

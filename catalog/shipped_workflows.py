@@ -1,6 +1,6 @@
 """The catalog of shipped workflows: every documented request as a Workflow, with the note that explains it.
 
-Pure data (no ComfyUI import). The graphs come from `nodes.graphs`, the same builders the REST API uses, so a
+Pure data (no ComfyUI import). The graphs come from `graphs`, the same builders the REST API uses, so a
 shipped file and a graph built for a request can never disagree. `scripts/workflows.py` writes them as the
 editor and API files under `workflows/`. Unlisted widget inputs take the node's defaults (see
 `api_prompt.complete_prompt`).
@@ -12,16 +12,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .graphs.building import adapter as _adapter
-from .graphs.building import generate as _generate
-from .graphs.building import load_image
-from .graphs.building import node as _node
-from .graphs.building import save as _save
-from .graphs.deepimage import checkpoint_text_to_image, family_text_to_image, hosted_text_to_image
-from .graphs.deepmode import deepmode_generate_graph, deepmode_upscale_graph
-from .graphs.models import CANNY_CONTROLNET, FLUX2, QWEN_IMAGE, ZIMAGE, ModelFamily, checkpoint_loader
-from .graphs.models import realesrgan_loader as _realesrgan
-from .graphs.stability import stability_upscale_graph
+from ..graphs.building import adapter as _adapter
+from ..graphs.building import generate as _generate
+from ..graphs.building import load_image
+from ..graphs.building import node as _node
+from ..graphs.building import save as _save
+from ..graphs.deepimage import checkpoint_text_to_image, family_text_to_image, hosted_text_to_image
+from ..graphs.deepmode import deepmode_generate_graph, deepmode_upscale_graph
+from ..graphs.models import CANNY_CONTROLNET, FLUX2, QWEN_IMAGE, ZIMAGE, ModelFamily, checkpoint_loader
+from ..graphs.models import realesrgan_loader as _realesrgan
+from ..graphs.stability import stability_upscale_graph
 from .workflow import GROUPS, Workflow
 
 EXAMPLE_IMAGE = "hires_example.png"

@@ -1,5 +1,5 @@
 """deep-image's `process` request: its fields checked, then turned into the API-format graph that the shipped
-workflow of the same request holds (the model files and model families come from `nodes.graphs`, as the
+workflow of the same request holds (the model files and model families come from `graphs`, as the
 shipped workflows' do; tests/e2e/test_rest_api.py proves each seed request builds its shipped graph).
 
 Pure: no ComfyUI import.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .api_prompt import ApiPrompt
+from ..api_prompt import ApiPrompt
 
 HOSTED_NODES: dict[str, str] = {
     "GeminiImage2Node": "Google (Gemini 3 Pro Image, through the Comfy API)",

@@ -2,6 +2,6 @@
 (`building`), the model files and model families (`models`), and one module per API family (`deepimage`,
 `stability`, `deepmode`). Pure data and builders, no ComfyUI import.
 
-Both the shipped workflow catalog (`nodes.shipped_workflows`) and the REST layer (`nodes.rest`) build from
+Both the shipped workflow catalog (`catalog.shipped_workflows`) and the REST layer (`rest`) build from
 here, so a shipped file and a graph built for a request can never disagree; neither imports the other.
 """
