@@ -5,16 +5,15 @@ memory at the smallest tile says what to lower."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import math
-import sys
 import threading
 import time
 from collections.abc import Callable
 
 import pytest
 import torch
+from comfy_host import pack_module
 from node_inputs import ADAPTER, GENERATIVE_UPSCALE, HIRES_GENERATE
 
 pytestmark = pytest.mark.comfy
@@ -29,12 +28,6 @@ SLOW_CALL_S = 30.0
 GU = GENERATIVE_UPSCALE
 HG = HIRES_GENERATE
 CKPT = {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny_sd15.safetensors"}}
-
-
-def pack_module(comfy, name: str):
-    """A module of the pack as ComfyUI loaded it (under its folder path)."""
-    package = comfy.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
-    return sys.modules[f"{package}.{name}"]
 
 
 def error_message(run) -> str:
@@ -118,8 +111,7 @@ def test_rest_reports_a_refusal_as_the_node_at_fault_and_its_message(comfy, kind
                                                                       starts):
     """A REST job's graph refused at validation: the message is the node's class and the refusal itself, without
     ComfyUI's generic "Exception when validating inner node" between them; nothing is queued."""
-    package = comfy.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
-    comfy_queue = importlib.import_module(f"{package}.rest.comfy_queue")  # the pack as ComfyUI loaded it
+    comfy_queue = pack_module(comfy, "rest.comfy_queue")  # the pack as ComfyUI loaded it
     with pytest.raises(comfy_queue.GraphRefused) as refused:
         asyncio.run(comfy_queue.submit(None, refusal_graph(node, change, unlink), "job"))
     assert str(refused.value).startswith(f"{node}: {starts}"), str(refused.value)

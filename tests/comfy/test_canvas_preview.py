@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 import torch
+from comfy_host import pack_module
 from node_inputs import GENERATIVE_UPSCALE, HIRES_GENERATE
 
 from hires_studio.core.preview_pacing import PreviewPacer
@@ -130,8 +131,7 @@ class RecordingPreviewer:
 
 def canvas_preview(comfy):
     """The pack's CanvasPreview class as ComfyUI loaded it."""
-    return sys.modules[comfy.node("GenerativeUpscale").__module__.rsplit(".", 1)[0] + ".runtime.canvas_preview"]\
-        .CanvasPreview
+    return pack_module(comfy, "runtime.canvas_preview").CanvasPreview
 
 
 def always(comfy):

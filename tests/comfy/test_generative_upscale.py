@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import torch
+from comfy_host import pack_module
 from node_inputs import GENERATIVE_UPSCALE, upscale_prompt
 
 from hires_studio.core.edges import canny_edges
@@ -35,12 +34,6 @@ def upscale(comfy, ckpt, image, **kwargs):
     model, clip, vae = ckpt
     args = {**DEFAULTS, "model": model, "vae": vae, "clip": clip, **kwargs}
     return comfy.node("GenerativeUpscale").execute(image=image, **args)[0]
-
-
-def node_module(comfy, name: str):
-    """A module of the pack as ComfyUI loaded it (ComfyUI imports the pack under its folder path)."""
-    package = comfy.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
-    return sys.modules[f"{package}.{name}"]
 
 
 def local_model(model, seed=0):
@@ -217,7 +210,7 @@ def test_cancel_stops_the_pass_and_the_next_prompt_runs(comfy, ckpt, monkeypatch
     import comfy.model_management as mm
 
     calls = []
-    generative = node_module(comfy, "runtime.tiled_diffusion")
+    generative = pack_module(comfy, "runtime.tiled_diffusion")
     real_after = generative.EvaluationProgress.after_call
 
     def interrupt_after_two(self):

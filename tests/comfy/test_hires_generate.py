@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import torch
+from comfy_host import pack_module
 from node_inputs import ADAPTER, HIRES_GENERATE
 
 from hires_studio.bench.photos import load_photos
@@ -178,7 +177,7 @@ def test_quality_suffix_and_ready_conditioning(comfy, ckpt):
     chosen = adapter(comfy, "upscale", description="ignored", clip=clip, positive=ready)
     # AdapterSelect keeps its CLIP: the consumer encodes the rest, after its own checks pass.
     assert chosen.positive is ready and chosen.clip is clip and not chosen.needs_clip
-    conditioning = sys.modules[f"{comfy.node('HiResGenerate').__module__.rsplit('.', 1)[0]}.runtime.conditioning"]
+    conditioning = pack_module(comfy, "runtime.conditioning")
     positive, negative = conditioning.adapter_conditioning(chosen, None, "HiResGenerate")
     assert positive is ready and negative is not None
 
@@ -187,11 +186,9 @@ def test_quality_suffix_and_ready_conditioning(comfy, ckpt):
 def test_cancel_in_each_phase_then_the_next_prompt_runs(comfy, monkeypatch, phase):
     import comfy.model_management as mm
 
-    package = comfy.node("HiResGenerate").__module__.rsplit(".", 1)[0]
-    import sys
 
     if phase == "generation":
-        module = sys.modules[f"{package}.runtime.native_generation"]
+        module = pack_module(comfy, "runtime.native_generation")
         real = module._progress
 
         def interrupting(*args):
@@ -206,7 +203,7 @@ def test_cancel_in_each_phase_then_the_next_prompt_runs(comfy, monkeypatch, phas
 
         monkeypatch.setattr(module, "_progress", interrupting)
     else:
-        module = sys.modules[f"{package}.runtime.tiled_diffusion"]
+        module = pack_module(comfy, "runtime.tiled_diffusion")
         real_after = module.EvaluationProgress.after_call
 
         def after(self):

@@ -10,23 +10,17 @@ behaviour of this host (ComfyUI 0.3.75) as it is, the newer one (0.38) through f
 
 from __future__ import annotations
 
-import importlib
 import types
 
 import pytest
 import torch
+from comfy_host import pack_module
 from node_inputs import GENERATIVE_UPSCALE
 
 pytestmark = pytest.mark.comfy
 
 GIB = 1024**3
 PIXEL_COST = 64 * 1024
-
-
-def pack_module(comfy, name: str):
-    """A module of the pack as ComfyUI loaded it (under its folder path)."""
-    package = comfy.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
-    return importlib.import_module(f"{package}.{name}")
 
 
 @pytest.fixture

@@ -6,20 +6,14 @@ table's."""
 from __future__ import annotations
 
 import inspect
-import sys
 
 import pytest
+from comfy_host import pack_module
 
 pytestmark = pytest.mark.comfy
 SIZED = ("GenerativeUpscale", "BicubicClean", "HiResGenerate")
 SIZE_FIELDS = ("width", "height", "fit", "scale_by", "size_rules", "padding", "min_length", "crop_focus",
                "canvas_fill", "fill_color")
-
-
-def pack_module(comfy, name: str):
-    """A module of the pack as ComfyUI loaded it (under its folder path)."""
-    package = comfy.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
-    return sys.modules[f"{package}.{name}"]
 
 
 @pytest.mark.parametrize("node_id", SIZED)

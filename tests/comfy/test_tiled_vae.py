@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import torch
 import torch.nn.functional as F
+from comfy_host import pack_module
 from node_inputs import GENERATIVE_UPSCALE
 
 from hires_studio.core.resize import bicubic
 from hires_studio.core.tiling import diffusion_grid
 
 pytestmark = pytest.mark.comfy
-
-
-def pack_module(comfy, name: str):
-    package = comfy.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
-    return sys.modules[f"{package}.{name}"]
 
 
 @pytest.fixture(scope="module")

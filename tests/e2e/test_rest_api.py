@@ -41,8 +41,8 @@ from loopback_site import LoopbackSite
 from PIL import Image
 
 from hires_studio.api_prompt import complete_prompt, is_link
+from hires_studio.catalog import shipped_workflows
 from hires_studio.graphs.models import CHECKPOINT
-from hires_studio.nodes import shipped_workflows
 from hires_studio.rest import deepimage, deepimage_graph
 from hires_studio.rest.keys import hash_key, new_key
 

@@ -208,3 +208,10 @@ class ComfyServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self._log.close()
+
+
+def pack_module(comfy: InProcessComfy, name: str) -> Any:
+    """A module of the pack (e.g. "runtime.tiled_vae", "host") as ComfyUI loaded it: ComfyUI imports the pack under
+    its folder path, so the pack's root is read off a node's module (`<pack>.nodes.generative_upscale`)."""
+    root = comfy.node("GenerativeUpscale").__module__.rsplit(".", 2)[0]
+    return importlib.import_module(f"{root}.{name}")
