@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic_files import write_atomic
 from .keys import ApiKey, hash_key
 from .store import DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RESULT_BYTES, REDIS_SCHEMES, QueueSettings
 
@@ -184,13 +185,7 @@ def config_path(user_dir: str | Path) -> Path:
 def write_config_atomic(path: str | Path, data: Mapping[str, Any]) -> None:
     """The config file replaced in one step (a new file, owner-only, renamed over the old one), so the watcher
     never reads a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.{os.getpid()}.part")
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(json.dumps(data, indent=2) + "\n")
-    os.replace(part, path)
+    write_atomic(Path(path), (json.dumps(data, indent=2) + "\n").encode(), mode=0o600)
 
 
 def write_key_config(user_dir: str | Path, name: str, key: str, rate_limit: int) -> Path:

@@ -13,8 +13,9 @@ from PIL import Image
 
 from ..core.errors import HiResInputError
 from . import comfy_queue, deepimage, deepimage_graph, forms
+from .atomic_files import write_atomic
 from .errors import ApiError, DeepImageError, bad_request
-from .family import ApiFamily, Handler, Refusal, job_record, write_atomic
+from .family import ApiFamily, Handler, Refusal, job_record
 from .images import encode
 from .jobs import COMPLETE, FAILED, FAILED_MESSAGE, Job
 

@@ -20,9 +20,10 @@ from ..api_prompt import ApiPrompt
 from ..core.errors import HiResInputError
 from ..graphs.deepmode import deepmode_generate_graph, deepmode_upscale_graph
 from . import comfy_queue, deepmode
+from .atomic_files import write_atomic
 from .config import ApiConfig
 from .errors import ApiError, DeepmodeError
-from .family import ApiFamily, Handler, Refusal, job_record, write_atomic
+from .family import ApiFamily, Handler, Refusal, job_record
 from .images import encode
 from .jobs import COMPLETE, FAILED, Job
 from .keys import ApiKey, bearer_token

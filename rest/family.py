@@ -6,7 +6,6 @@ registered in `routes.API_FAMILIES`; the runner never asks which API it is servi
 from __future__ import annotations
 
 import dataclasses
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -31,14 +30,6 @@ def job_record(record_type: type[Record], meta: Mapping[str, Any]) -> Record:
     """A job's typed record from the JSON the store keeps (fields a newer version added take their defaults)."""
     names = {field.name for field in dataclasses.fields(record_type)}
     return record_type(**{name: value for name, value in meta.items() if name in names})
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Written to a .part file, then renamed: a result file is either whole or absent."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    part.write_bytes(data)
-    os.replace(part, path)
 
 
 class ApiFamily(ABC):

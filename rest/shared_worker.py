@@ -20,8 +20,8 @@ import folder_paths
 
 from ..api_prompt import ApiPrompt
 from . import comfy_queue
+from .atomic_files import write_atomic
 from .callbacks import send_callback
-from .family import write_atomic
 from .job_files import SUBFOLDER, delete_local, saved_paths
 from .jobs import COMPLETE, FAILED
 from .store import INPUT_BLOB, RESULT_BLOB, Claim, StoreUnavailable

@@ -16,8 +16,9 @@ from ..core.errors import HiResInputError
 from ..core.sizing import STABILITY_SEED_MAX
 from ..graphs.stability import stability_upscale_graph
 from . import comfy_queue, stability
+from .atomic_files import write_atomic
 from .errors import ApiError, StabilityError
-from .family import ApiFamily, Handler, Refusal, write_atomic
+from .family import ApiFamily, Handler, Refusal
 from .images import encode
 from .jobs import COMPLETE, Job
 from .keys import bearer_token
