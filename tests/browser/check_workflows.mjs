@@ -250,14 +250,7 @@ async function queueLoaded(page, args, name) {
     }
     queued.status = entry?.status?.status_str ?? 'timeout';
     queued.messages = (entry?.status?.messages ?? []).filter(([kind]) => kind === 'execution_error');
-    for (const output of Object.values(entry?.outputs ?? {})) {
-      for (const image of output.images ?? []) {
-        const query = new URLSearchParams({ filename: image.filename, subfolder: image.subfolder, type: image.type });
-        const view = await fetch(`${args.url}/view?${query}`);
-        const bytes = Buffer.from(await view.arrayBuffer());
-        queued.images.push({ ...image, http_status: view.status, bytes: bytes.length, ...pngSize(bytes) });
-      }
-    }
+    queued.images.push(...(await savedImages(args, entry)));
   }
   queued.elapsed_ms = Date.now() - started;
   return queued;
@@ -304,6 +297,20 @@ async function refusalDialogs(page, args, spec) {
       .map((id) => window.app.graph.getNodeById(id)?.type ?? `missing node ${id}`)) };
   await closeDialogs(page);
   return result;
+}
+
+// The images a finished prompt's history entry lists, each fetched through /view: its size and HTTP status.
+async function savedImages(args, entry) {
+  const images = [];
+  for (const output of Object.values(entry?.outputs ?? {})) {
+    for (const image of output.images ?? []) {
+      const query = new URLSearchParams({ filename: image.filename, subfolder: image.subfolder, type: image.type });
+      const view = await fetch(`${args.url}/view?${query}`);
+      const bytes = Buffer.from(await view.arrayBuffer());
+      images.push({ ...image, http_status: view.status, bytes: bytes.length, ...pngSize(bytes) });
+    }
+  }
+  return images;
 }
 
 async function main() {
@@ -401,14 +408,7 @@ async function main() {
           await sleep(250);
         }
         queued.status = entry?.status?.status_str ?? 'timeout';
-        for (const output of Object.values(entry?.outputs ?? {})) {
-          for (const image of output.images ?? []) {
-            const query = new URLSearchParams({ filename: image.filename, subfolder: image.subfolder, type: image.type });
-            const view = await fetch(`${args.url}/view?${query}`);
-            const bytes = Buffer.from(await view.arrayBuffer());
-            queued.images.push({ ...image, http_status: view.status, bytes: bytes.length, ...pngSize(bytes) });
-          }
-        }
+        queued.images.push(...(await savedImages(args, entry)));
       }
       queued.elapsed_ms = Date.now() - queueStarted;
       queued.ok = queued.status === 'success' && queued.images.length > 0;
