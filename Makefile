@@ -13,8 +13,6 @@ PORT = 8188
 # ComfyUI's API nodes load too (the hosted workflows need them, and an account to run); they start cleanly
 # offline. `make serve SERVE_ARGS=--disable-api-nodes` leaves them out.
 SERVE_ARGS ?=
-# The host helper and the staging live with the tests (tests/support); the demo and the benchmarks use them too.
-TOOLS_PATH := .hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support
 
 .PHONY: setup setup-browser demo demo-api test serve cluster bench lint thumbnails docs
 
@@ -25,10 +23,10 @@ setup-browser:
 	@bash scripts/bootstrap.sh --browser
 
 demo: setup
-	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/demo.py
+	@$(PY) scripts/demo.py
 
 demo-api: setup
-	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/demo_api.py
+	@$(PY) scripts/demo_api.py
 
 test: setup-browser
 	@$(PY) -m pytest $(PYTEST_ARGS)
@@ -38,22 +36,22 @@ serve: setup
 		--base-directory ../base --database-url sqlite:///:memory: $(SERVE_ARGS)
 
 cluster: setup
-	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/cluster.py
+	@$(PY) scripts/cluster.py
 
 bench: setup
-	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/cleanup_quality.py
-	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/tiled_diffusion.py
-	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/unet_tile_cost.py
-	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/live_preview.py
-	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/controlnet_tiles.py
-	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/rest_overhead.py
-	@PYTHONPATH=$(TOOLS_PATH) $(PY) bench/cluster_throughput.py
+	@$(PY) bench/cleanup_quality.py
+	@$(PY) bench/tiled_diffusion.py
+	@$(PY) bench/unet_tile_cost.py
+	@$(PY) bench/live_preview.py
+	@$(PY) bench/controlnet_tiles.py
+	@$(PY) bench/rest_overhead.py
+	@$(PY) bench/cluster_throughput.py
 
 thumbnails: setup
-	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/thumbnails.py
+	@$(PY) scripts/thumbnails.py
 
 docs: setup
-	@PYTHONPATH=$(TOOLS_PATH) $(PY) scripts/workflow_docs.py
+	@$(PY) scripts/workflow_docs.py
 
 lint:
 	@$(PY) -m ruff check .

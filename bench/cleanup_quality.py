@@ -1,13 +1,13 @@
 """Does BicubicClean beat plain bicubic on damaged real photos, and leave clean ones alone?
 
-usage: PYTHONPATH=.hires/base/custom_nodes python bench/cleanup_quality.py
+usage: .hires/venv/bin/python bench/cleanup_quality.py
 
 For each real photo (:mod:`bench.photos`): downscale 4x (area), optionally JPEG-compress at quality 30
 (OpenCV, 4:2:0), then bring it back to the original size with
   * bicubic: ``F.interpolate(..., mode="bicubic", antialias=True)``, clamped to [0, 1];
   * BicubicClean: the cleanup pass at the source resolution (denoise level from :func:`estimate_damage`;
     ``None`` means no cleanup), then the same bicubic resize.
-PSNR (RGB) and SSIM (luma, Gaussian 11x11, see tests/support/quality.py) against the original.
+PSNR (RGB) and SSIM (luma, Gaussian 11x11, see devtools/quality.py) against the original.
 Everything is deterministic, so the unit tests assert the same numbers.
 """
 
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
-from quality import psnr, ssim
 
 from hires_studio.bench.photos import load_photos
 from hires_studio.core.base_route import make_base
 from hires_studio.core.cleanup import clean, clean_batch, estimate_damage, load_cleanup_net
 from hires_studio.core.resize import bicubic
 from hires_studio.core.sizing import plan_size
+from hires_studio.devtools.quality import psnr, ssim
 
 SCALE = 4
 JPEG_QUALITY = 30

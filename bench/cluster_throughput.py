@@ -1,7 +1,7 @@
 """The shared Redis queue: jobs per minute with 1, 2 and 3 workers, and the per-job overhead of the Redis path
 against the SQLite path (prints figures; not a test).
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support python bench/cluster_throughput.py
+usage: .hires/venv/bin/python bench/cluster_throughput.py
        [--jobs 18] [--latency-jobs 12] [--store-ops 300]
 
 All real processes on loopback: Debian's redis-server (append-only, fsync every second as in production) and
@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 
 import requests
-from comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_comfy_base
 from PIL import Image
-from redis_server import RedisServer
-from staging import stage_base, tiny_stand_ins
 
+from hires_studio.devtools.comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_comfy_base
+from hires_studio.devtools.redis_server import RedisServer
+from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 from hires_studio.rest.config import config_path, write_config_atomic
 from hires_studio.rest.jobs import COMPLETE, IN_PROGRESS, JobStore
 from hires_studio.rest.keys import hash_key, new_key

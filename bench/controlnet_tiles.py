@@ -1,6 +1,6 @@
 """What a fresh ControlNet copy per tile batch costs (prints a table; not a test).
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support python bench/controlnet_tiles.py \
+usage: .hires/venv/bin/python bench/controlnet_tiles.py \
            [--sides 32 64] [--tiles 1 4] [--repeats 3]
 
 The tiled pass computes a tile batch's ControlNet residuals on a fresh copy of the chain, given that batch's crop
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="ControlNet calls timed (copies: 10x)")
     args = parser.parse_args()
 
-    from comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
+    from hires_studio.devtools.comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
 
     host = InProcessComfy(make_comfy_base(ROOT / ".hires" / "bench-base", [ensure_tiny_models()]))
     import comfy.model_management as mm

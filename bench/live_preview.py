@@ -1,6 +1,6 @@
 """Benchmark: the generative pass with live previews on and off (prints a table; not a test).
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support python bench/live_preview.py \
+usage: .hires/venv/bin/python bench/live_preview.py \
            [--side 2048] [--steps 2] [--cfg 7] [--denoise 0.35] [--tile 512] [--repeats 1]
 
 A 512 px image upscaled by bicubic to side x side, then GenerativeUpscale's pass on the test suite's tiny SD1.5
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_one(args: argparse.Namespace) -> dict:
     """One pass in this process; returns the row."""
-    from comfy_host import HIRES, InProcessComfy, ensure_tiny_models, make_comfy_base
+    from hires_studio.devtools.comfy_host import HIRES, InProcessComfy, ensure_tiny_models, make_comfy_base
 
     base = make_comfy_base(Path(args.base), [ensure_tiny_models(), HIRES / "base" / "models"])
     host = InProcessComfy(base)

@@ -1,6 +1,6 @@
 """How narrow the diffusion tiles' overlap can be (prints a table; not a test).
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts python bench/overlap_sweep.py [--overlaps 2 3 4 8]
+usage: .hires/venv/bin/python bench/overlap_sweep.py [--overlaps 2 3 4 8]
 
 For each overlap (latent px, blend margin 1), GenerativeUpscale on the tiny checkpoint with 128 px tiles:
   exact     max |tiled - untiled| with the UNet replaced by a 3x3 convolution (a model that sees locally);
@@ -24,7 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--overlaps", type=int, nargs="+", default=[2, 3, 4, 8])
     args = parser.parse_args()
-    from comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
+    from hires_studio.devtools.comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
 
     host = InProcessComfy(make_comfy_base(ROOT / ".hires" / "bench-base", [ensure_tiny_models()]))
     from hires_studio.core.resize import bicubic

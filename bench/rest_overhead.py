@@ -1,6 +1,6 @@
 """The REST layer's overhead against POST /prompt (prints figures; not a test).
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts python bench/rest_overhead.py [--jobs 50]
+usage: .hires/venv/bin/python bench/rest_overhead.py [--jobs 50]
 
 A real ComfyUI server on loopback with the tiny models. The same small job (a 64 x 48 photo to 128 px wide,
 upscale_strength 8: bicubic, no model) is run `--jobs` times each way, alternating:
@@ -22,11 +22,11 @@ import uuid
 from pathlib import Path
 
 import requests
-from comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_comfy_base
 from PIL import Image
-from staging import stage_base, tiny_stand_ins
 
 from hires_studio.api_prompt import complete_prompt
+from hires_studio.devtools.comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_comfy_base
+from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 from hires_studio.rest import deepimage, deepimage_graph
 from hires_studio.rest.config import write_key_config
 from hires_studio.rest.keys import new_key

@@ -1,6 +1,6 @@
 """Benchmark of the generative pass (prints tables; not a test).
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support python bench/tiled_diffusion.py \
+usage: .hires/venv/bin/python bench/tiled_diffusion.py \
            [--model tiny|full] [--sides 1024 2048 3072 4096] [--methods tiled usdu untiled separate] \
            [--repeats 3] [--steps 2] [--cfg 7] [--denoise 0.35] [--tile 512] [--log FILE]
        python bench/tiled_diffusion.py --summarize FILE [FILE ...]
@@ -51,8 +51,7 @@ def ensure_bench_models(tiny: Path) -> Path:
     if not target.exists():
         comfy_dir = ROOT / ".hires" / "ComfyUI"
         subprocess.run([sys.executable, str(ROOT / "tests" / "fixtures" / "make_bench_models.py"), str(tiny),
-                        str(BENCH_MODELS)], env={**os.environ, "PYTHONPATH": str(comfy_dir)}, cwd=comfy_dir,
-                       check=True)
+                        str(BENCH_MODELS)], cwd=comfy_dir, check=True)
     return BENCH_MODELS
 
 
@@ -126,7 +125,7 @@ def run_usdu(comfy_sample, bicubic, model, vae, positive, negative, base: torch.
 
 def run_one(args: argparse.Namespace) -> dict:
     """One (method, size) in this process; returns the row."""
-    from comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
+    from hires_studio.devtools.comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
 
     tiny = ensure_tiny_models()
     sources = [tiny, ROOT / ".hires" / "base" / "models"]

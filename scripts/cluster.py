@@ -1,7 +1,7 @@
 """`make cluster`: a Redis and N ComfyUI workers with the pack on loopback, serving one API through the shared
 job queue, for a person to try (docs/cluster.md shows the same on N machines).
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support python scripts/cluster.py
+usage: .hires/venv/bin/python scripts/cluster.py
        [--workers 3] [--port 8191] [--redis-port 6390]
 
 Redis (Debian's redis-server, append-only, a fresh password) listens on 127.0.0.1:REDIS_PORT; worker i on
@@ -17,9 +17,8 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from comfy_host import COMFY, HIRES, ComfyServer, make_comfy_base
-from redis_server import RedisServer
-
+from hires_studio.devtools.comfy_host import COMFY, HIRES, ComfyServer, make_comfy_base
+from hires_studio.devtools.redis_server import RedisServer
 from hires_studio.rest.config import config_path, write_config_atomic
 from hires_studio.rest.keys import hash_key, new_key
 

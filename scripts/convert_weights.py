@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import math
 import os
 import sys
@@ -37,10 +38,23 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pack_import import import_pack
 from safetensors.torch import load_file, save_file
 
-import_pack()  # the pack by its path: no installed name or folder name needed
+
+def load_pack(name: str = "hires_studio") -> None:
+    """The pack by its path, as ComfyUI loads a custom node: a plain ComfyUI install has no name for it on sys.path,
+    and its folder may be called anything. Loaded once, under one fixed name (the one the repository's tools use)."""
+    if name in sys.modules:
+        return
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location(name, root / "__init__.py", submodule_search_locations=[str(root)])
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the pack from {root}")
+    sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules[name])
+
+
+load_pack()
 from hires_studio.core.cleanup import UpConv7, load_cleanup_net_file, upconv7_from_ncnn  # noqa: E402
 from hires_studio.core.ncnn import NcnnLayer, read_ncnn, run_graph  # noqa: E402
 

@@ -1,7 +1,6 @@
 """The README's demo, a tour of the product through a real ComfyUI server (loopback) with real weights.
 
-usage (what `make demo` runs): PYTHONPATH=.hires/ComfyUI:tests/support \
-           python scripts/demo.py [OUT]
+usage (what `make demo` runs): .hires/venv/bin/python scripts/demo.py [OUT]
 
 1. The exact-size contract and the strength dial: a real photo (scikit-image's bundled chelsea, cropped to an odd
    447 x 299), shrunk 4x and saved as JPEG quality 40, is brought back to exactly 447 x 299 by GenerativeUpscale
@@ -27,13 +26,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from comfy_host import HIRES, ROOT, ComfyServer, ensure_tiny_models, make_comfy_base
-from pack_import import import_pack
 
-import_pack()  # the pack by its path, whatever its folder is called
-from hires_studio.bench.cleanup_quality import degrade  # noqa: E402
-from hires_studio.bench.photos import load_photos  # noqa: E402
-from hires_studio.core.tiling import TileGrid, plan_grid  # noqa: E402
+from hires_studio.bench.cleanup_quality import degrade
+from hires_studio.bench.photos import load_photos
+from hires_studio.core.tiling import TileGrid, plan_grid
+from hires_studio.devtools.comfy_host import HIRES, ROOT, ComfyServer, ensure_tiny_models, make_comfy_base
 
 PHOTO = "chelsea"
 SIZE = (447, 299)

@@ -1,6 +1,6 @@
 """`make demo-api`: one seed request, Stability's esrgan upscale curl, answered by a local ComfyUI with this pack.
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes python scripts/demo_api.py [OUT]
+usage: .hires/venv/bin/python scripts/demo_api.py [OUT]
 
 A real ComfyUI server on loopback (a temporary base directory with the bootstrap's real Real-ESRGAN weights)
 gets a one-off API key through HIRES_STUDIO_API_KEYS; then the seed's curl, with the host changed, upscales a
@@ -18,14 +18,11 @@ import tempfile
 from pathlib import Path
 
 import cv2
-from comfy_host import HIRES, ROOT, ComfyServer, make_comfy_base
-from pack_import import import_pack
 
-import_pack()  # the pack by its path, whatever its folder is called
-
-from hires_studio.bench.photos import load_photos  # noqa: E402
-from hires_studio.rest.config import KEYS_ENV  # noqa: E402
-from hires_studio.rest.keys import new_key  # noqa: E402
+from hires_studio.bench.photos import load_photos
+from hires_studio.devtools.comfy_host import HIRES, ROOT, ComfyServer, make_comfy_base
+from hires_studio.rest.config import KEYS_ENV
+from hires_studio.rest.keys import new_key
 
 PHOTO = "chelsea"
 

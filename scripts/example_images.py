@@ -1,7 +1,7 @@
 """The pack's example photos (example_images/), which the shipped workflows load and the pack copies into
 ComfyUI's input folder at start-up (nodes/example_images.py).
 
-usage: PYTHONPATH=tests/support .hires/venv/bin/python scripts/example_images.py [--check]
+usage: .hires/venv/bin/python scripts/example_images.py [--check]
 
 Made from two photographs bundled with scikit-image (bench/photos.py; both public domain or CC0): chelsea, the
 cat, centre-cropped to 3:2 at EXAMPLE_SIZE (the upscaling and background workflows), and astronaut, a portrait
@@ -20,13 +20,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from hires_studio.catalog.shipped_workflows import EXAMPLE_FACE_IMAGE, EXAMPLE_IMAGE
+from hires_studio.nodes.example_images import EXAMPLE_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
-
-from pack_import import import_pack  # noqa: E402
-
-import_pack()
-from hires_studio.catalog.shipped_workflows import EXAMPLE_FACE_IMAGE, EXAMPLE_IMAGE  # noqa: E402
-from hires_studio.nodes.example_images import EXAMPLE_DIR  # noqa: E402
 
 EXAMPLE_SIZE = (384, 256)
 """The example photo: 3:2, small enough that a CPU runs the shipped upscales in seconds to a minute."""
@@ -41,7 +38,7 @@ def _png(rgb: np.ndarray) -> bytes:
 
 
 def render() -> dict[str, bytes]:
-    from staging import example_face_photo, example_photo
+    from hires_studio.devtools.staging import example_face_photo, example_photo
 
     photo = example_photo(EXAMPLE_SIZE[0])
     assert photo.shape[:2] == (EXAMPLE_SIZE[1], EXAMPLE_SIZE[0]), photo.shape

@@ -1,7 +1,6 @@
 """The Templates browser's card pictures, as `workflows/<name>.jpg` beside each editor workflow.
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support \
-           .hires/venv/bin/python scripts/thumbnails.py [--only NAME ...]
+usage: .hires/venv/bin/python scripts/thumbnails.py [--only NAME ...]
 
 No picture is a random-weight output presented as a result:
 - a workflow whose models the pack provides (Real-ESRGAN, the cleanup net) is run as shipped, at its full size,
@@ -25,13 +24,22 @@ import urllib.parse
 from pathlib import Path
 
 import numpy as np
-from comfy_host import HIRES, ComfyServer, make_comfy_base
-from convert_weights import TARGETS
 from PIL import Image, ImageDraw
-from workflow_cards import CARD_SIZE, GROUP_COLORS, MARGIN, card_facts, draw_card, font, gradient, wrapped_text
 
+from hires_studio.devtools.comfy_host import HIRES, ComfyServer, make_comfy_base
 from hires_studio.nodes.example_images import EXAMPLE_DIR
-from workflows import (
+from hires_studio.scripts.convert_weights import TARGETS
+from hires_studio.scripts.workflow_cards import (
+    CARD_SIZE,
+    GROUP_COLORS,
+    MARGIN,
+    card_facts,
+    draw_card,
+    font,
+    gradient,
+    wrapped_text,
+)
+from hires_studio.scripts.workflows import (
     API_DIR,
     EDITOR_DIR,
     ROOT,

@@ -33,7 +33,7 @@ from hires_studio.graphs.models import (  # the model files the catalog names
     ZIMAGE,
 )
 from hires_studio.nodes.example_images import EXAMPLE_DIR
-from workflows import HOSTED_NODES, Workflow
+from hires_studio.scripts.workflows import HOSTED_NODES, Workflow
 
 FAMILIES: dict[str, tuple[str, int]] = {
     CHECKPOINT: ("SD1.5 checkpoint", 512),

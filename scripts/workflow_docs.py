@@ -1,7 +1,6 @@
 """docs/workflows.md, written from the shipped workflow definitions, so the page cannot drift from the files.
 
-usage: PYTHONPATH=.hires/ComfyUI:.hires/base/custom_nodes:scripts:tests/support .hires/venv/bin/python \
-           scripts/workflow_docs.py [--check]
+usage: .hires/venv/bin/python scripts/workflow_docs.py [--check]
 
 Every table row and section comes from `WORKFLOWS` (the same definitions scripts/workflows.py writes the
 workflow files from): the title, the one-line description, the note's text, the model files each one loads and
@@ -15,9 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from convert_weights import TARGETS
-
-from workflows import EDITOR_DIR, GROUPS, MODEL_URLS, WORKFLOWS, Workflow, model_references
+from hires_studio.scripts.convert_weights import TARGETS
+from hires_studio.scripts.workflows import EDITOR_DIR, GROUPS, MODEL_URLS, WORKFLOWS, Workflow, model_references
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "workflows.md"

@@ -1,6 +1,6 @@
 """The shipped workflows (the catalog in the pack: catalog/shipped_workflows.py), written in both formats ComfyUI reads.
 
-usage: PYTHONPATH=.hires/ComfyUI:tests/support .hires/venv/bin/python scripts/workflows.py \
+usage: .hires/venv/bin/python scripts/workflows.py \
            [--out DIR] [--url URL] [--check]
 
 Writes, under DIR (default: the pack's root):
@@ -48,9 +48,6 @@ non-breaking hyphen looks the same and is left alone."""
 THUMBNAIL_SIZE = (256, 256)
 """The Templates browser's card picture: `workflows/<name>.jpg` beside the editor file (scripts/thumbnails.py)."""
 
-from pack_import import import_pack  # noqa: E402
-
-import_pack()  # the pack by its path, whatever its folder is called
 from hires_studio.api_prompt import (  # noqa: E402 (the definitions live in the pack)
     ApiPrompt,
     InputSpec,
@@ -352,7 +349,7 @@ def object_info_in_process(validate: bool = True) -> dict[str, Any]:
     Every model file and input image the workflows name exists there as a placeholder, so ComfyUI's own
     prompt validation (types, ranges, links, the nodes' validate_inputs) runs on each workflow too.
     """
-    from comfy_host import InProcessComfy, make_comfy_base
+    from hires_studio.devtools.comfy_host import InProcessComfy, make_comfy_base
 
     with tempfile.TemporaryDirectory(prefix="hires-workflows-") as tmp:
         base = make_comfy_base(Path(tmp), [])

@@ -1,5 +1,5 @@
 """Shared fixtures: the tiny-model cache, a ComfyUI base directory with the pack and the models, a real
-in-process ComfyUI, and a real ComfyUI server on loopback (see tests/support/comfy_host.py).
+in-process ComfyUI, and a real ComfyUI server on loopback (see devtools/comfy_host.py).
 
 The host itself (.hires/venv, .hires/ComfyUI, the converted real weights) comes from scripts/bootstrap.sh,
 which the README's test command runs first.
@@ -10,9 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from comfy_host import COMFY, HIRES, ComfyServer, InProcessComfy, ensure_tiny_models, make_comfy_base
-from redis_server import RedisServer
-from staging import stage_base, tiny_stand_ins
+
+from hires_studio.devtools.comfy_host import (
+    COMFY,
+    HIRES,
+    ComfyServer,
+    InProcessComfy,
+    ensure_tiny_models,
+    make_comfy_base,
+)
+from hires_studio.devtools.redis_server import RedisServer
+from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 
 REAL_MODELS = HIRES / "base" / "models"
 
@@ -56,7 +64,7 @@ def staged_server(comfy_server: ComfyServer, tiny_models: Path) -> ComfyServer:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory):
-    """A real redis-server on loopback for the session (tests/support/redis_server.py), stopped at the end."""
+    """A real redis-server on loopback for the session (devtools/redis_server.py), stopped at the end."""
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()

@@ -19,11 +19,11 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from browser_env import run_browser_check
-from comfy_host import PACK_LINK, ROOT, ComfyServer, make_comfy_base
 
-import workflows
+from hires_studio.devtools.browser_env import run_browser_check
+from hires_studio.devtools.comfy_host import PACK_LINK, ROOT, ComfyServer, make_comfy_base
 from hires_studio.nodes.example_images import example_files
+from hires_studio.scripts import workflows
 
 pytestmark = pytest.mark.browser
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_env import run_browser_check
-from comfy_host import PACK_LINK, ROOT, ComfyServer
+
+from hires_studio.devtools.browser_env import run_browser_check
+from hires_studio.devtools.comfy_host import PACK_LINK, ROOT, ComfyServer
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 import pytest
 import torch
-from comfy_host import pack_module
-from node_inputs import ADAPTER, GENERATIVE_UPSCALE, HIRES_GENERATE
+
+from hires_studio.devtools.comfy_host import pack_module
+from hires_studio.devtools.node_inputs import ADAPTER, GENERATIVE_UPSCALE, HIRES_GENERATE
 
 pytestmark = pytest.mark.comfy
 log = logging.getLogger(__name__)

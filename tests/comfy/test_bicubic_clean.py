@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from quality import psnr
 
 from hires_studio.bench.cleanup_quality import bicubic_clean, degrade, to_tensor
 from hires_studio.bench.photos import load_photos
 from hires_studio.core.resize import bicubic
+from hires_studio.devtools.quality import psnr
 
 pytestmark = pytest.mark.comfy
 

@@ -8,12 +8,12 @@ from contextlib import contextmanager
 
 import pytest
 import torch
-from comfy_host import pack_module
-from node_inputs import GENERATIVE_UPSCALE, HIRES_GENERATE
 
 from hires_studio.core.preview_pacing import PreviewPacer
 from hires_studio.core.sizing import plan_size
 from hires_studio.core.tiling import Tile, diffusion_grid
+from hires_studio.devtools.comfy_host import pack_module
+from hires_studio.devtools.node_inputs import GENERATIVE_UPSCALE, HIRES_GENERATE
 
 pytestmark = pytest.mark.comfy
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from comfy_host import pack_module
-from node_inputs import GENERATIVE_UPSCALE, upscale_prompt
 
 from hires_studio.core.edges import canny_edges
 from hires_studio.core.resize import bicubic
 from hires_studio.core.sizing import plan_size
 from hires_studio.core.tiling import diffusion_grid
+from hires_studio.devtools.comfy_host import pack_module
+from hires_studio.devtools.node_inputs import GENERATIVE_UPSCALE, upscale_prompt
 
 pytestmark = pytest.mark.comfy
 

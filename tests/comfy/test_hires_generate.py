@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from comfy_host import pack_module
-from node_inputs import ADAPTER, HIRES_GENERATE
 
 from hires_studio.bench.photos import load_photos
 from hires_studio.core.adapter_recipe import frame
 from hires_studio.core.edges import canny_edges
+from hires_studio.devtools.comfy_host import pack_module
+from hires_studio.devtools.node_inputs import ADAPTER, HIRES_GENERATE
 
 pytestmark = pytest.mark.comfy
 

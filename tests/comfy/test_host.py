@@ -14,8 +14,9 @@ import types
 
 import pytest
 import torch
-from comfy_host import pack_module
-from node_inputs import GENERATIVE_UPSCALE
+
+from hires_studio.devtools.comfy_host import pack_module
+from hires_studio.devtools.node_inputs import GENERATIVE_UPSCALE
 
 pytestmark = pytest.mark.comfy
 

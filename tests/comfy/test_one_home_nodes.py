@@ -8,7 +8,8 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from comfy_host import pack_module
+
+from hires_studio.devtools.comfy_host import pack_module
 
 pytestmark = pytest.mark.comfy
 SIZED = ("GenerativeUpscale", "BicubicClean", "HiResGenerate")

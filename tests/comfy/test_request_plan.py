@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from node_inputs import GENERATIVE_UPSCALE, HIRES_GENERATE, upscale_prompt
 
 from hires_studio.core.resize import bicubic
+from hires_studio.devtools.node_inputs import GENERATIVE_UPSCALE, HIRES_GENERATE, upscale_prompt
 
 pytestmark = pytest.mark.comfy
 

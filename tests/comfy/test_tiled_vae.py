@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from comfy_host import pack_module
-from node_inputs import GENERATIVE_UPSCALE
 
 from hires_studio.core.resize import bicubic
 from hires_studio.core.tiling import diffusion_grid
+from hires_studio.devtools.comfy_host import pack_module
+from hires_studio.devtools.node_inputs import GENERATIVE_UPSCALE
 
 pytestmark = pytest.mark.comfy
 

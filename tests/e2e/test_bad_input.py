@@ -10,7 +10,8 @@ import math
 from typing import Any
 
 import pytest
-from comfy_host import ComfyServer
+
+from hires_studio.devtools.comfy_host import ComfyServer
 
 pytestmark = pytest.mark.e2e
 

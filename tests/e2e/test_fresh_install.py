@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from comfy_host import HIRES, ROOT, ComfyServer
 
-import workflows
+from hires_studio.devtools.comfy_host import HIRES, ROOT, ComfyServer
+from hires_studio.scripts import workflows
 
 pytestmark = pytest.mark.e2e
 

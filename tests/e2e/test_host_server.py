@@ -13,8 +13,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-from comfy_host import PACK_LINK, ROOT, ComfyServer
 
+from hires_studio.devtools.comfy_host import PACK_LINK, ROOT, ComfyServer
 from hires_studio.nodes.template_pictures import PICTURE_SUFFIX, WORKFLOWS_FOLDER
 
 pytestmark = pytest.mark.e2e

@@ -16,12 +16,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from comfy_host import ComfyServer
-from node_inputs import upscale_prompt
 from PIL import Image
 
 from hires_studio.core.sizing import plan_size
 from hires_studio.core.tiling import diffusion_grid
+from hires_studio.devtools.comfy_host import ComfyServer
+from hires_studio.devtools.node_inputs import upscale_prompt
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from make_serve import make_serve
+
+from hires_studio.devtools.make_serve import make_serve
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import cv2
 import pytest
-from make_serve import make_serve
+
+from hires_studio.devtools.make_serve import make_serve
 
 pytestmark = pytest.mark.e2e
 

@@ -33,12 +33,12 @@ from typing import Any
 
 import pytest
 import requests
-from comfy_host import ComfyServer, make_comfy_base
-from loopback_site import LoopbackSite
 from PIL import Image
-from redis_server import RedisServer
-from staging import stage_base, tiny_stand_ins
 
+from hires_studio.devtools.comfy_host import ComfyServer, make_comfy_base
+from hires_studio.devtools.loopback_site import LoopbackSite
+from hires_studio.devtools.redis_server import RedisServer
+from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 from hires_studio.rest.keys import hash_key, new_key
 
 pytestmark = pytest.mark.e2e

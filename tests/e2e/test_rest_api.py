@@ -33,15 +33,15 @@ from urllib.parse import quote
 import httpx
 import pytest
 import requests
-from comfy_host import ComfyServer
-from deepimage_schema import SCHEMA_PATH, validate_response
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loopback_site import LoopbackSite
 from PIL import Image
 
 from hires_studio.api_prompt import complete_prompt, is_link
 from hires_studio.catalog import shipped_workflows
+from hires_studio.devtools.comfy_host import ComfyServer
+from hires_studio.devtools.deepimage_schema import SCHEMA_PATH, validate_response
+from hires_studio.devtools.loopback_site import LoopbackSite
 from hires_studio.graphs.models import CHECKPOINT
 from hires_studio.rest import deepimage, deepimage_graph
 from hires_studio.rest.keys import hash_key, new_key

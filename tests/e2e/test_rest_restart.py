@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from comfy_host import ComfyServer, make_comfy_base
-from loopback_site import LoopbackSite
 from PIL import Image
-from staging import stage_base, tiny_stand_ins
 
+from hires_studio.devtools.comfy_host import ComfyServer, make_comfy_base
+from hires_studio.devtools.loopback_site import LoopbackSite
+from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 from hires_studio.rest.config import config_path, write_config_atomic
 from hires_studio.rest.jobs import FAILED_MESSAGE, RESTART_MESSAGE
 from hires_studio.rest.keys import hash_key, new_key

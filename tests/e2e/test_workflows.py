@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import subprocess
 import sys
 import time
@@ -26,11 +25,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from comfy_host import PACK_LINK, ROOT, ComfyServer
 from PIL import Image
-from staging import small_version
 
-import workflows
+from hires_studio.devtools.comfy_host import PACK_LINK, ROOT, ComfyServer
+from hires_studio.devtools.staging import small_version
+from hires_studio.scripts import workflows
 
 pytestmark = pytest.mark.e2e
 
@@ -43,8 +42,6 @@ CANCEL_WIDTH = 384
 """The cancelled job would run this many diffusion steps at this width; Cancel must stop it long before."""
 CANCEL_WITHIN_S = 2.0
 REGENERATE = ".hires/venv/bin/python scripts/workflows.py"
-PACK_PYTHONPATH = ".hires/ComfyUI:.hires/base/custom_nodes"
-"""The script imports ComfyUI and the pack (the workflow definitions live in it)."""
 
 
 def load_api(path: Path) -> dict[str, Any]:
@@ -297,13 +294,13 @@ def test_files_are_up_to_date(staged_server: ComfyServer, tmp_path: Path) -> Non
     script = ROOT / "scripts" / "workflows.py"
     run = subprocess.run(
         [sys.executable, str(script), "--out", str(tmp_path), "--url", staged_server.url],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": PACK_PYTHONPATH},
+        capture_output=True, text=True, timeout=120,
     )
     assert run.returncode == 0, run.stderr
     made = workflows.shipped_files(tmp_path)
     assert made == workflows.shipped_files(ROOT), "workflow files differ in name: run scripts/workflows.py"
     stale = [rel for rel in sorted(made) if (tmp_path / rel).read_text() != (ROOT / rel).read_text()]
-    assert not stale, f"out of date, run `PYTHONPATH={PACK_PYTHONPATH} {REGENERATE}`: {stale}"
+    assert not stale, f"out of date, run `{REGENERATE}`: {stale}"
     assert {p.stem for p in EDITOR_FILES} == {w.name for w in workflows.WORKFLOWS}
 
 

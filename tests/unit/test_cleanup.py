@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-import convert_weights
 import cv2
 import numpy as np
 import pytest
@@ -25,6 +24,7 @@ from hires_studio.core.cleanup import (
 )
 from hires_studio.core.errors import HiResInputError
 from hires_studio.core.ncnn import read_ncnn, run_graph
+from hires_studio.scripts import convert_weights
 
 
 @pytest.fixture(scope="module")

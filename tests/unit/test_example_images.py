@@ -11,7 +11,7 @@ from PIL import Image
 
 from hires_studio.catalog.shipped_workflows import EXAMPLE_FACE_IMAGE, EXAMPLE_IMAGE
 from hires_studio.nodes.example_images import EXAMPLE_DIR, example_files, provide_example_images
-from workflows import WORKFLOWS, input_images
+from hires_studio.scripts.workflows import WORKFLOWS, input_images
 
 
 def test_every_image_a_workflow_loads_ships_with_the_pack() -> None:
@@ -23,7 +23,7 @@ def test_every_image_a_workflow_loads_ships_with_the_pack() -> None:
 
 
 def test_the_example_photos_are_what_the_script_makes() -> None:
-    import example_images
+    from hires_studio.scripts import example_images
 
     assert example_images.render() == {name: (EXAMPLE_DIR / name).read_bytes() for name in example_images.render()}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from host_audio_off import without_audio_nodes
+from hires_studio.scripts.host_audio_off import without_audio_nodes
 
 NODES_PY = """async def init_builtin_extra_nodes():
     extras_files = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import struct
 from importlib.resources import files
 
-import convert_weights
 import numpy as np
 import pytest
 import torch
@@ -13,6 +12,7 @@ import torch.nn.functional as F
 from spandrel import ModelLoader
 
 from hires_studio.core.ncnn import FP16_TAG, parse_param, read_ncnn, run_graph
+from hires_studio.scripts import convert_weights
 
 SYNTHETIC_PARAM = """7767517
 4 4

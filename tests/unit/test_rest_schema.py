@@ -15,10 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deepimage_schema import request_examples, schema, validate_request, validate_response
 from PIL import Image
 
 from hires_studio.core.errors import HiResInputError, short_repr
+from hires_studio.devtools.deepimage_schema import request_examples, schema, validate_request, validate_response
 from hires_studio.rest import deepimage, deepimage_graph, forms
 from hires_studio.rest.config import CONFIG_PLACE, ConfigCache, ConfigError, config_path, write_key_config
 from hires_studio.rest.forms import FormError, split_form

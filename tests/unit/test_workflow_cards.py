@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from thumbnails import JPEG_QUALITY, runs_on_pack_weights
-from workflow_cards import CARD_SIZE, card_facts, draw_card
 
 from hires_studio.nodes.example_images import EXAMPLE_DIR
-from workflows import WORKFLOWS, input_images
+from hires_studio.scripts.thumbnails import JPEG_QUALITY, runs_on_pack_weights
+from hires_studio.scripts.workflow_cards import CARD_SIZE, card_facts, draw_card
+from hires_studio.scripts.workflows import WORKFLOWS, input_images
 
 ROOT = Path(__file__).resolve().parents[2]
 BY_NAME = {w.name: w for w in WORKFLOWS}
@@ -85,7 +85,7 @@ def test_template_cards_give_each_workflow_its_title_and_description() -> None:
     """web/template_cards.json (read by web/template_order.js): the Templates browser's card texts."""
     import json
 
-    import workflows
+    from hires_studio.scripts import workflows
 
     cards = json.loads((ROOT / workflows.TEMPLATE_CARDS).read_text())
     assert list(cards) == [w.name for w in WORKFLOWS]

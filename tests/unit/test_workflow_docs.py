@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import workflow_docs
-
-from workflows import MODEL_URLS, WORKFLOWS, model_references
+from hires_studio.scripts import workflow_docs
+from hires_studio.scripts.workflows import MODEL_URLS, WORKFLOWS, model_references
 
 
 def test_the_page_is_up_to_date() -> None:

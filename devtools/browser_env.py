@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from comfy_host import HIRES, ROOT
+
+from .comfy_host import HIRES, ROOT
 
 BROWSER_DIR = ROOT / "tests" / "browser"
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from comfy_host import ROOT, _free_port
+from .comfy_host import ROOT, _free_port
 
 START_TIMEOUT_S = 240
 MAKE_ENV_VARS = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")

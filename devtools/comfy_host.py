@@ -1,8 +1,7 @@
 """A real ComfyUI host for the tests, the demo and the benchmarks: in-process (no HTTP) or a `main.py`
 server on loopback, both on a --base-directory that holds the pack in custom_nodes and the models.
 
-Test support (it lives with the tests; the benchmarks, the demo and the workflow generator import it too).
-Needs the ComfyUI folder importable (`PYTHONPATH=.hires/ComfyUI`, as pytest's config and the Makefile set).
+ComfyUI's modules are importable by name in the venv the bootstrap builds (its one import path).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 HIRES = ROOT / ".hires"
 COMFY = HIRES / "ComfyUI"
 COMFY_ARGS = ["--cpu", "--database-url", "sqlite:///:memory:"]
@@ -42,9 +41,8 @@ def ensure_tiny_models() -> Path:
     stamp = TINY_MODELS / f".complete-{TINY_VERSION}"
     if not stamp.exists():
         shutil.rmtree(TINY_MODELS, ignore_errors=True)
-        env = {**os.environ, "PYTHONPATH": str(COMFY)}
         script = ROOT / "tests" / "fixtures" / "make_tiny_models.py"
-        subprocess.run([sys.executable, str(script), str(TINY_MODELS)], env=env, check=True, cwd=COMFY)
+        subprocess.run([sys.executable, str(script), str(TINY_MODELS)], check=True, cwd=COMFY)
         stamp.touch()
     return TINY_MODELS
 

@@ -18,7 +18,7 @@ from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "deep-image-openapi.yml"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "deep-image-openapi.yml"
 HOST = "http://127.0.0.1:8188"
 """The schema's server, as a client pointed at a local ComfyUI has it (the port does not matter to the checks)."""
 UNDOCUMENTED_STATUSES = (411, 413)
