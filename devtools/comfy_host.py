@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .plain_python import plain_python
+
 ROOT = Path(__file__).resolve().parents[1]
 HIRES = ROOT / ".hires"
 COMFY = HIRES / "ComfyUI"
@@ -143,19 +145,21 @@ class ComfyServer:
     """
 
     def __init__(self, base: Path, api_nodes: bool = False, log_name: str = "server.log",
-                 extra_args: tuple[str, ...] = (), port: int | None = None) -> None:
-        """extra_args: more `main.py` options (e.g. `("--preview-method", "latent2rgb")` for live previews)."""
+                 extra_args: tuple[str, ...] = (), port: int | None = None, plain: bool = False) -> None:
+        """extra_args: more `main.py` options (e.g. `("--preview-method", "latent2rgb")` for live previews);
+        plain: run ComfyUI as a user's install does, without the repository's import path (plain_python.py)."""
         self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.base = base
         self.log_path = base / log_name
         self.api_nodes = api_nodes
         guard = ["--comfy-api-base", f"http://127.0.0.1:{_free_port()}"] if api_nodes else NO_API_NODES
-        cmd = [sys.executable, "main.py", *COMFY_ARGS, *guard, "--listen", "127.0.0.1", "--port", str(self.port),
-               "--base-directory", str(base), *extra_args]
+        args = [*COMFY_ARGS, *guard, "--listen", "127.0.0.1", "--port", str(self.port), "--base-directory", str(base),
+                *extra_args]
+        cmd, env = plain_python(COMFY / "main.py", *args) if plain else ([sys.executable, "main.py", *args], os.environ)
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         # Passive OpenMP waits: with both cores busy, spinning worker threads slow torch down several times.
-        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        env = {**env, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
         self.proc = subprocess.Popen(cmd, cwd=COMFY, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:

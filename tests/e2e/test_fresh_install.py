@@ -1,23 +1,25 @@
 """The pack installed the way the README says, outside the bootstrap: copied (as a clone would be) under another
-folder name into a plain ComfyUI base directory, with nothing on PYTHONPATH.
+folder name into a plain ComfyUI base directory, run by a Python without the repository's import path
+(devtools/plain_python.py: no name `hires_studio` on sys.path, as in a user's install).
 
 - ComfyUI loads it: its four nodes are defined, from the new folder, and its templates are listed and served
   under that folder's name, thumbnails included;
-- its weight conversion script runs from the copy with no PYTHONPATH: it converts a cleanup net for real
+- its weight conversion script runs from the copy: it converts a cleanup net for real
   (checked against its recorded sha256) and checks the files already present.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
 
 from hires_studio.devtools.comfy_host import HIRES, ROOT, ComfyServer
+from hires_studio.devtools.plain_python import DEV_PATH_FILE, plain_python
 from hires_studio.scripts import workflows
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +45,7 @@ def fresh_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def fresh_server(fresh_base: Path):
-    server = ComfyServer(fresh_base)
+    server = ComfyServer(fresh_base, plain=True)
     yield server
     server.stop()
 
@@ -66,7 +68,20 @@ def test_templates_are_listed_and_served_under_that_name(fresh_server: ComfyServ
         assert status == 200 and payload == (ROOT / workflows.EDITOR_DIR / name).read_bytes(), name
 
 
-def test_conversion_script_runs_from_the_copy_without_pythonpath(fresh_base: Path, tmp_path: Path) -> None:
+def test_the_plain_python_has_no_name_for_the_pack(tmp_path: Path) -> None:
+    """What the two tests below rely on: the venv names the pack (its one import path), the plain Python does not,
+    and both import torch and torchvision."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("import importlib.util, torchvision\nprint(importlib.util.find_spec('hires_studio') is None)\n")
+    assert (Path(sysconfig.get_paths()["purelib"]) / DEV_PATH_FILE).is_file()
+    venv = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, timeout=120)
+    assert venv.stdout.strip() == "False", venv.stderr
+    cmd, env = plain_python(probe)
+    plain = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert plain.stdout.strip() == "True", plain.stderr
+
+
+def test_conversion_script_runs_from_the_copy(fresh_base: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
     real = HIRES / "base" / "models"
     for path in real.rglob("*.safetensors"):
@@ -75,9 +90,8 @@ def test_conversion_script_runs_from_the_copy_without_pythonpath(fresh_base: Pat
             (models / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, models / rel)
     script = fresh_base / "custom_nodes" / CLONE_NAME / "scripts" / "convert_weights.py"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    run = subprocess.run([sys.executable, "-E", "-s", str(script), str(models)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=600)
+    cmd, env = plain_python(script, str(models))
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     assert any(line.startswith(f"wrote    {CONVERTED}") for line in lines), lines
