@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .plain_python import plain_python
+from .processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 HIRES = ROOT / ".hires"
@@ -204,11 +205,7 @@ class ComfyServer:
         raise TimeoutError(f"prompt {prompt_id} did not finish in {timeout} s")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
         self._log.close()
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import redis
 
+from .processes import stop_process
+
 
 def redis_binary() -> str:
     """The redis-server on PATH (Debian's package); an error that says how to get one."""
@@ -62,13 +64,8 @@ class RedisServer:
 
     def stop(self) -> None:
         """SIGTERM: Redis flushes its append-only file and exits."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
 
     def restart(self) -> None:
         self.stop()
