@@ -17,7 +17,7 @@ from ..core.input_checks import NOT_CONNECTED, check_adapter_links, check_mask_s
 from ..core.masks import require_face
 from ..core.resize import split_alpha
 from ..runtime.declared_inputs import check_widgets
-from .common_inputs import AdapterIO
+from .common_inputs import CATEGORY, AdapterIO, display_name
 
 LAZY = ("clip", "positive", "negative", "control_net")
 """The inputs that load models upstream: asked for only after the checks on the image and the mask pass."""
@@ -28,8 +28,8 @@ class AdapterSelect(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="AdapterSelect",
-            display_name="Adapter Select (HiRes Studio)",
-            category="HiRes Studio",
+            display_name=display_name("Adapter Select"),
+            category=CATEGORY,
             description="deep-image's background.generate block: what guides generation or a generative upscale "
             "(a prompt, an image's edges, a face, a main object or a mask).",
             inputs=[

@@ -10,7 +10,7 @@ from ..core.request_rules import SIZE_DEFAULTS, SizeRequest, check_size_request_
 from ..runtime.cleanup_model import cleanup_function
 from ..runtime.declared_inputs import check_widgets
 from ..runtime.upscale_pipeline import upscale_image
-from .common_inputs import resize_inputs, size_inputs, size_rules_input
+from .common_inputs import CATEGORY, display_name, resize_inputs, size_inputs, size_rules_input
 
 NODE = "BicubicClean"
 
@@ -20,8 +20,8 @@ class BicubicClean(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id=NODE,
-            display_name="Bicubic Clean (HiRes Studio)",
-            category="HiRes Studio",
+            display_name=display_name("Bicubic Clean"),
+            category=CATEGORY,
             description="Bicubic resize with a cleanup pass (waifu2x photo denoise at the source resolution) for "
             "compressed, noisy or old images. Its strength is chosen from the measured damage unless set.",
             inputs=[

@@ -11,6 +11,15 @@ from ..core.sizing import CROP_FOCI, FITS, MAX_SIDE
 from ..core.strength import DEFAULT_STRENGTH, EFFECT_DENOISE, STRENGTHS
 from ..runtime.lora import NO_LORA, lora_choices
 
+CATEGORY = "HiRes Studio"
+"""The Node Library folder of every node of the pack; each display name ends with it in brackets."""
+
+
+def display_name(title: str) -> str:
+    """How the editor names a node: its title, then the pack, so a search shows whose node it is."""
+    return f"{title} ({CATEGORY})"
+
+
 AdapterIO = io.Custom("HIRES_ADAPTER")
 """The ADAPTER value AdapterSelect outputs and the generators take."""
 

@@ -12,7 +12,16 @@ from ..runtime.conditioning import adapter_conditioning
 from ..runtime.declared_inputs import check_widgets
 from ..runtime.diffusion_pass import DiffusionSettings
 from ..runtime.upscale_pipeline import EdgeControl, upscale_image
-from .common_inputs import AdapterIO, diffusion_inputs, resize_inputs, size_inputs, size_rules_input, strength_input
+from .common_inputs import (
+    CATEGORY,
+    AdapterIO,
+    diffusion_inputs,
+    display_name,
+    resize_inputs,
+    size_inputs,
+    size_rules_input,
+    strength_input,
+)
 
 NODE = "GenerativeUpscale"
 USABLE_ADAPTERS = ("upscale", "control")
@@ -24,8 +33,8 @@ class GenerativeUpscale(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id=NODE,
-            display_name="Generative Upscale (HiRes Studio)",
-            category="HiRes Studio",
+            display_name=display_name("Generative Upscale"),
+            category=CATEGORY,
             description="deep-image's generative upscale: the base path of upscale_strength, then a seamless tiled "
             "diffusion pass (strengths 1-6) guided by a prompt or the image's edges, to exactly width x height.",
             inputs=[

@@ -14,7 +14,7 @@ from ..core.sizing import MAX_SIDE
 from ..runtime.declared_inputs import check_widgets
 from ..runtime.diffusion_pass import DiffusionSettings, model_family
 from ..runtime.hires_generation import generate_images
-from .common_inputs import AdapterIO, diffusion_inputs, size_rules_input, strength_input
+from .common_inputs import CATEGORY, AdapterIO, diffusion_inputs, display_name, size_rules_input, strength_input
 
 NODE = "HiResGenerate"
 LINKS = ("clip", "adapter")
@@ -26,8 +26,8 @@ class HiResGenerate(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id=NODE,
-            display_name="HiRes Generate (HiRes Studio)",
-            category="HiRes Studio",
+            display_name=display_name("HiRes Generate"),
+            category=CATEGORY,
             description="deep-image's image generation at any size: generate at the model's native resolution with "
             "the target's aspect ratio, then reach exactly width x height (AI upscale, or the generative upscale).",
             inputs=[
