@@ -1,6 +1,6 @@
 """What a fresh ControlNet copy per tile batch costs (prints a table; not a test).
 
-usage: .hires/venv/bin/python bench/controlnet_tiles.py \
+usage: .hires/venv/bin/python bench/controlnet_tiles.py
            [--sides 32 64] [--tiles 1 4] [--repeats 3]
 
 The tiled pass computes a tile batch's ControlNet residuals on a fresh copy of the chain, given that batch's crop

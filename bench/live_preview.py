@@ -1,6 +1,6 @@
 """Benchmark: the generative pass with live previews on and off (prints a table; not a test).
 
-usage: .hires/venv/bin/python bench/live_preview.py \
+usage: .hires/venv/bin/python bench/live_preview.py
            [--side 2048] [--steps 2] [--cfg 7] [--denoise 0.35] [--tile 512] [--repeats 1]
 
 A 512 px image upscaled by bicubic to side x side, then GenerativeUpscale's pass on the test suite's tiny SD1.5
@@ -27,30 +27,15 @@ from pathlib import Path
 
 import torch
 
+from hires_studio.devtools.comfy_host import HIRES, InProcessComfy, ensure_tiny_models, make_comfy_base, pack_module
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_one(args: argparse.Namespace) -> dict:
-    """One pass in this process; returns the row."""
-    from hires_studio.devtools.comfy_host import HIRES, InProcessComfy, ensure_tiny_models, make_comfy_base
-
-    base = make_comfy_base(Path(args.base), [ensure_tiny_models(), HIRES / "base" / "models"])
-    host = InProcessComfy(base)
-    import comfy.utils
+def _time_previewer(spent: dict) -> None:
+    """Wrap ComfyUI's previewer so the seconds it spends decoding each preview add up in spent["seconds"]."""
     import latent_preview
-    from comfy import model_management
-    from comfy.cli_args import LatentPreviewMethod
-    from comfy.cli_args import args as comfy_args
-    from PIL import ImageOps
 
-    from hires_studio.core.resize import bicubic
-
-    package = host.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
-    diffusion_pass = sys.modules[f"{package}.runtime.diffusion_pass"]
-    conditioning = sys.modules[f"{package}.runtime.conditioning"]
-
-    comfy_args.preview_method = LatentPreviewMethod.Latent2RGB if args.previews else LatentPreviewMethod.NoPreviews
-    spent = {"previews": 0, "seconds": 0.0}
     get_previewer = latent_preview.get_previewer
 
     class Timed:
@@ -71,6 +56,12 @@ def run_one(args: argparse.Namespace) -> dict:
 
     latent_preview.get_previewer = timed_previewer
 
+
+def _encode_previews(spent: dict) -> None:
+    """Hook the progress bar to do with every preview what ComfyUI's server does, counted and timed in spent."""
+    import comfy.utils
+    from PIL import ImageOps
+
     def hook(value, total, preview, node_id=None):
         """What ComfyUI's server does with a preview picture: fit it into the preview size, encode as JPEG."""
         if preview is None:
@@ -84,6 +75,16 @@ def run_one(args: argparse.Namespace) -> dict:
 
     comfy.utils.set_progress_bar_global_hook(hook)
 
+
+def _timed_pass(host, args: argparse.Namespace) -> tuple:
+    """GenerativeUpscale's pass on a 512 px image upscaled to side x side; its report, output, wall and CPU
+    seconds (the model is loaded before the clock starts)."""
+    from comfy import model_management
+
+    from hires_studio.core.resize import bicubic
+
+    diffusion_pass = pack_module(host, "runtime.diffusion_pass")
+    conditioning = pack_module(host, "runtime.conditioning")
     model, clip, vae = host.node("CheckpointLoaderSimple")().load_checkpoint("tiny_sd15.safetensors")[:3]
     positive = conditioning.encode_text(clip, "a detailed photo, high quality, highly detailed, 8K")
     negative = conditioning.encode_text(clip, "")
@@ -97,7 +98,23 @@ def run_one(args: argparse.Namespace) -> dict:
     started, cpu_started = time.perf_counter(), time.process_time()
     with torch.inference_mode():
         out = diffusion_pass.generative_pass(model, vae, positive, negative, image, settings, report=report)
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return report, out, time.perf_counter() - started, time.process_time() - cpu_started
+
+
+def run_one(args: argparse.Namespace) -> dict:
+    """One pass in this process; returns the row."""
+
+    base = make_comfy_base(Path(args.base), [ensure_tiny_models(), HIRES / "base" / "models"])
+    host = InProcessComfy(base)
+    from comfy import model_management
+    from comfy.cli_args import LatentPreviewMethod
+    from comfy.cli_args import args as comfy_args
+
+    comfy_args.preview_method = LatentPreviewMethod.Latent2RGB if args.previews else LatentPreviewMethod.NoPreviews
+    spent = {"previews": 0, "seconds": 0.0}
+    _time_previewer(spent)
+    _encode_previews(spent)
+    report, out, elapsed, cpu = _timed_pass(host, args)
     return {
         "previews_on": args.previews, "side": args.side, "steps": args.steps, "tiles": report.tiles,
         "calls": report.model_calls, "previews": spent["previews"], "preview_seconds": round(spent["seconds"], 3),

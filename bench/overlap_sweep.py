@@ -12,10 +12,11 @@ For each overlap (latent px, blend margin 1), GenerativeUpscale on the tiny chec
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
+
+from hires_studio.devtools.comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base, pack_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,14 +25,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--overlaps", type=int, nargs="+", default=[2, 3, 4, 8])
     args = parser.parse_args()
-    from hires_studio.devtools.comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
 
     host = InProcessComfy(make_comfy_base(ROOT / ".hires" / "bench-base", [ensure_tiny_models()]))
     from hires_studio.core.resize import bicubic
     from hires_studio.core.tiling import TILE_STRETCH, plan_grid
 
-    package = host.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
-    diffusion_pass = sys.modules[f"{package}.runtime.diffusion_pass"]
+    diffusion_pass = pack_module(host, "runtime.diffusion_pass")
     model, clip, vae = host.node("CheckpointLoaderSimple")().load_checkpoint("tiny_sd15.safetensors")[:3]
     conv = torch.nn.Conv2d(4, 4, 3, padding=1)
     with torch.no_grad():

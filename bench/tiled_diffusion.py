@@ -1,7 +1,7 @@
 """Benchmark of the generative pass (prints tables; not a test).
 
-usage: .hires/venv/bin/python bench/tiled_diffusion.py \
-           [--model tiny|full] [--sides 1024 2048 3072 4096] [--methods tiled usdu untiled separate] \
+usage: .hires/venv/bin/python bench/tiled_diffusion.py
+           [--model tiny|full] [--sides 1024 2048 3072 4096] [--methods tiled usdu untiled separate]
            [--repeats 3] [--steps 2] [--cfg 7] [--denoise 0.35] [--tile 512] [--log FILE]
        python bench/tiled_diffusion.py --summarize FILE [FILE ...]
 
@@ -35,9 +35,13 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
+
+from hires_studio.devtools.comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base, pack_module
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_MODELS = ROOT / ".hires" / "bench-models"
@@ -123,38 +127,34 @@ def run_usdu(comfy_sample, bicubic, model, vae, positive, negative, base: torch.
     return out, evaluated, (ys, xs)
 
 
-def run_one(args: argparse.Namespace) -> dict:
-    """One (method, size) in this process; returns the row."""
-    from hires_studio.devtools.comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
+@dataclass(frozen=True)
+class Loaded:
+    """What every method runs with: the same model (its calls counted in `calls`), VAE, prompts, input image,
+    settings and the pack's tile grid for it."""
+
+    diffusion_pass: Any
+    model: Any
+    vae: Any
+    positive: list
+    negative: list
+    image: torch.Tensor
+    settings: Any
+    grid: Any
+    calls: list[int]
+
+
+def _host(args: argparse.Namespace):
+    """ComfyUI imported in this process on the bench's base directory, with the models of --model."""
 
     tiny = ensure_tiny_models()
     sources = [tiny, ROOT / ".hires" / "base" / "models"]
     if args.model == "full":
         sources.append(ensure_bench_models(tiny))
-    base = make_comfy_base(Path(args.base), sources)
-    host = InProcessComfy(base)
-    import comfy.sample
-    from comfy import model_management
+    return InProcessComfy(make_comfy_base(Path(args.base), sources))
 
-    from hires_studio.core.resize import bicubic
-    from hires_studio.core.tiling import blend_weights, diffusion_grid
 
-    package = host.node("GenerativeUpscale").__module__.rsplit(".", 1)[0]
-    diffusion_pass = sys.modules[f"{package}.runtime.diffusion_pass"]
-    conditioning = sys.modules[f"{package}.runtime.conditioning"]
-
-    model, clip, vae = host.node("CheckpointLoaderSimple")().load_checkpoint(CHECKPOINTS[args.model])[:3]
-    positive = conditioning.encode_text(clip, "a detailed photo, high quality, highly detailed, 8K")
-    negative = conditioning.encode_text(clip, "")
-    side = args.side
-    g = torch.Generator().manual_seed(0)
-    source = bicubic(torch.rand(1, 3, 8, 8, generator=g), (512, 512))
-    base_image = bicubic(source, (side, side))
-    settings = diffusion_pass.DiffusionSettings(seed=args.seed, steps=args.steps, cfg=args.cfg, sampler_name="euler",
-                                            scheduler="normal", denoise=args.denoise, tile_size=args.tile,
-                                            tile_batch=args.batch, color_fix="none")
-    grid = diffusion_grid(side // 8, side // 8, args.tile // 8)
-    calls = [0]
+def _counting_calls(model, calls: list[int]):
+    """A clone of the model that adds one to calls[0] at every evaluation."""
 
     def count(apply_model, a):
         calls[0] += 1
@@ -162,46 +162,94 @@ def run_one(args: argparse.Namespace) -> dict:
 
     counted = model.clone()
     counted.set_model_unet_function_wrapper(count)
+    return counted
+
+
+def load(args: argparse.Namespace) -> Loaded:
+    """The checkpoint loaded onto its device (its load time is not the pass's) and the input: a 512 px image
+    upscaled by bicubic to side x side."""
+    host = _host(args)
+    from comfy import model_management
+
+    from hires_studio.core.resize import bicubic
+    from hires_studio.core.tiling import diffusion_grid
+
+    diffusion_pass = pack_module(host, "runtime.diffusion_pass")
+    conditioning = pack_module(host, "runtime.conditioning")
+
+    model, clip, vae = host.node("CheckpointLoaderSimple")().load_checkpoint(CHECKPOINTS[args.model])[:3]
+    positive = conditioning.encode_text(clip, "a detailed photo, high quality, highly detailed, 8K")
+    negative = conditioning.encode_text(clip, "")
+    g = torch.Generator().manual_seed(0)
+    source = bicubic(torch.rand(1, 3, 8, 8, generator=g), (512, 512))
+    base_image = bicubic(source, (args.side, args.side))
+    settings = diffusion_pass.DiffusionSettings(seed=args.seed, steps=args.steps, cfg=args.cfg, sampler_name="euler",
+                                            scheduler="normal", denoise=args.denoise, tile_size=args.tile,
+                                            tile_batch=args.batch, color_fix="none")
+    grid = diffusion_grid(args.side // 8, args.side // 8, args.tile // 8)
+    calls = [0]
+    counted = _counting_calls(model, calls)
     model_management.load_models_gpu([model])  # load time is not the pass's
+    return Loaded(diffusion_pass, counted, vae, positive, negative, base_image, settings, grid, calls)
+
+
+def run_separate(comfy_sample, loaded: Loaded) -> torch.Tensor:
+    """The pack's tiles denoised one after another as independent images, pasted with the same blend weights at
+    the end. Returns the BCHW image."""
+    from hires_studio.core.tiling import blend_weights
+
+    settings, grid = loaded.settings, loaded.grid
+    latent = loaded.vae.encode(loaded.image.movedim(1, -1))
+    noise = comfy_sample.prepare_noise(latent, settings.seed)
+    weights = blend_weights(grid, 1)
+    result = torch.zeros_like(latent)
+    for weight, tile in zip(weights, grid.tiles, strict=True):
+        region = (..., slice(tile.y, tile.y + tile.h), slice(tile.x, tile.x + tile.w))
+        samples = comfy_sample.sample(
+            loaded.model, noise[region], settings.steps, settings.cfg, settings.sampler_name,
+            settings.scheduler, loaded.positive, loaded.negative, latent[region], denoise=settings.denoise,
+            disable_pbar=True, seed=settings.seed)
+        result[region] += samples * weight.to(samples.dtype)
+    return loaded.vae.decode(result).movedim(-1, 1)
+
+
+def run_one(args: argparse.Namespace) -> dict:
+    """One (method, size) in this process; returns the row."""
+    loaded = load(args)
+    import comfy.sample
+    from comfy import model_management
+
+    from hires_studio.core.resize import bicubic
+
+    side, grid, diffusion_pass = args.side, loaded.grid, loaded.diffusion_pass
+    model_inputs = (loaded.model, loaded.vae, loaded.positive, loaded.negative, loaded.image)
     tiles, minimum = len(grid.tiles), math.ceil(side / args.tile) ** 2
     lines = grid_lines(grid)
     started, cpu_started = time.perf_counter(), time.process_time()
     with torch.inference_mode():
         if args.method == "tiled":
             report = diffusion_pass.PassReport()
-            out = diffusion_pass.generative_pass(counted, vae, positive, negative, base_image, settings, report=report)
+            out = diffusion_pass.generative_pass(*model_inputs, loaded.settings, report=report)
             evaluated = report.overlap_ratio
-            calls[0] = report.model_calls
+            loaded.calls[0] = report.model_calls
         elif args.method == "untiled":
-            whole = diffusion_pass.DiffusionSettings(**{**settings.__dict__, "tile_size": side * 4})
-            out = diffusion_pass.generative_pass(counted, vae, positive, negative, base_image, whole)
+            whole = diffusion_pass.DiffusionSettings(**{**loaded.settings.__dict__, "tile_size": side * 4})
+            out = diffusion_pass.generative_pass(*model_inputs, whole)
             evaluated, tiles = 1.0, 1
         elif args.method == "usdu":
-            out, per_step, (ys, xs) = run_usdu(comfy.sample, bicubic, counted, vae, positive, negative, base_image,
-                                              args, calls)
+            out, per_step, (ys, xs) = run_usdu(comfy.sample, bicubic, *model_inputs, args, loaded.calls)
             evaluated = per_step / (side // 8) ** 2
             tiles = (len(ys) - 1) * (len(xs) - 1)
             lines = ([x - 1 for x in xs[1:-1]], [y - 1 for y in ys[1:-1]])
         else:
-            latent = vae.encode(base_image.movedim(1, -1))
-            noise = comfy.sample.prepare_noise(latent, settings.seed)
-            weights = blend_weights(grid, 1)
-            result = torch.zeros_like(latent)
-            for weight, tile in zip(weights, grid.tiles, strict=True):
-                region = (..., slice(tile.y, tile.y + tile.h), slice(tile.x, tile.x + tile.w))
-                samples = comfy.sample.sample(
-                    counted, noise[region], settings.steps, settings.cfg, settings.sampler_name,
-                    settings.scheduler, positive, negative, latent[region], denoise=settings.denoise,
-                    disable_pbar=True, seed=settings.seed)
-                result[region] += samples * weight.to(samples.dtype)
-            out = vae.decode(result).movedim(-1, 1)
+            out = run_separate(comfy.sample, loaded)
             evaluated = grid.overlap_ratio
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     image = out[0].movedim(0, -1).clamp(0, 1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "model": args.model, "method": args.method, "side": side, "megapixels": round(side * side / 1e6, 2),
-        "steps": args.steps, "cfg": args.cfg, "denoise": args.denoise, "tile": args.tile, "calls": calls[0],
+        "steps": args.steps, "cfg": args.cfg, "denoise": args.denoise, "tile": args.tile, "calls": loaded.calls[0],
         "evaluated": round(evaluated, 3), "minimum_tiles": minimum, "tiles": tiles,
         "seconds": round(elapsed, 1), "cpu_seconds": round(cpu, 1),
         "peak_mib": round(peak), "seam": round(seam_score(image, *lines), 3),
@@ -219,71 +267,98 @@ def cpu_median(rows: list[dict]) -> str:
     return f"{statistics.median(have):.1f}" if have else "-"
 
 
+Groups = dict[tuple[int, str], list[dict]]
+"""One model's rows by (side, method)."""
+
+
+def _median_table(model: str, first: dict, groups: Groups) -> list[str]:
+    """The medians of each (side, method), smallest side first, the methods in the docstring's order."""
+    out = [f"\n{model}: {CHECKPOINTS[model]}, {first['steps']} steps, cfg {first['cfg']}, denoise "
+           f"{first['denoise']}, euler/normal, tile {first['tile']} px, device {first['device']}\n",
+           "| method | output | tiles (no-overlap min) | evaluated / canvas latent px | model calls | runs "
+           "| wall s (median) | CPU s (median) | peak RSS MiB (median) | seam score |",
+           "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    order = ["tiled", "usdu", "untiled", "separate"]
+    for (side, method), group in sorted(groups.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1]))):
+        r = group[0]
+        out.append(f"| {method} | {side}x{side} ({r['megapixels']} MP) | {r['tiles']} ({r['minimum_tiles']}) "
+                   f"| {r['evaluated']} | {r['calls']} | {len(group)} | {_median(group, 'seconds'):.1f} "
+                   f"| {cpu_median(group)} "
+                   f"| {_median(group, 'peak_mib'):.0f} | {r['seam']} |")
+    return out
+
+
+def _ratio(groups: Groups, method: str, key: str, side: int) -> str:
+    """Tiled's median of `key` over `method`'s at one side; '-' where either has no row."""
+    a, b = groups.get((side, "tiled")), groups.get((side, method))
+    return f"{_median(a, key) / _median(b, key):.2f}x" if a and b else "-"
+
+
+def _cpu_ratio(groups: Groups, method: str, side: int) -> str:
+    """Tiled's median CPU seconds over `method`'s at one side; '-' where either has none."""
+    a, b = groups.get((side, "tiled")), groups.get((side, method))
+    if not a or not b or cpu_median(a) == "-" or cpu_median(b) == "-":
+        return "-"
+    return f"{float(cpu_median(a)) / float(cpu_median(b)):.2f}x"
+
+
+def _goal_table(groups: Groups) -> list[str]:
+    """The goals of issue 10 that compare methods, one column per side."""
+    sides = sorted({s for s, _ in groups})
+    return [
+        "",
+        "| goal | " + " | ".join(f"{s}²" for s in sides) + " |",
+        "| --- |" + " ---: |" * len(sides),
+        "| wall time tiled / usdu (goal <= 0.9x at 2048² and above) | "
+        + " | ".join(_ratio(groups, "usdu", "seconds", s) for s in sides) + " |",
+        "| CPU time tiled / usdu | " + " | ".join(_cpu_ratio(groups, "usdu", s) for s in sides) + " |",
+        "| wall time tiled / untiled (goal <= 0.5x at 2048² and above) | "
+        + " | ".join(_ratio(groups, "untiled", "seconds", s) for s in sides) + " |",
+        "| CPU time tiled / untiled | " + " | ".join(_cpu_ratio(groups, "untiled", s) for s in sides) + " |",
+        "| peak RSS tiled / usdu (goal <= 1.2x at 3072²) | "
+        + " | ".join(_ratio(groups, "usdu", "peak_mib", s) for s in sides) + " |",
+        "| evaluated / canvas latent px, tiled (goal <= 1.10 at 2048² and above) | "
+        + " | ".join(str(groups[(s, "tiled")][0]["evaluated"]) if (s, "tiled") in groups else "-" for s in sides)
+        + " |",
+    ]
+
+
+def _tiled_scaling(groups: Groups) -> list[str]:
+    """The goals of issue 10 on how the tiled pass grows with the output: time linear in megapixels, memory no
+    more than the output's buffers."""
+    out = []
+    tiled = sorted((s, _median(g, "seconds"), _median(g, "peak_mib")) for (s, m), g in groups.items()
+                   if m == "tiled")
+    fit = [(s * s / 1e6, t) for s, t, _ in tiled if s * s / 1e6 <= 9.5]
+    if len(fit) >= 3:
+        xs, ys = [f[0] for f in fit], [f[1] for f in fit]
+        mx, my = statistics.fmean(xs), statistics.fmean(ys)
+        slope = sum((x - mx) * (y - my) for x, y in fit) / sum((x - mx) ** 2 for x in xs)
+        residual = sum((y - (my + slope * (x - mx))) ** 2 for x, y in fit)
+        total = sum((y - my) ** 2 for y in ys)
+        out.append(f"\nTime per output MP, tiled, {xs[0]:.2f} to {xs[-1]:.2f} MP: {slope:.2f} s/MP, R² = "
+                   f"{1 - residual / total:.4f} (goal: linear)")
+    small = [t for t in tiled if t[0] <= 1024]
+    large = [t for t in tiled if 2900 <= t[0] <= 3100]
+    if small and large:
+        (s1, _, m1), (s9, _, m9) = small[0], large[0]
+        buffers = (s9 * s9 - s1 * s1) * 3 * 4 * 3 / 2 ** 20
+        out.append(f"Peak RSS, tiled, {s1}² -> {s9}²: +{m9 - m1:.0f} MiB; three float32 RGB images of the "
+                   f"output grow by {buffers:.0f} MiB (goal: no more than the output buffers)")
+    return out
+
+
 def summarize(rows: list[dict]) -> str:
     """The median table per model and the goals of issue 10."""
     out = []
     for model in sorted({r["model"] for r in rows}, key=lambda m: list(CHECKPOINTS).index(m)):
         mine = [r for r in rows if r["model"] == model]
-        first = mine[0]
-        out.append(f"\n{model}: {CHECKPOINTS[model]}, {first['steps']} steps, cfg {first['cfg']}, denoise "
-                   f"{first['denoise']}, euler/normal, tile {first['tile']} px, device {first['device']}\n")
-        out.append("| method | output | tiles (no-overlap min) | evaluated / canvas latent px | model calls | runs "
-                   "| wall s (median) | CPU s (median) | peak RSS MiB (median) | seam score |")
-        out.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        groups: dict[tuple, list[dict]] = {}
+        groups: Groups = {}
         for r in mine:
             groups.setdefault((r["side"], r["method"]), []).append(r)
-        order = ["tiled", "usdu", "untiled", "separate"]
-        for (side, method), group in sorted(groups.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1]))):
-            r = group[0]
-            out.append(f"| {method} | {side}x{side} ({r['megapixels']} MP) | {r['tiles']} ({r['minimum_tiles']}) "
-                       f"| {r['evaluated']} | {r['calls']} | {len(group)} | {_median(group, 'seconds'):.1f} "
-                       f"| {cpu_median(group)} "
-                       f"| {_median(group, 'peak_mib'):.0f} | {r['seam']} |")
-        out.append("")
-        out.append("| goal | " + " | ".join(f"{s}²" for s in sorted({s for s, _ in groups})) + " |")
-        out.append("| --- |" + " ---: |" * len({s for s, _ in groups}))
-        sides = sorted({s for s, _ in groups})
-
-        def ratio(method: str, key: str, side: int, groups: dict = groups) -> str:
-            a, b = groups.get((side, "tiled")), groups.get((side, method))
-            return f"{_median(a, key) / _median(b, key):.2f}x" if a and b else "-"
-
-        def cpu_ratio(method: str, side: int, groups: dict = groups) -> str:
-            a, b = groups.get((side, "tiled")), groups.get((side, method))
-            if not a or not b or cpu_median(a) == "-" or cpu_median(b) == "-":
-                return "-"
-            return f"{float(cpu_median(a)) / float(cpu_median(b)):.2f}x"
-
-        out.append("| wall time tiled / usdu (goal <= 0.9x at 2048² and above) | "
-                   + " | ".join(ratio("usdu", "seconds", s) for s in sides) + " |")
-        out.append("| CPU time tiled / usdu | " + " | ".join(cpu_ratio("usdu", s) for s in sides) + " |")
-        out.append("| wall time tiled / untiled (goal <= 0.5x at 2048² and above) | "
-                   + " | ".join(ratio("untiled", "seconds", s) for s in sides) + " |")
-        out.append("| CPU time tiled / untiled | " + " | ".join(cpu_ratio("untiled", s) for s in sides) + " |")
-        out.append("| peak RSS tiled / usdu (goal <= 1.2x at 3072²) | "
-                   + " | ".join(ratio("usdu", "peak_mib", s) for s in sides) + " |")
-        out.append("| evaluated / canvas latent px, tiled (goal <= 1.10 at 2048² and above) | "
-                   + " | ".join(str(groups[(s, "tiled")][0]["evaluated"]) if (s, "tiled") in groups else "-"
-                                for s in sides) + " |")
-        tiled = sorted((s, _median(g, "seconds"), _median(g, "peak_mib")) for (s, m), g in groups.items()
-                       if m == "tiled")
-        fit = [(s * s / 1e6, t) for s, t, _ in tiled if s * s / 1e6 <= 9.5]
-        if len(fit) >= 3:
-            xs, ys = [f[0] for f in fit], [f[1] for f in fit]
-            mx, my = statistics.fmean(xs), statistics.fmean(ys)
-            slope = sum((x - mx) * (y - my) for x, y in fit) / sum((x - mx) ** 2 for x in xs)
-            residual = sum((y - (my + slope * (x - mx))) ** 2 for x, y in fit)
-            total = sum((y - my) ** 2 for y in ys)
-            out.append(f"\nTime per output MP, tiled, {xs[0]:.2f} to {xs[-1]:.2f} MP: {slope:.2f} s/MP, R² = "
-                       f"{1 - residual / total:.4f} (goal: linear)")
-        small = [t for t in tiled if t[0] <= 1024]
-        large = [t for t in tiled if 2900 <= t[0] <= 3100]
-        if small and large:
-            (s1, _, m1), (s9, _, m9) = small[0], large[0]
-            buffers = (s9 * s9 - s1 * s1) * 3 * 4 * 3 / 2 ** 20
-            out.append(f"Peak RSS, tiled, {s1}² -> {s9}²: +{m9 - m1:.0f} MiB; three float32 RGB images of the "
-                       f"output grow by {buffers:.0f} MiB (goal: no more than the output buffers)")
+        out += _median_table(model, mine[0], groups)
+        out += _goal_table(groups)
+        out += _tiled_scaling(groups)
     return "\n".join(out)
 
 

@@ -1,6 +1,6 @@
 """What one tile costs the UNet, by tile side (prints a table; not a test).
 
-usage: .hires/venv/bin/python bench/unet_tile_cost.py \
+usage: .hires/venv/bin/python bench/unet_tile_cost.py
            [--model tiny|full] [--sides 64 67 68 72] [--repeats 3]
 
 One model call on cond + uncond (a batch of 2) of a square latent tile, timed after the model is loaded. An SD

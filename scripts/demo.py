@@ -179,20 +179,17 @@ def run(server: ComfyServer, prompt: dict) -> tuple[dict[str, np.ndarray], float
     return images, seconds
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> tuple[Path, bool]:
+    """OUT (out/demo by default), and whether --docs asks for docs/demo.png too."""
     args = sys.argv[1:] if argv is None else argv
-    docs = "--docs" in args
     paths = [a for a in args if a != "--docs"]
-    out_dir = Path(paths[0]) if paths else ROOT / "out" / "demo"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    photo = photo_at(SIZE)
-    small = degrade(photo, JPEG_QUALITY, SCALE)
-    cv2.imwrite(str(out_dir / "original.png"), photo[:, :, ::-1])
-    cv2.imwrite(str(out_dir / "input.png"), small[:, :, ::-1])
-    print(f"the photo: scikit-image's {PHOTO}, {SIZE[0]}x{SIZE[1]}; the input: {small.shape[1]}x{small.shape[0]} "
-          f"(shrunk {SCALE}x, JPEG quality {JPEG_QUALITY}); every output is asked for at exactly {SIZE[0]}x{SIZE[1]}")
+    return (Path(paths[0]) if paths else ROOT / "out" / "demo"), "--docs" in args
 
-    started = time.monotonic()
+
+def _serve_and_run(small: np.ndarray,
+                   started: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float, str]:
+    """Both prompts on a fresh ComfyUI server: the dial's images, the generative pass's images, the seconds the
+    pass took and the server's log (which says the tiles the pass ran)."""
     with tempfile.TemporaryDirectory(prefix="hires-demo-") as tmp:
         base = make_comfy_base(Path(tmp), [ensure_tiny_models(), HIRES / "base" / "models"])
         cv2.imwrite(str(base / "input" / "hires_demo_input.png"), small[:, :, ::-1])
@@ -205,47 +202,94 @@ def main(argv: list[str] | None = None) -> int:
             log = server.log_path.read_text()
         finally:
             server.stop()
-    tiles = re.findall(r"generative pass: (\d+) tiles of (\d+)x(\d+) latent px", log)
-    tile_text = f"{tiles[-1][0]} tiles of {int(tiles[-1][1]) * 8}x{int(tiles[-1][2]) * 8} px" if tiles else "tiles"
-    print(f"strength 5 on the tiny checkpoint: {GENERATIVE['steps']} steps, {tile_text}, in {gen_s:.1f} s "
-          "(model load included)")
+    return dial, generated, gen_s, log
 
-    results = {7: dial["6"], 8: dial["7"], 9: dial["8"], 5: generated["4"]}
-    w, h = SIZE
+
+def _ran_tiles(log: str) -> str | None:
+    """The tiles the generative pass says it ran, in pixels; None when the log does not say."""
+    tiles = re.findall(r"generative pass: (\d+) tiles of (\d+)x(\d+) latent px", log)
+    return f"{tiles[-1][0]} tiles of {int(tiles[-1][1]) * 8}x{int(tiles[-1][2]) * 8} px" if tiles else None
+
+
+def _input_panel(small: np.ndarray) -> np.ndarray:
+    """Print the table's header and the input's row; the input's panel, enlarged without smoothing."""
     shown = cv2.resize(small, SIZE, interpolation=cv2.INTER_NEAREST)
-    panels = [labelled(shown, f"input {small.shape[1]}x{small.shape[0]}, JPEG q{JPEG_QUALITY}")]
     print(f"{'panel':>26}  {'size':>9}  {'PSNR':>8}  what it proves")
     print(f"{'input':>26}  {small.shape[1]}x{small.shape[0]:<5}  {'':>8}  "
           + CAPTIONS["input"].format(w=small.shape[1], h=small.shape[0]))
+    return labelled(shown, f"input {small.shape[1]}x{small.shape[0]}, JPEG q{JPEG_QUALITY}")
+
+
+def _diagram_panel(backdrop: np.ndarray, grid: TileGrid, planned: str, seam: float) -> np.ndarray:
+    """Strength 5's panel: the diagram of its run, since a random-weight model's pixels are no result."""
+    w, h = SIZE
+    panel = diagram(backdrop, grid, [
+        f"ran: {planned}, overlapping (shaded),", "blended into one canvas at every step",
+        f"out: exactly {w} x {h}; seam check {seam:.2f} (1 = none)",
+        "a test model with random weights ran it:", "its pixels are no result, so not shown"])
+    return labelled(panel, f"5: tiled diffusion pass, {w}x{h}, diagram")
+
+
+def _strength_panels(results: dict[int, np.ndarray], photo: np.ndarray, gen_s: float, ran: str | None,
+                     out_dir: Path) -> list[np.ndarray] | None:
+    """Write each strength's output, print its row and make its panel; None, once it is said why, when the pass
+    ran other tiles than the pack plans or an output is not exactly SIZE."""
+    w, h = SIZE
     grid = _grid(results[5].shape)
     planned = f"{len(grid.tiles)} tiles of {grid.tile_w * 8}x{grid.tile_h * 8} px"
-    if tiles and tile_text != planned:
-        print(f"the pass ran {tile_text}, the pack plans {planned} for this canvas")
-        return 1
+    if ran and ran != planned:
+        print(f"the pass ran {ran}, the pack plans {planned} for this canvas")
+        return None
     seam = seam_ratio(results[5], grid)
+    panels = []
     for strength, title in (*DIAL, (5, "tiled diffusion pass (diagram)")):
         image = results[strength]
         if image.shape[:2] != (h, w):
             print(f"strength {strength} gave {image.shape[1]}x{image.shape[0]}, not {w}x{h}")
-            return 1
+            return None
         cv2.imwrite(str(out_dir / f"strength_{strength}.png"), image[:, :, ::-1])
         caption = CAPTIONS[strength].format(W=w, H=h, tiles=planned, seconds=gen_s, seam=seam)
         if strength == 5:
             print(f"{f'{strength}: {title}':>26}  {w}x{h:<5}  {'':>8}  {caption}")
-            panel = diagram(results[8], grid, [
-                f"ran: {planned}, overlapping (shaded),", "blended into one canvas at every step",
-                f"out: exactly {w} x {h}; seam check {seam:.2f} (1 = none)",
-                "a test model with random weights ran it:", "its pixels are no result, so not shown"])
-            panels.append(labelled(panel, f"5: tiled diffusion pass, {w}x{h}, diagram"))
+            panels.append(_diagram_panel(results[8], grid, planned, seam))
             continue
         quality = psnr(image, photo)
         print(f"{f'{strength}: {title}':>26}  {w}x{h:<5}  {quality:5.2f} dB  {caption}")
         panels.append(labelled(image, f"{strength}: {title}, {w}x{h}, {quality:.2f} dB"))
-    print(PSNR_NOTE)
+    return panels
+
+
+def _write_side_by_side(panels: list[np.ndarray], out_dir: Path, docs: bool) -> None:
+    """The panels in one picture: OUT/side_by_side.png, and with --docs the README's docs/demo.png."""
     side_by_side = np.concatenate(panels, axis=1)
     cv2.imwrite(str(out_dir / "side_by_side.png"), side_by_side[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9])
     if docs:
         cv2.imwrite(str(ROOT / "docs" / "demo.png"), side_by_side[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9])
+
+
+def main(argv: list[str] | None = None) -> int:
+    out_dir, docs = _arguments(argv)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    photo = photo_at(SIZE)
+    small = degrade(photo, JPEG_QUALITY, SCALE)
+    cv2.imwrite(str(out_dir / "original.png"), photo[:, :, ::-1])
+    cv2.imwrite(str(out_dir / "input.png"), small[:, :, ::-1])
+    print(f"the photo: scikit-image's {PHOTO}, {SIZE[0]}x{SIZE[1]}; the input: {small.shape[1]}x{small.shape[0]} "
+          f"(shrunk {SCALE}x, JPEG quality {JPEG_QUALITY}); every output is asked for at exactly {SIZE[0]}x{SIZE[1]}")
+
+    started = time.monotonic()
+    dial, generated, gen_s, log = _serve_and_run(small, started)
+    ran = _ran_tiles(log)
+    print(f"strength 5 on the tiny checkpoint: {GENERATIVE['steps']} steps, {ran or 'tiles'}, in {gen_s:.1f} s "
+          "(model load included)")
+
+    results = {7: dial["6"], 8: dial["7"], 9: dial["8"], 5: generated["4"]}
+    input_panel = _input_panel(small)
+    strength_panels = _strength_panels(results, photo, gen_s, ran, out_dir)
+    if strength_panels is None:
+        return 1
+    print(PSNR_NOTE)
+    _write_side_by_side([input_panel, *strength_panels], out_dir, docs)
     print(f"wrote {out_dir}/side_by_side.png and each panel beside it; the whole tour took "
           f"{time.monotonic() - started:.1f} s")
     return 0

@@ -114,6 +114,90 @@ def _size(size: tuple[int, int]) -> str:
     return f"{size[0]} x {size[1]}"
 
 
+Planned = tuple[list[str], tuple[int, int], TileGrid | None]
+"""A route's stages as the card lists them, the exact output size (w, h), and the diffusion pass's tiles."""
+
+
+def _image_node(prompt: dict[str, Any], inputs: dict[str, Any],
+                adapter: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The node the picture comes from: the main node's image input, or else the adapter's."""
+    return _upstream(prompt, inputs.get("image")) or (_upstream(prompt, adapter["inputs"].get("image"))
+                                                      if adapter else None)
+
+
+def _source(image_node: dict[str, Any] | None,
+            adapter: dict[str, Any] | None) -> tuple[str, tuple[int, int] | None, str]:
+    """What goes in: its kind, its size in pixels (None for a prompt) and how the card describes it."""
+    if image_node is not None and image_node["class_type"] == "LoadImage":
+        with Image.open(EXAMPLE_DIR / image_node["inputs"]["image"]) as photo:
+            source_size = photo.size
+        source = "portrait" if source_size[0] == source_size[1] else "photo"
+        return source, source_size, f"your photo, e.g. {_size(source_size)}"
+    if image_node is not None and image_node["class_type"] in HOSTED_NODES:
+        return "hosted", HOSTED_SOURCE, HOSTED_NODES[image_node["class_type"]].split(" (")[0] + "'s servers"
+    return "prompt", None, adapter["inputs"]["description"] if adapter else ""
+
+
+def _generation_stages(inputs: dict[str, Any], family: tuple[str, int] | None, adapter_type: str | None,
+                       source_size: tuple[int, int] | None) -> Planned:
+    """HiResGenerate's route as its planner runs it, from the generation at the model's native size."""
+    native = family[1] if family else DEFAULT_NATIVE_SIDE
+    plan = plan_generation(inputs["width"], inputs["height"], inputs.get("size_rules", "deep-image"),
+                           source_size, native, generative_upscale=inputs.get("generative_upscale", False),
+                           strength=inputs.get("upscale_strength", 5),
+                           denoise_override=inputs.get("denoise_override", 0.0),
+                           num_images=inputs.get("num_images", 1),
+                           connected={"upscale_model"} if "upscale_model" in inputs else set())
+    count = f"{plan.num_images} images, " if plan.num_images > 1 else ""
+    stages = [f"{count}{family[0] if family else 'the model'}, native {_size(plan.generation)}"]
+    if adapter_type and adapter_type != "upscale":
+        stages.append(f"{adapter_type}: {ADAPTERS[adapter_type]}")
+    route = plan.finish.route
+    finish = f"{BASE_PATHS[route.base_path]} to the size"
+    grid = None
+    if route.diffusion is not None:
+        finish = f"{BASE_PATHS[route.base_path]}, then tiled diffusion, denoise {route.diffusion.denoise:g}"
+        grid = diffusion_grid(-(-plan.target[1] // LATENT), -(-plan.target[0] // LATENT), native // LATENT)
+    stages.append(finish)
+    return stages, plan.target, grid
+
+
+def _upscale_stages(class_type: str, inputs: dict[str, Any], family: tuple[str, int] | None,
+                    adapter_type: str | None, source_size: tuple[int, int]) -> Planned:
+    """GenerativeUpscale's or BicubicClean's route as its planner runs it, from the source's size."""
+    request = SizeRequest(**{key: inputs[key] for key in ("width", "height", "fit", "scale_by", "size_rules")
+                             if key in inputs})
+    if class_type == "BicubicClean":
+        cleanup = inputs.get("cleanup", "auto")
+        route, _ = cleanup_route(cleanup)
+        strength = None
+    else:
+        strength = inputs.get("upscale_strength", 5)
+        route = strength_route(strength)
+    plan = plan_upscale(request, *source_size, route, node=class_type,
+                        connected={"upscale_model", "model", "vae", "clip", "adapter"})
+    output_size = plan.size.canvas
+    band = f"strength {strength}: " if strength is not None else ""
+    level = f", level {cleanup}" if class_type == "BicubicClean" else ""
+    stages = [f"{band}{BASE_PATHS[route.base_path]}{level} ({plan.size.scale:.1f}x)"]
+    grid = None
+    if route.diffusion is not None:
+        tile = (family[1] if family else 512) // LATENT
+        grid = diffusion_grid(-(-output_size[1] // LATENT), -(-output_size[0] // LATENT), tile)
+        guide = f", {ADAPTERS[adapter_type]}" if adapter_type and adapter_type != "upscale" else ""
+        stages.append(f"tiled diffusion, denoise {route.diffusion.denoise:g}{guide}")
+    return stages, output_size, grid
+
+
+def _needs(prompt: dict[str, Any], source: str) -> str:
+    """What the user must have besides ComfyUI: the model files it loads, or a Comfy account."""
+    if source == "hosted":
+        return "needs a Comfy account (API node)"
+    files = {value for node in prompt.values() for value in node["inputs"].values() if isinstance(value, str)}
+    labels = [label for name, label in MODEL_LABELS.items() if name in files]
+    return "needs: " + (", ".join(dict.fromkeys(labels)) or "nothing else")
+
+
 def card_facts(workflow: Workflow) -> CardFacts:
     """The card of `workflow`, from its API prompt."""
     prompt = workflow.prompt
@@ -122,73 +206,16 @@ def card_facts(workflow: Workflow) -> CardFacts:
     family = _family(prompt)
     adapter = _upstream(prompt, inputs.get("adapter"))
     adapter_type = adapter["inputs"]["adapter_type"] if adapter else None
-    image_node = _upstream(prompt, inputs.get("image")) or (_upstream(prompt, adapter["inputs"].get("image"))
-                                                           if adapter else None)
-    stages: list[str] = []
-    grid = None
-    if image_node is not None and image_node["class_type"] == "LoadImage":
-        name = image_node["inputs"]["image"]
-        with Image.open(EXAMPLE_DIR / name) as photo:
-            source_size = photo.size
-        source = "portrait" if source_size[0] == source_size[1] else "photo"
-        source_text = f"your photo, e.g. {_size(source_size)}"
-    elif image_node is not None and image_node["class_type"] in HOSTED_NODES:
-        source, source_size = "hosted", HOSTED_SOURCE
-        source_text = HOSTED_NODES[image_node["class_type"]].split(" (")[0] + "'s servers"
-        stages.append(f"{image_node['_meta']['title']}: a 16:9 image")
-    else:
-        source, source_size = "prompt", None
-        source_text = adapter["inputs"]["description"] if adapter else ""
-
+    image_node = _image_node(prompt, inputs, adapter)
+    source, source_size, source_text = _source(image_node, adapter)
+    stages = [f"{image_node['_meta']['title']}: a 16:9 image"] if source == "hosted" else []
     if main["class_type"] == "HiResGenerate":
-        native = family[1] if family else DEFAULT_NATIVE_SIDE
-        plan = plan_generation(inputs["width"], inputs["height"], inputs.get("size_rules", "deep-image"),
-                               source_size, native, generative_upscale=inputs.get("generative_upscale", False),
-                               strength=inputs.get("upscale_strength", 5),
-                               denoise_override=inputs.get("denoise_override", 0.0),
-                               num_images=inputs.get("num_images", 1),
-                               connected={"upscale_model"} if "upscale_model" in inputs else set())
-        count = f"{plan.num_images} images, " if plan.num_images > 1 else ""
-        stages.append(f"{count}{family[0] if family else 'the model'}, native {_size(plan.generation)}")
-        if adapter_type and adapter_type != "upscale":
-            stages.append(f"{adapter_type}: {ADAPTERS[adapter_type]}")
-        route = plan.finish.route
-        finish = f"{BASE_PATHS[route.base_path]} to the size"
-        if route.diffusion is not None:
-            finish = f"{BASE_PATHS[route.base_path]}, then tiled diffusion, denoise {route.diffusion.denoise:g}"
-            grid = diffusion_grid(-(-plan.target[1] // LATENT), -(-plan.target[0] // LATENT), native // LATENT)
-        stages.append(finish)
-        output_size = plan.target
+        planned, output_size, grid = _generation_stages(inputs, family, adapter_type, source_size)
     else:
-        request = SizeRequest(**{key: inputs[key] for key in ("width", "height", "fit", "scale_by", "size_rules")
-                                 if key in inputs})
-        if main["class_type"] == "BicubicClean":
-            cleanup = inputs.get("cleanup", "auto")
-            route, _ = cleanup_route(cleanup)
-            strength = None
-        else:
-            strength = inputs.get("upscale_strength", 5)
-            route = strength_route(strength)
-        plan = plan_upscale(request, *source_size, route, node=main["class_type"],
-                            connected={"upscale_model", "model", "vae", "clip", "adapter"})
-        output_size = plan.size.canvas
-        band = f"strength {strength}: " if strength is not None else ""
-        level = f", level {cleanup}" if main["class_type"] == "BicubicClean" else ""
-        stages.append(f"{band}{BASE_PATHS[route.base_path]}{level} ({plan.size.scale:.1f}x)")
-        if route.diffusion is not None:
-            tile = (family[1] if family else 512) // LATENT
-            grid = diffusion_grid(-(-output_size[1] // LATENT), -(-output_size[0] // LATENT), tile)
-            guide = f", {ADAPTERS[adapter_type]}" if adapter_type and adapter_type != "upscale" else ""
-            stages.append(f"tiled diffusion, denoise {route.diffusion.denoise:g}{guide}")
-    stages.append(f"exactly {_size(output_size)}")
-    if source == "hosted":
-        needs = "needs a Comfy account (API node)"
-    else:
-        files = {value for node in prompt.values() for value in node["inputs"].values() if isinstance(value, str)}
-        labels = [label for name, label in MODEL_LABELS.items() if name in files]
-        needs = "needs: " + (", ".join(dict.fromkeys(labels)) or "nothing else")
+        planned, output_size, grid = _upscale_stages(main["class_type"], inputs, family, adapter_type, source_size)
+    stages += [*planned, f"exactly {_size(output_size)}"]
     return CardFacts(workflow.display_title, workflow.group, source, source_text, source_size, output_size,
-                     tuple(stages), needs, grid, edges=adapter_type in ("control", "control2"))
+                     tuple(stages), _needs(prompt, source), grid, edges=adapter_type in ("control", "control2"))
 
 
 # --- drawing --------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The shipped workflows (the catalog in the pack: catalog/shipped_workflows.py), written in both formats ComfyUI reads.
 
-usage: .hires/venv/bin/python scripts/workflows.py \
+usage: .hires/venv/bin/python scripts/workflows.py
            [--out DIR] [--url URL] [--check]
 
 Writes, under DIR (default: the pack's root):
@@ -25,8 +25,6 @@ import argparse
 import json
 import logging
 import sys
-import tempfile
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -55,7 +53,6 @@ from hires_studio.api_prompt import (  # noqa: E402 (the definitions live in the
     complete_prompt,
     input_specs,
     is_link,
-    node_info,
 )
 from hires_studio.catalog.shipped_workflows import (  # noqa: E402
     EXAMPLE_IMAGE,  # noqa: F401 (part of this module's interface for the tests)
@@ -68,6 +65,10 @@ from hires_studio.catalog.workflow import (  # noqa: E402
 )
 from hires_studio.graphs.building import OUTPUT_FOLDER  # noqa: E402
 from hires_studio.graphs.models import MODEL_URLS, input_images, model_references  # noqa: E402
+from hires_studio.scripts.node_definitions import (  # noqa: E402
+    object_info_from_server,
+    object_info_in_process,
+)
 
 # --- editor format ------------------------------------------------------------------------------------------
 
@@ -135,12 +136,12 @@ def _input_slots(specs: list[InputSpec], inputs: Mapping[str, Any]) -> list[Inpu
     return sockets + [spec for spec in specs if spec.is_widget and is_link(inputs.get(spec.name))]
 
 
-def editor_workflow(workflow: Workflow, object_info: ObjectInfo) -> dict[str, Any]:
-    """The workflow in the graph editor's format, laid out left to right in columns, with a note."""
-    prompt = complete_prompt(workflow.prompt, object_info)
-    column = _columns(prompt)
-    order = _execution_order(prompt, column)
+LinkIds = tuple[dict[tuple[str, str], int], dict[tuple[str, int], list[int]]]
+"""A graph's link ids by the input they feed (node id, input name) and by the output they leave (node id, index)."""
 
+
+def _links(prompt: ApiPrompt, object_info: ObjectInfo) -> tuple[list[list[Any]], LinkIds]:
+    """The editor's link table, numbered by target node and slot, and each link's id by its input and output."""
     links: list[list[Any]] = []
     input_links: dict[tuple[str, str], int] = {}
     output_links: dict[tuple[str, int], list[int]] = {}
@@ -157,82 +158,105 @@ def editor_workflow(workflow: Workflow, object_info: ObjectInfo) -> dict[str, An
             links.append([link_id, int(source), index, int(node_id), slots.index(name), source_type])
             input_links[(node_id, name)] = link_id
             output_links.setdefault((source, index), []).append(link_id)
+    return links, (input_links, output_links)
 
-    nodes: list[dict[str, Any]] = []
-    sizes: dict[str, tuple[int, int]] = {}
-    for node_id in sorted(prompt, key=int):
-        node = prompt[node_id]
-        info = object_info[node["class_type"]]
-        specs = input_specs(info)
-        inputs: list[dict[str, Any]] = []
-        for spec in _input_slots(specs, node["inputs"]):
-            slot: dict[str, Any] = {"name": spec.name, "type": spec.type}
-            if spec.is_widget:
-                slot["widget"] = {"name": spec.name}
-            elif spec.optional:
-                slot["shape"] = 7  # the front end's hollow socket for an optional input
-            slot["link"] = input_links.get((node_id, spec.name))
-            inputs.append(slot)
-        widgets_values: list[Any] = []
-        for spec in specs:
-            if spec.is_widget:
-                value = node["inputs"].get(spec.name)
-                widgets_values.append(spec.default() if is_link(value) else value)
-                if spec.has_control:
-                    widgets_values.append(CONTROL_VALUE)
-                if spec.has_upload:
-                    widgets_values.append(UPLOAD_WIDGET_VALUE)
-        outputs = [
-            {"name": out_name, "type": out_type, "links": output_links.get((node_id, index)) or None,
-             "slot_index": index}
-            for index, (out_type, out_name) in enumerate(zip(info["output"], info["output_name"], strict=True))
-        ]
-        sizes[node_id] = _node_size(node["class_type"], specs, len(outputs))
-        properties: dict[str, Any] = {"Node name for S&R": node["class_type"]}
-        models = [{"name": name, "url": MODEL_URLS[name], "directory": folder}
-                  for folder, name in sorted(model_references({node_id: node}))]
-        if models:
-            properties["models"] = models
-        entry: dict[str, Any] = {
-            "id": int(node_id), "type": node["class_type"], "pos": [0, 0], "size": list(sizes[node_id]),
-            "flags": {}, "order": order[node_id], "mode": 0, "inputs": inputs, "outputs": outputs,
-        }
-        title = node["_meta"].get("title")
-        if title and title != info.get("display_name", node["class_type"]):
-            entry["title"] = title
-        entry["properties"] = properties
-        entry["widgets_values"] = widgets_values
-        nodes.append(entry)
 
-    # Layout: columns left to right, the note first; nodes of a column stacked top to bottom by id.
-    note = _note_text(workflow, prompt)
+def _slot_entries(node_id: str, specs: list[InputSpec], inputs: Mapping[str, Any],
+                  input_links: Mapping[tuple[str, str], int]) -> list[dict[str, Any]]:
+    """A node's input slots as the editor stores them, each with the id of the link that feeds it (or None)."""
+    slots: list[dict[str, Any]] = []
+    for spec in _input_slots(specs, inputs):
+        slot: dict[str, Any] = {"name": spec.name, "type": spec.type}
+        if spec.is_widget:
+            slot["widget"] = {"name": spec.name}
+        elif spec.optional:
+            slot["shape"] = 7  # the front end's hollow socket for an optional input
+        slot["link"] = input_links.get((node_id, spec.name))
+        slots.append(slot)
+    return slots
+
+
+def _widgets_values(specs: list[InputSpec], inputs: Mapping[str, Any]) -> list[Any]:
+    """Every widget's value in the front end's order, with the extra values it serialises after a seed or an
+    upload combo; a widget fed by a link keeps its default."""
+    values: list[Any] = []
+    for spec in specs:
+        if spec.is_widget:
+            value = inputs.get(spec.name)
+            values.append(spec.default() if is_link(value) else value)
+            if spec.has_control:
+                values.append(CONTROL_VALUE)
+            if spec.has_upload:
+                values.append(UPLOAD_WIDGET_VALUE)
+    return values
+
+
+def _editor_node(node_id: str, node: Mapping[str, Any], info: Mapping[str, Any], order: int,
+                 link_ids: LinkIds) -> dict[str, Any]:
+    """One node in the editor's format, at (0, 0) until the layout places it."""
+    input_links, output_links = link_ids
+    specs = input_specs(info)
+    outputs = [
+        {"name": out_name, "type": out_type, "links": output_links.get((node_id, index)) or None,
+         "slot_index": index}
+        for index, (out_type, out_name) in enumerate(zip(info["output"], info["output_name"], strict=True))
+    ]
+    properties: dict[str, Any] = {"Node name for S&R": node["class_type"]}
+    models = [{"name": name, "url": MODEL_URLS[name], "directory": folder}
+              for folder, name in sorted(model_references({node_id: node}))]
+    if models:
+        properties["models"] = models
+    entry: dict[str, Any] = {
+        "id": int(node_id), "type": node["class_type"], "pos": [0, 0],
+        "size": list(_node_size(node["class_type"], specs, len(outputs))), "flags": {}, "order": order, "mode": 0,
+        "inputs": _slot_entries(node_id, specs, node["inputs"], input_links), "outputs": outputs,
+    }
+    title = node["_meta"].get("title")
+    if title and title != info.get("display_name", node["class_type"]):
+        entry["title"] = title
+    entry["properties"] = properties
+    entry["widgets_values"] = _widgets_values(specs, node["inputs"])
+    return entry
+
+
+def _place(nodes: Mapping[str, dict[str, Any]], column: Mapping[str, int]) -> int:
+    """Position the nodes in columns left to right after the note, a column's nodes stacked top to bottom by id;
+    the graph's width."""
     x = NOTE_WIDTH + COLUMN_GAP
-    by_id = {str(n["id"]): n for n in nodes}
     for col in range(max(column.values()) + 1):
-        members = sorted((i for i in prompt if column[i] == col), key=int)
+        members = sorted((node_id for node_id in column if column[node_id] == col), key=int)
         y = 0
         for node_id in members:
-            by_id[node_id]["pos"] = [x, y]
-            y += sizes[node_id][1] + ROW_GAP
-        x += max(sizes[i][0] for i in members) + COLUMN_GAP
+            nodes[node_id]["pos"] = [x, y]
+            y += nodes[node_id]["size"][1] + ROW_GAP
+        x += max(nodes[node_id]["size"][0] for node_id in members) + COLUMN_GAP
+    return x
 
-    note_id = max(int(i) for i in prompt) + 1
-    nodes.append({
-        "id": note_id, "type": "MarkdownNote", "pos": [0, 0], "size": [NOTE_WIDTH, _note_height(note)], "flags": {},
-        "order": len(prompt), "mode": 0, "inputs": [], "outputs": [], "title": "About this workflow",
-        "properties": {}, "widgets_values": [note], **NOTE_COLOR,
-    })
+
+def _note_node(node_id: int, order: int, text: str) -> dict[str, Any]:
+    """The note on the left of the graph that says what the workflow does and what it needs."""
     return {
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"hires-studio/workflows/{workflow.name}")),
-        "revision": 0,
-        "last_node_id": note_id,
-        "last_link_id": len(links),
-        "nodes": nodes,
-        "links": links,
-        "groups": [],
-        "config": {},
-        "extra": {"ds": _view(x)},
-        "version": 0.4,
+        "id": node_id, "type": "MarkdownNote", "pos": [0, 0], "size": [NOTE_WIDTH, _note_height(text)], "flags": {},
+        "order": order, "mode": 0, "inputs": [], "outputs": [], "title": "About this workflow",
+        "properties": {}, "widgets_values": [text], **NOTE_COLOR,
+    }
+
+
+def editor_workflow(workflow: Workflow, object_info: ObjectInfo) -> dict[str, Any]:
+    """The workflow in the graph editor's format, laid out left to right in columns, with a note."""
+    prompt = complete_prompt(workflow.prompt, object_info)
+    column = _columns(prompt)
+    order = _execution_order(prompt, column)
+    links, link_ids = _links(prompt, object_info)
+    nodes = [_editor_node(node_id, prompt[node_id], object_info[prompt[node_id]["class_type"]], order[node_id],
+                          link_ids) for node_id in sorted(prompt, key=int)]
+    width = _place({str(node["id"]): node for node in nodes}, column)
+    note_id = max(int(node_id) for node_id in prompt) + 1
+    nodes.append(_note_node(note_id, len(prompt), _note_text(workflow, prompt)))
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"hires-studio/workflows/{workflow.name}")), "revision": 0,
+        "last_node_id": note_id, "last_link_id": len(links), "nodes": nodes, "links": links, "groups": [],
+        "config": {}, "extra": {"ds": _view(width)}, "version": 0.4,
     }
 
 
@@ -325,49 +349,6 @@ def stale(root: Path, files: Mapping[str, str]) -> list[str]:
     """The paths under root that differ from files (missing, different or left over)."""
     differ = [rel for rel, text in files.items() if not (root / rel).is_file() or (root / rel).read_text() != text]
     return sorted(differ + sorted(shipped_files(root) - set(files)))
-
-
-# --- node definitions from a real ComfyUI -------------------------------------------------------------------
-
-
-def object_info_from_server(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url.rstrip("/") + "/object_info", timeout=120) as response:
-        return json.loads(response.read())
-
-
-def _placeholder_png(path: Path) -> None:
-    """A valid 8x8 grey PNG, enough for LoadImage's validation."""
-    import numpy as np
-    from PIL import Image
-
-    Image.fromarray(np.full((8, 8, 3), 128, dtype=np.uint8)).save(path)
-
-
-def object_info_in_process(validate: bool = True) -> dict[str, Any]:
-    """Import ComfyUI here on a temporary base directory with the pack, and describe every node class.
-
-    Every model file and input image the workflows name exists there as a placeholder, so ComfyUI's own
-    prompt validation (types, ranges, links, the nodes' validate_inputs) runs on each workflow too.
-    """
-    from hires_studio.devtools.comfy_host import InProcessComfy, make_comfy_base
-
-    with tempfile.TemporaryDirectory(prefix="hires-workflows-") as tmp:
-        base = make_comfy_base(Path(tmp), [])
-        for workflow in WORKFLOWS:
-            for folder, name in model_references(workflow.prompt):
-                (base / "models" / folder).mkdir(parents=True, exist_ok=True)
-                (base / "models" / folder / name).touch()
-            for image in input_images(workflow.prompt):
-                _placeholder_png(base / "input" / image)
-        comfy = InProcessComfy(base, api_nodes=True)  # hosted workflows name API nodes
-        names = comfy.nodes.NODE_DISPLAY_NAME_MAPPINGS
-        info = {name: node_info(cls, name, names.get(name)) for name, cls in comfy.nodes.NODE_CLASS_MAPPINGS.items()}
-        if validate:
-            for workflow in WORKFLOWS:
-                valid, error, _, node_errors = comfy.validate(complete_prompt(workflow.prompt, info))
-                if not valid or node_errors:
-                    raise ValueError(f"{workflow.name} does not validate: {error} {node_errors}")
-    return info
 
 
 def main(argv: list[str] | None = None, source: Callable[[], dict[str, Any]] | None = None) -> int:

@@ -50,11 +50,9 @@ class Record:
         self.cleanups = 0
 
 
-def shape_caching_doubles():
-    """Doubles of 0.38's ControlNet and T2IAdapter over this host's real ControlBase (copy_to, set_cond_hint,
-    pre_run are ComfyUI's): the prepared hint is kept in `cond_hints` by the latent's (height, width), two
-    entries at most, and (T2I) the adapter's output in `control_inputs` by shape, batch and dtype; both are
-    cleared only by set_cond_hint and cleanup."""
+def _shape_caching_control():
+    """A double of 0.38's ControlNet over this host's real ControlBase: the prepared hint is kept in `cond_hints`
+    by the latent's (height, width), two entries at most, cleared only by set_cond_hint and cleanup."""
     import comfy.controlnet
     import comfy.utils
 
@@ -105,6 +103,16 @@ def shape_caching_doubles():
             c = type(self)(self.record)
             self.copy_to(c)
             return c
+
+    return ShapeCachingControl
+
+
+def shape_caching_doubles():
+    """Doubles of 0.38's ControlNet and T2IAdapter over this host's real ControlBase (copy_to, set_cond_hint,
+    pre_run are ComfyUI's): the prepared hint is kept in `cond_hints` by the latent's (height, width), two
+    entries at most, and (T2I) the adapter's output in `control_inputs` by shape, batch and dtype; both are
+    cleared only by set_cond_hint and cleanup."""
+    ShapeCachingControl = _shape_caching_control()
 
     class ShapeCachingT2IAdapter(ShapeCachingControl):
         def used_hint(self, x: torch.Tensor, batched_number: int) -> torch.Tensor:

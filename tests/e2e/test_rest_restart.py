@@ -32,6 +32,63 @@ def png_b64(width: int, height: int) -> str:
     return "base64," + base64.b64encode(out.getvalue()).decode()
 
 
+def _post(http: requests.Session, url: str, headers: dict, body: dict) -> str:
+    response = http.post(url + "/rest_api/process", json=body, headers=headers, timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()["job"]
+
+
+def _status(http: requests.Session, url: str, headers: dict, job: str) -> dict:
+    return http.get(f"{url}/rest_api/result/{job}", headers=headers, timeout=60).json()
+
+
+def _queue_then_kill(base: Path, http: requests.Session, key: str, callback: str) -> tuple[str, list[str]]:
+    """On a first server: one job run to completion, three slow ones queued (the first running) and a deepmode
+    upscale that calls `callback` back; then the server is killed with SIGKILL. The quick job and the slow ones."""
+    headers = {"x-api-key": key}
+    server = ComfyServer(base)
+    try:
+        quick = _post(http, server.url, headers, {"url": png_b64(24, 16), "width": 48, "upscale_strength": 8})
+        deadline = time.monotonic() + 120
+        while _status(http, server.url, headers, quick)["status"] != "complete":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        slow = [_post(http, server.url, headers,
+                      {"url": png_b64(64, 48), "width": 320, "generative_upscale": True, "upscale_strength": 5})
+                for _ in range(3)]
+        upload = http.post(server.url + "/upload/image", timeout=60,
+                           files={"image": ("cut.png", base64.b64decode(png_b64(16, 16)[7:]), "image/png")})
+        ack = http.post(server.url + "/api/images/upscale", timeout=60, headers={"Authorization": f"Bearer {key}"},
+                        json={"image_id": upload.json()["name"], "callback": callback})
+        assert ack.json() == {"message": "Upscaling images..."}, ack.text
+        deadline = time.monotonic() + 120
+        while _status(http, server.url, headers, slow[0])["status"] != "in_progress":
+            assert time.monotonic() < deadline, _status(http, server.url, headers, slow[0])
+            time.sleep(0.1)
+    finally:
+        server.proc.kill()
+        server.proc.wait()
+        server._log.close()
+    return quick, slow
+
+
+def _assert_jobs_ended(http: requests.Session, url: str, headers: dict, base: Path, quick: str,
+                       slow: list[str]) -> None:
+    """The finished job still serves its result; every cut one failed with the restart's message and left no
+    file behind."""
+    finals = {job: _status(http, url, headers, job) for job in [quick, *slow]}
+    assert finals[quick]["status"] == "complete"
+    image = http.get(finals[quick]["result_url"], timeout=60)
+    assert image.status_code == 200 and Image.open(io.BytesIO(image.content)).size == (48, 32)
+    for job in slow:
+        expected = {"status": "failed", "job": job, "message": FAILED_MESSAGE, "error": RESTART_MESSAGE}
+        assert finals[job] == expected, finals[job]
+        assert not list((base / "input" / "hires_studio_api").glob(f"{job}_*"))
+        assert not list((base / "output" / "hires_studio_api").glob(f"{job}_*"))
+        assert not (base / "user" / "hires_studio_api" / "results" / job).exists()
+    assert not list((base / "user" / "hires_studio_api").rglob("*.part"))
+
+
 def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
     base = make_comfy_base(tmp_path / "base", [tiny_models, REAL_MODELS])
     stage_base(base, tiny_stand_ins(tiny_models))
@@ -43,52 +100,11 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
     http = requests.Session()
     http.trust_env = False
     headers = {"x-api-key": key}
-
-    server = ComfyServer(base)
-    try:
-        def post(body: dict) -> str:
-            response = http.post(server.url + "/rest_api/process", json=body, headers=headers, timeout=60)
-            assert response.status_code == 200, response.text
-            return response.json()["job"]
-
-        def status(url: str, job: str) -> dict:
-            return http.get(f"{url}/rest_api/result/{job}", headers=headers, timeout=60).json()
-
-        quick = post({"url": png_b64(24, 16), "width": 48, "upscale_strength": 8})
-        deadline = time.monotonic() + 120
-        while status(server.url, quick)["status"] != "complete":
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        slow = [post({"url": png_b64(64, 48), "width": 320, "generative_upscale": True, "upscale_strength": 5})
-                for _ in range(3)]
-        upload = http.post(server.url + "/upload/image", timeout=60,
-                           files={"image": ("cut.png", base64.b64decode(png_b64(16, 16)[7:]), "image/png")})
-        callback = f"http://127.0.0.1:{receiver.port}/done"
-        ack = http.post(server.url + "/api/images/upscale", timeout=60, headers={"Authorization": f"Bearer {key}"},
-                        json={"image_id": upload.json()["name"], "callback": callback})
-        assert ack.json() == {"message": "Upscaling images..."}, ack.text
-        deadline = time.monotonic() + 120
-        while status(server.url, slow[0])["status"] != "in_progress":
-            assert time.monotonic() < deadline, status(server.url, slow[0])
-            time.sleep(0.1)
-    finally:
-        server.proc.kill()
-        server.proc.wait()
-        server._log.close()
+    quick, slow = _queue_then_kill(base, http, key, f"http://127.0.0.1:{receiver.port}/done")
 
     restarted = ComfyServer(base)
     try:
-        finals = {job: status(restarted.url, job) for job in [quick, *slow]}
-        assert finals[quick]["status"] == "complete"
-        image = http.get(finals[quick]["result_url"], timeout=60)
-        assert image.status_code == 200 and Image.open(io.BytesIO(image.content)).size == (48, 32)
-        for job in slow:
-            expected = {"status": "failed", "job": job, "message": FAILED_MESSAGE, "error": RESTART_MESSAGE}
-            assert finals[job] == expected, finals[job]
-            assert not list((base / "input" / "hires_studio_api").glob(f"{job}_*"))
-            assert not list((base / "output" / "hires_studio_api").glob(f"{job}_*"))
-            assert not (base / "user" / "hires_studio_api" / "results" / job).exists()
-        assert not list((base / "user" / "hires_studio_api").rglob("*.part"))
+        _assert_jobs_ended(http, restarted.url, headers, base, quick, slow)
         again = http.post(restarted.url + "/rest_api/process_result", headers=headers, timeout=120,
                           json={"url": png_b64(24, 16), "width": 36, "upscale_strength": 9}).json()
         assert again["status"] in ("complete", "not_started", "in_progress"), again
