@@ -24,8 +24,10 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
@@ -341,84 +343,102 @@ def _b64(data: bytes) -> str:
     return "base64," + base64.b64encode(data).decode()
 
 
-def bad_cases(api: Api) -> list[tuple[str, Any, int, dict[str, Any]]]:
-    """(name, a call, status, the body's expected fields: exact values, or "~text" for a part of the text)."""
+Case = tuple[str, Callable[[], requests.Response], int, dict[str, Any]]
+"""(name, a call, status, the body's expected fields: exact values, or "~text" for a part of the text)."""
+BAD = {"code": "BAD_REQUEST"}
+"""deep-image's 400 body carries this code beside its message."""
+STABILITY_UPSCALE = "/v1/generation/esrgan-v1-x2plus/image-to-image/upscale"
+LATENT_UPSCALE = "/v1/generation/stable-diffusion-x4-latent-upscaler/image-to-image/upscale"
+
+
+def deepimage_call(api: Api, body: Any, **kw: Any) -> Callable[[], requests.Response]:
+    return lambda: api.deepimage("/rest_api/process", body, **kw)
+
+
+def stability_call(api: Api, path: str = STABILITY_UPSCALE, image: bytes | None = None,
+                   accept: str = "application/json", **fields: str) -> Callable[[], requests.Response]:
+    """A Stability upscale with the site's example PNG unless another image (or b"" for none) is given."""
+    image = api.site.files["/api-example.png"] if image is None else image
+    files = {"image": ("a.png", image, "image/png")} if image else {"x": ("x", b"", "text/plain")}
+    return lambda: api.bearer(path, headers={"Accept": accept}, files=files, data=fields)
+
+
+def deepmode_call(api: Api, path: str, body: Any) -> Callable[[], requests.Response]:
+    return lambda: api.bearer(path, json=body)
+
+
+def deepimage_bad_cases(api: Api) -> list[Case]:
     site = api.site.url
-    ok_png = api.site.files["/api-example.png"]
-    stab = "/v1/generation/esrgan-v1-x2plus/image-to-image/upscale"
-    latent = "/v1/generation/stable-diffusion-x4-latent-upscaler/image-to-image/upscale"
-
-    def di(body: Any, **kw: Any):
-        return lambda: api.deepimage("/rest_api/process", body, **kw)
-
-    def st(path: str = stab, image: bytes | None = ok_png, accept: str = "application/json", **fields: str):
-        files = {"image": ("a.png", image, "image/png")} if image is not None else {"x": ("x", b"", "text/plain")}
-        return lambda: api.bearer(path, headers={"Accept": accept}, files=files, data=fields)
-
-    def dm(path: str, body: Any):
-        return lambda: api.bearer(path, json=body)
-
-    bad = {"code": "BAD_REQUEST"}
+    di = partial(deepimage_call, api)
     return [
-        ("no url", di({"width": 100}), 400, bad | {"message": "~File or image url is required"}),
-        ("storage url", di({"url": "storage://bucket/a.png"}), 400, bad | {"message": "~storage://"}),
-        ("negative width", di({"url": f"{site}/api-example.png", "width": -5}), 400, bad | {"message": "~width=-5"}),
+        ("no url", di({"width": 100}), 400, BAD | {"message": "~File or image url is required"}),
+        ("storage url", di({"url": "storage://bucket/a.png"}), 400, BAD | {"message": "~storage://"}),
+        ("negative width", di({"url": f"{site}/api-example.png", "width": -5}), 400, BAD | {"message": "~width=-5"}),
         ("width over the limit", di({"url": f"{site}/api-example.png", "width": 20000}), 400,
-         bad | {"message": "~Image cannot be upscaled above 16384 x 16384 pixels limit"}),
+         BAD | {"message": "~Image cannot be upscaled above 16384 x 16384 pixels limit"}),
         ("percentage over the limit", di({"url": f"{site}/api-example.png", "width": "50000%"}), 400,
-         bad | {"message": "~Image cannot be upscaled above 16384 x 16384 pixels limit"}),
-        ("bad fit", di({"url": f"{site}/api-example.png", "fit": "stretch"}), 400, bad | {"message": "~fit='stretch'"}),
+         BAD | {"message": "~Image cannot be upscaled above 16384 x 16384 pixels limit"}),
+        ("bad fit", di({"url": f"{site}/api-example.png", "fit": "stretch"}), 400, BAD | {"message": "~fit='stretch'"}),
         ("strength 10", di({"url": f"{site}/api-example.png", "upscale_strength": 10}), 400,
-         bad | {"message": "~upscale_strength=10"}),
+         BAD | {"message": "~upscale_strength=10"}),
         ("gif output", di({"url": f"{site}/api-example.png", "output_format": "gif"}), 400,
-         bad | {"message": "~output_format='gif'"}),
-        ("quality 101", di({"url": f"{site}/api-example.png", "quality": 101}), 400, bad | {"message": "~quality=101"}),
+         BAD | {"message": "~output_format='gif'"}),
+        ("quality 101", di({"url": f"{site}/api-example.png", "quality": 101}), 400, BAD | {"message": "~quality=101"}),
         ("unknown field", di({"url": f"{site}/api-example.png", "colorize": True}), 400,
-         bad | {"message": "~colorize"}),
+         BAD | {"message": "~colorize"}),
         ("enhancement not served", di({"url": f"{site}/api-example.png", "enhancements": ["denoise", "light"]}), 400,
-         bad | {"message": "~enhancements[1]='light': is not served"}),
+         BAD | {"message": "~enhancements[1]='light': is not served"}),
         ("print size with no standard size", di({"url": f"{site}/api-example.png", "print_size": "a4long"}), 400,
-         bad | {"message": "~print_size='a4long'"}),
+         BAD | {"message": "~print_size='a4long'"}),
         ("storage target", di({"url": f"{site}/api-example.png", "target": "storage://s/f/"}), 400,
-         bad | {"message": "~target='storage://s/f/'"}),
-        ("ftp url", di({"url": "ftp://127.0.0.1/a.png"}), 400, bad | {"message": "~only http and https"}),
-        ("bad base64", di({"url": "base64,@@@@"}), 400, bad | {"message": "~not valid base64"}),
-        ("not an image", di({"url": _b64(b"hello, not a picture")}), 400, bad | {"message": "~Unidentified image"}),
-        ("url answers 404", di({"url": f"{site}/missing.png"}), 400, bad | {"message": "~answered HTTP 404"}),
-        ("url serves no image", di({"url": f"{site}/not-an-image.png"}), 400, bad | {"message": "~Unidentified image"}),
+         BAD | {"message": "~target='storage://s/f/'"}),
+        ("ftp url", di({"url": "ftp://127.0.0.1/a.png"}), 400, BAD | {"message": "~only http and https"}),
+        ("bad base64", di({"url": "base64,@@@@"}), 400, BAD | {"message": "~not valid base64"}),
+        ("not an image", di({"url": _b64(b"hello, not a picture")}), 400, BAD | {"message": "~Unidentified image"}),
+        ("url answers 404", di({"url": f"{site}/missing.png"}), 400, BAD | {"message": "~answered HTTP 404"}),
+        ("url serves no image", di({"url": f"{site}/not-an-image.png"}), 400, BAD | {"message": "~Unidentified image"}),
         ("too many pixels", di({"url": _b64(png_bytes(1300, 1200))}), 400,
-         bad | {"message": "~more than this server's 1,500,000-pixel limit"}),
+         BAD | {"message": "~more than this server's 1,500,000-pixel limit"}),
         ("body too large", di(None, data=b"x" * (MAX_BODY_BYTES + 1), headers={"Content-Type": "application/json"}),
-         413, bad | {"message": f"~at most {MAX_BODY_BYTES}"}),
+         413, BAD | {"message": f"~at most {MAX_BODY_BYTES}"}),
         ("body not JSON", di(None, data=b"{nope", headers={"Content-Type": "application/json"}), 400,
-         bad | {"message": "The body is not valid JSON."}),
-        ("body a list", di([1, 2]), 400, bad | {"message": "The body must be a JSON object."}),
+         BAD | {"message": "The body is not valid JSON."}),
+        ("body a list", di([1, 2]), 400, BAD | {"message": "The body must be a JSON object."}),
         ("hosted model_type", di({"background": {"generate": {"description": "x", "model_type": "see-dream-4.5"}}}),
-         400, bad | {"message": "~is not served by this server's API"}),
+         400, BAD | {"message": "~is not served by this server's API"}),
         ("face without image", di({"background": {"generate": {"description": "x", "adapter_type": "face"}}}), 400,
-         bad | {"message": "~File or image url is required"}),
+         BAD | {"message": "~File or image url is required"}),
         ("prompt on strength 8", di({"url": f"{site}/api-example.png", "generative_upscale": True,
                                      "upscale_strength": 8, "background": {"generate": {"adapter_type": "upscale",
                                                                                         "description": "x"}}}),
-         400, bad | {"message": "~strengths 7-9 have no diffusion pass"}),
-        # hostile bytes: each its API's 4xx body, never a 500
+         400, BAD | {"message": "~strengths 7-9 have no diffusion pass"}),
+    ]
+
+
+def hostile_bad_cases(api: Api) -> list[Case]:
+    """Hostile bytes: each its API's 4xx body, never a 500."""
+    site = api.site.url
+    ok_png = api.site.files["/api-example.png"]
+    stab = STABILITY_UPSCALE
+    di = partial(deepimage_call, api)
+    return [
         ("JSON nested 100,000 deep", di(None, data=b"[" * 100_000, headers={"Content-Type": "application/json"}),
-         400, bad | {"message": "The body is not valid JSON."}),
+         400, BAD | {"message": "The body is not valid JSON."}),
         ("JSON nested 40 deep", di({"url": json.loads("[" * 40 + "]" * 40)}),
-         400, bad | {"message": "The body nests deeper than 32 levels."}),
+         400, BAD | {"message": "The body nests deeper than 32 levels."}),
         ("a 5,000-digit number", di(None, data=b'{"width": ' + b"9" * 5000 + b"}",
                                     headers={"Content-Type": "application/json"}),
-         400, bad | {"message": "The body is not valid JSON."}),
+         400, BAD | {"message": "The body is not valid JSON."}),
         ("form fit={bad", di(None, data={"url": f"{site}/api-example.png", "fit": "{bad"}), 400,
-         bad | {"message": "~fit='{bad': is not valid JSON"}),
+         BAD | {"message": "~fit='{bad': is not valid JSON"}),
         ("form url and url[a]", di(None, data=[("url", "x"), ("url[a]", "y")]), 400,
-         bad | {"message": "~mixes a value and an object"}),
+         BAD | {"message": "~mixes a value and an object"}),
         ("form field twice", di(None, data=[("url", "x"), ("url", "y")]), 400,
-         bad | {"message": "The field 'url' is given twice: send it once."}),
+         BAD | {"message": "The field 'url' is given twice: send it once."}),
         ("form parameters not JSON", di(None, files={"parameters": (None, b"{x", "application/json")}), 400,
-         bad | {"message": "~parameters='{x': is not valid JSON"}),
+         BAD | {"message": "~parameters='{x': is not valid JSON"}),
         ("chunked body", di(None, data=iter([b'{"url": "x"}']), headers={"Content-Type": "application/json"}), 411,
-         bad | {"message": "Send the body with a Content-Length header."}),
+         BAD | {"message": "Send the body with a Content-Length header."}),
         ("x-api-key not UTF-8", di({"url": "x"}, key=b"hs_\xff\xfe"), 404,
          {"message": "No user found for provided token"}),
         ("Stability bearer not UTF-8", lambda: api.bearer(stab, key=None, headers={"Authorization": b"Bearer \xff"},
@@ -427,13 +447,20 @@ def bad_cases(api: Api) -> list[tuple[str, Any, int, dict[str, Any]]]:
         ("deepmode bearer not UTF-8", lambda: api.bearer("/api/images/upscale", key=None, json={"image_id": "x"},
                                                          headers={"Authorization": b"Bearer \xc3("}), 401,
          {"message": "the API key is not valid on this server"}),
+    ]
+
+
+def stability_bad_cases(api: Api) -> list[Case]:
+    st = partial(stability_call, api)
+    stab, latent = STABILITY_UPSCALE, LATENT_UPSCALE
+    return [
         ("Stability 100000 x 1", st(image=png_bytes(100_000, 1)), 400,
          {"name": "invalid_pixel_count", "message": "~limit of 16384 pixels"}),
         ("Stability accept image/jpeg", st(accept="image/jpeg"), 406,
          {"name": "not_acceptable", "message": "~use application/json (the default) or image/png"}),
         ("unknown engine", st("/v1/generation/some-fake-engine/image-to-image/upscale"), 404,
          {"name": "not_found", "message": "The specified engine (ID some-fake-engine) was not found."}),
-        ("no image", st(image=None), 400, {"name": "bad_request", "message": "image: is required"}),
+        ("no image", st(image=b""), 400, {"name": "bad_request", "message": "image: is required"}),
         ("width and height", st(width="600", height="600"), 400,
          {"name": "bad_request", "message": "Only one of width or height may be specified"}),
         ("width under 512", st(width="100"), 400, {"name": "bad_request", "message": "~width: must be from 512"}),
@@ -448,6 +475,12 @@ def bad_cases(api: Api) -> list[tuple[str, Any, int, dict[str, Any]]]:
         ("accept text/html", st(accept="text/html"), 406, {"name": "not_acceptable"}),
         ("not multipart", lambda: api.bearer(stab, json={"image": "x"}), 400,
          {"name": "bad_request", "message": "the body must be multipart/form-data"}),
+    ]
+
+
+def deepmode_bad_cases(api: Api) -> list[Case]:
+    dm = partial(deepmode_call, api)
+    return [
         ("no image_id", dm("/api/images/upscale", {}), 400, {"message": "image_id: is required"}),
         ("unknown image_id", dm("/api/images/upscale", {"image_id": "c6b8a9f7e5d1c3a2f91e3"}), 404,
          {"message": "~no image 'c6b8a9f7e5d1c3a2f91e3'"}),
@@ -466,6 +499,10 @@ def bad_cases(api: Api) -> list[tuple[str, Any, int, dict[str, Any]]]:
         ("unknown image", lambda: api.get("/api/images/nope", bearer=True), 404, {"message": "Image not found"}),
         ("unknown job", lambda: api.get("/rest_api/result/nope"), 404, {"message": "Job not found"}),
     ]
+
+
+def bad_cases(api: Api) -> list[Case]:
+    return deepimage_bad_cases(api) + hostile_bad_cases(api) + stability_bad_cases(api) + deepmode_bad_cases(api)
 
 
 def check_body(body: dict[str, Any], expected: dict[str, Any]) -> None:
