@@ -27,7 +27,8 @@ from pathlib import Path
 
 import torch
 
-from hires_studio.devtools.comfy_host import HIRES, InProcessComfy, ensure_tiny_models, make_comfy_base, pack_module
+from hires_studio.bench.pass_inputs import add_pass_options, load_pass_models, pass_settings, upscaled_input
+from hires_studio.devtools.comfy_host import HIRES, InProcessComfy, ensure_tiny_models, make_comfy_base
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,23 +82,15 @@ def _timed_pass(host, args: argparse.Namespace) -> tuple:
     seconds (the model is loaded before the clock starts)."""
     from comfy import model_management
 
-    from hires_studio.core.resize import bicubic
-
-    diffusion_pass = pack_module(host, "runtime.diffusion_pass")
-    conditioning = pack_module(host, "runtime.conditioning")
-    model, clip, vae = host.node("CheckpointLoaderSimple")().load_checkpoint("tiny_sd15.safetensors")[:3]
-    positive = conditioning.encode_text(clip, "a detailed photo, high quality, highly detailed, 8K")
-    negative = conditioning.encode_text(clip, "")
-    g = torch.Generator().manual_seed(0)
-    image = bicubic(bicubic(torch.rand(1, 3, 8, 8, generator=g), (512, 512)), (args.side, args.side))
-    settings = diffusion_pass.DiffusionSettings(seed=0, steps=args.steps, cfg=args.cfg, sampler_name="euler",
-                                                scheduler="normal", denoise=args.denoise, tile_size=args.tile,
-                                                color_fix="none")
-    model_management.load_models_gpu([model])  # load time is not the pass's
-    report = diffusion_pass.PassReport()
+    models = load_pass_models(host, "tiny_sd15.safetensors")
+    image = upscaled_input(args.side)
+    settings = pass_settings(models, args, seed=0)
+    model_management.load_models_gpu([models.model])  # load time is not the pass's
+    report = models.diffusion_pass.PassReport()
     started, cpu_started = time.perf_counter(), time.process_time()
     with torch.inference_mode():
-        out = diffusion_pass.generative_pass(model, vae, positive, negative, image, settings, report=report)
+        out = models.diffusion_pass.generative_pass(models.model, models.vae, models.positive, models.negative,
+                                                    image, settings, report=report)
     return report, out, time.perf_counter() - started, time.process_time() - cpu_started
 
 
@@ -127,10 +120,7 @@ def run_one(args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--side", type=int, default=2048)
-    parser.add_argument("--steps", type=int, default=2)
-    parser.add_argument("--cfg", type=float, default=7.0)
-    parser.add_argument("--denoise", type=float, default=0.35)
-    parser.add_argument("--tile", type=int, default=512)
+    add_pass_options(parser)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--previews", action="store_true", help=argparse.SUPPRESS)

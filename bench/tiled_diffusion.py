@@ -41,7 +41,8 @@ from typing import Any
 
 import torch
 
-from hires_studio.devtools.comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base, pack_module
+from hires_studio.bench.pass_inputs import add_pass_options, load_pass_models, pass_settings, upscaled_input
+from hires_studio.devtools.comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_MODELS = ROOT / ".hires" / "bench-models"
@@ -171,26 +172,16 @@ def load(args: argparse.Namespace) -> Loaded:
     host = _host(args)
     from comfy import model_management
 
-    from hires_studio.core.resize import bicubic
     from hires_studio.core.tiling import diffusion_grid
 
-    diffusion_pass = pack_module(host, "runtime.diffusion_pass")
-    conditioning = pack_module(host, "runtime.conditioning")
-
-    model, clip, vae = host.node("CheckpointLoaderSimple")().load_checkpoint(CHECKPOINTS[args.model])[:3]
-    positive = conditioning.encode_text(clip, "a detailed photo, high quality, highly detailed, 8K")
-    negative = conditioning.encode_text(clip, "")
-    g = torch.Generator().manual_seed(0)
-    source = bicubic(torch.rand(1, 3, 8, 8, generator=g), (512, 512))
-    base_image = bicubic(source, (args.side, args.side))
-    settings = diffusion_pass.DiffusionSettings(seed=args.seed, steps=args.steps, cfg=args.cfg, sampler_name="euler",
-                                            scheduler="normal", denoise=args.denoise, tile_size=args.tile,
-                                            tile_batch=args.batch, color_fix="none")
+    models = load_pass_models(host, CHECKPOINTS[args.model])
+    settings = pass_settings(models, args, seed=args.seed, tile_batch=args.batch)
     grid = diffusion_grid(args.side // 8, args.side // 8, args.tile // 8)
     calls = [0]
-    counted = _counting_calls(model, calls)
-    model_management.load_models_gpu([model])  # load time is not the pass's
-    return Loaded(diffusion_pass, counted, vae, positive, negative, base_image, settings, grid, calls)
+    counted = _counting_calls(models.model, calls)
+    model_management.load_models_gpu([models.model])  # load time is not the pass's
+    return Loaded(models.diffusion_pass, counted, models.vae, models.positive, models.negative,
+                  upscaled_input(args.side), settings, grid, calls)
 
 
 def run_separate(comfy_sample, loaded: Loaded) -> torch.Tensor:
@@ -369,11 +360,8 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["tiled", "usdu", "untiled", "separate"])
     parser.add_argument("--untiled-max", type=int, default=3072, help="largest side for the untiled row")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=2)
-    parser.add_argument("--cfg", type=float, default=7.0)
-    parser.add_argument("--denoise", type=float, default=0.35)
+    add_pass_options(parser)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--batch", type=int, default=0)
     parser.add_argument("--log", default=str(ROOT / ".hires" / "bench-tiled-diffusion.jsonl"))
     parser.add_argument("--summarize", nargs="+", help="print the tables from these logs and exit")
