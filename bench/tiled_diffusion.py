@@ -35,18 +35,26 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hires_studio.bench.pass_inputs import add_pass_options, load_pass_models, pass_settings, upscaled_input
+from hires_studio.bench.pass_inputs import (
+    PassModels,
+    add_pass_options,
+    load_pass_models,
+    pass_settings,
+    upscaled_input,
+)
 from hires_studio.devtools.comfy_host import InProcessComfy, ensure_tiny_models, make_comfy_base
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_MODELS = ROOT / ".hires" / "bench-models"
 CHECKPOINTS = {"tiny": "tiny_sd15.safetensors", "full": "full_sd15_unet.safetensors"}
+METHODS = ("tiled", "usdu", "untiled", "separate")
+"""The methods the docstring describes, in its order (the tables' order)."""
 USDU_PADDING = 32
 USDU_MASK_BLUR = 8
 
@@ -130,14 +138,10 @@ def run_usdu(comfy_sample, bicubic, model, vae, positive, negative, base: torch.
 
 @dataclass(frozen=True)
 class Loaded:
-    """What every method runs with: the same model (its calls counted in `calls`), VAE, prompts, input image,
+    """What every method runs with: the same models (the model's calls counted in `calls`), input image,
     settings and the pack's tile grid for it."""
 
-    diffusion_pass: Any
-    model: Any
-    vae: Any
-    positive: list
-    negative: list
+    models: PassModels
     image: torch.Tensor
     settings: Any
     grid: Any
@@ -180,8 +184,7 @@ def load(args: argparse.Namespace) -> Loaded:
     calls = [0]
     counted = _counting_calls(models.model, calls)
     model_management.load_models_gpu([models.model])  # load time is not the pass's
-    return Loaded(models.diffusion_pass, counted, models.vae, models.positive, models.negative,
-                  upscaled_input(args.side), settings, grid, calls)
+    return Loaded(replace(models, model=counted), upscaled_input(args.side), settings, grid, calls)
 
 
 def run_separate(comfy_sample, loaded: Loaded) -> torch.Tensor:
@@ -189,19 +192,19 @@ def run_separate(comfy_sample, loaded: Loaded) -> torch.Tensor:
     the end. Returns the BCHW image."""
     from hires_studio.core.tiling import blend_weights
 
-    settings, grid = loaded.settings, loaded.grid
-    latent = loaded.vae.encode(loaded.image.movedim(1, -1))
+    settings, grid, models = loaded.settings, loaded.grid, loaded.models
+    latent = models.vae.encode(loaded.image.movedim(1, -1))
     noise = comfy_sample.prepare_noise(latent, settings.seed)
     weights = blend_weights(grid, 1)
     result = torch.zeros_like(latent)
     for weight, tile in zip(weights, grid.tiles, strict=True):
         region = (..., slice(tile.y, tile.y + tile.h), slice(tile.x, tile.x + tile.w))
         samples = comfy_sample.sample(
-            loaded.model, noise[region], settings.steps, settings.cfg, settings.sampler_name,
-            settings.scheduler, loaded.positive, loaded.negative, latent[region], denoise=settings.denoise,
+            models.model, noise[region], settings.steps, settings.cfg, settings.sampler_name,
+            settings.scheduler, models.positive, models.negative, latent[region], denoise=settings.denoise,
             disable_pbar=True, seed=settings.seed)
         result[region] += samples * weight.to(samples.dtype)
-    return loaded.vae.decode(result).movedim(-1, 1)
+    return models.vae.decode(result).movedim(-1, 1)
 
 
 def run_one(args: argparse.Namespace) -> dict:
@@ -212,8 +215,9 @@ def run_one(args: argparse.Namespace) -> dict:
 
     from hires_studio.core.resize import bicubic
 
-    side, grid, diffusion_pass = args.side, loaded.grid, loaded.diffusion_pass
-    model_inputs = (loaded.model, loaded.vae, loaded.positive, loaded.negative, loaded.image)
+    side, grid, models = args.side, loaded.grid, loaded.models
+    diffusion_pass = models.diffusion_pass
+    model_inputs = (models.model, models.vae, models.positive, models.negative, loaded.image)
     tiles, minimum = len(grid.tiles), math.ceil(side / args.tile) ** 2
     lines = grid_lines(grid)
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -269,8 +273,7 @@ def _median_table(model: str, first: dict, groups: Groups) -> list[str]:
            "| method | output | tiles (no-overlap min) | evaluated / canvas latent px | model calls | runs "
            "| wall s (median) | CPU s (median) | peak RSS MiB (median) | seam score |",
            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    order = ["tiled", "usdu", "untiled", "separate"]
-    for (side, method), group in sorted(groups.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1]))):
+    for (side, method), group in sorted(groups.items(), key=lambda kv: (kv[0][0], METHODS.index(kv[0][1]))):
         r = group[0]
         out.append(f"| {method} | {side}x{side} ({r['megapixels']} MP) | {r['tiles']} ({r['minimum_tiles']}) "
                    f"| {r['evaluated']} | {r['calls']} | {len(group)} | {_median(group, 'seconds'):.1f} "
@@ -357,7 +360,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=list(CHECKPOINTS), default="tiny")
     parser.add_argument("--sides", type=int, nargs="+", default=[1024, 2048, 3072, 4096])
-    parser.add_argument("--methods", nargs="+", default=["tiled", "usdu", "untiled", "separate"])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--untiled-max", type=int, default=3072, help="largest side for the untiled row")
     parser.add_argument("--repeats", type=int, default=3)
     add_pass_options(parser)
