@@ -29,7 +29,7 @@ import numpy as np
 
 from hires_studio.bench.cleanup_quality import degrade
 from hires_studio.bench.photos import load_photos
-from hires_studio.core.tiling import TileGrid, plan_grid
+from hires_studio.core.tiling import TileGrid, diffusion_grid
 from hires_studio.devtools.comfy_host import HIRES, ROOT, ComfyServer, ensure_tiny_models, make_comfy_base
 
 PHOTO = "chelsea"
@@ -117,8 +117,7 @@ def labelled(image: np.ndarray, text: str) -> np.ndarray:
 
 def _grid(shape: tuple[int, ...]) -> TileGrid:
     """The diffusion pass's grid for a canvas of this image's size (latent px), as the pack plans it."""
-    latent = GENERATIVE["tile_size"] // 8
-    return plan_grid(-(-shape[0] // 8), -(-shape[1] // 8), latent, max(4, latent // 8))
+    return diffusion_grid(-(-shape[0] // 8), -(-shape[1] // 8), GENERATIVE["tile_size"] // 8)
 
 
 def seam_ratio(image: np.ndarray, grid: TileGrid) -> float:

@@ -114,6 +114,11 @@ def _size(size: tuple[int, int]) -> str:
     return f"{size[0]} x {size[1]}"
 
 
+def _pass_grid(size: tuple[int, int], tile_px: int) -> TileGrid:
+    """The diffusion pass's tiles over an output of size (w, h) px, its latent rounded up, for a tile side in px."""
+    return diffusion_grid(-(-size[1] // LATENT), -(-size[0] // LATENT), tile_px // LATENT)
+
+
 Planned = tuple[list[str], tuple[int, int], TileGrid | None]
 """A route's stages as the card lists them, the exact output size (w, h), and the diffusion pass's tiles."""
 
@@ -157,7 +162,7 @@ def _generation_stages(inputs: dict[str, Any], family: tuple[str, int] | None, a
     grid = None
     if route.diffusion is not None:
         finish = f"{BASE_PATHS[route.base_path]}, then tiled diffusion, denoise {route.diffusion.denoise:g}"
-        grid = diffusion_grid(-(-plan.target[1] // LATENT), -(-plan.target[0] // LATENT), native // LATENT)
+        grid = _pass_grid(plan.target, native)
     stages.append(finish)
     return stages, plan.target, grid
 
@@ -182,8 +187,7 @@ def _upscale_stages(class_type: str, inputs: dict[str, Any], family: tuple[str, 
     stages = [f"{band}{BASE_PATHS[route.base_path]}{level} ({plan.size.scale:.1f}x)"]
     grid = None
     if route.diffusion is not None:
-        tile = (family[1] if family else 512) // LATENT
-        grid = diffusion_grid(-(-output_size[1] // LATENT), -(-output_size[0] // LATENT), tile)
+        grid = _pass_grid(output_size, family[1] if family else 512)
         guide = f", {ADAPTERS[adapter_type]}" if adapter_type and adapter_type != "upscale" else ""
         stages.append(f"tiled diffusion, denoise {route.diffusion.denoise:g}{guide}")
     return stages, output_size, grid
