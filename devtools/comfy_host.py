@@ -11,7 +11,6 @@ import importlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .plain_python import plain_python
-from .processes import stop_process
+from .processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 HIRES = ROOT / ".hires"
@@ -132,12 +131,6 @@ class InProcessComfy:
         return PromptRun(executor.success, executor, executor.status_messages)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ComfyServer:
     """A real `main.py` on loopback, with the same base directory as the in-process host.
 
@@ -149,12 +142,12 @@ class ComfyServer:
                  extra_args: tuple[str, ...] = (), port: int | None = None, plain: bool = False) -> None:
         """extra_args: more `main.py` options (e.g. `("--preview-method", "latent2rgb")` for live previews);
         plain: run ComfyUI as a user's install does, without the repository's import path (plain_python.py)."""
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.base = base
         self.log_path = base / log_name
         self.api_nodes = api_nodes
-        guard = ["--comfy-api-base", f"http://127.0.0.1:{_free_port()}"] if api_nodes else NO_API_NODES
+        guard = ["--comfy-api-base", f"http://127.0.0.1:{free_port()}"] if api_nodes else NO_API_NODES
         args = [*COMFY_ARGS, *guard, "--listen", "127.0.0.1", "--port", str(self.port), "--base-directory", str(base),
                 *extra_args]
         cmd, env = plain_python(COMFY / "main.py", *args) if plain else ([sys.executable, "main.py", *args], os.environ)

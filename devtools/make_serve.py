@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .comfy_host import ROOT, _free_port
+from .comfy_host import ROOT
+from .processes import free_port
 
 START_TIMEOUT_S = 240
 MAKE_ENV_VARS = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
@@ -34,8 +35,8 @@ def make_serve(log_path: Path) -> Iterator[tuple[int, dict]]:
 
     ComfyUI's API nodes load (as `make serve` has them) with their API base on a closed loopback port, so
     nothing they could send leaves this machine."""
-    port = _free_port()
-    guard = f"--comfy-api-base http://127.0.0.1:{_free_port()}"
+    port = free_port()
+    guard = f"--comfy-api-base http://127.0.0.1:{free_port()}"
     env = {k: v for k, v in os.environ.items() if k not in MAKE_ENV_VARS}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(["make", "-s", "serve", f"PORT={port}", f"SERVE_ARGS={guard}"], cwd=ROOT, env=env,

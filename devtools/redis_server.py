@@ -7,14 +7,13 @@ Never a fake: the shared-queue code is tested against the server it runs on in p
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import redis
 
-from .processes import stop_process
+from .processes import free_port, stop_process
 
 
 def redis_binary() -> str:
@@ -25,12 +24,6 @@ def redis_binary() -> str:
         raise RuntimeError("redis-server is not installed: run `make setup` (scripts/bootstrap.sh installs "
                            "Debian's redis-server package) or `apt-get install redis-server`")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RedisServer:

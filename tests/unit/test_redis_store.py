@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hires_studio.devtools.redis_server import RedisServer, free_port
+from hires_studio.devtools.processes import free_port
+from hires_studio.devtools.redis_server import RedisServer
 from hires_studio.rest.config import ConfigError, parse_config
 from hires_studio.rest.jobs import ATTEMPTS_MESSAGE, COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, JobStore
 from hires_studio.rest.redis_store import FORGET_WORKER_S, INGEST_S, PREFIX, RedisJobStore
