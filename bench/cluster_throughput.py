@@ -18,8 +18,6 @@ small one (a 64 x 48 image to 96 px wide, upscale_strength 8: no model, no diffu
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 import itertools
 import json
 import statistics
@@ -28,10 +26,10 @@ import time
 from pathlib import Path
 
 import requests
-from PIL import Image
 
 from hires_studio.devtools.comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_comfy_base
 from hires_studio.devtools.redis_server import RedisServer
+from hires_studio.devtools.request_images import base64_url, png_bytes
 from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 from hires_studio.rest.config import config_path, write_config_atomic
 from hires_studio.rest.jobs import COMPLETE, IN_PROGRESS, JobStore
@@ -48,9 +46,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def tiny_job() -> dict:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 48), (120, 60, 200)).save(out, "PNG")
-    return {"url": "base64," + base64.b64encode(out.getvalue()).decode(), "width": 96, "upscale_strength": 8}
+    return {"url": base64_url(png_bytes(64, 48, (120, 60, 200))), "width": 96, "upscale_strength": 8}
 
 
 def worker(root: Path, name: str, key: str, queue_url: str | None, models: Path) -> ComfyServer:

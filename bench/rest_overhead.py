@@ -13,8 +13,6 @@ Per way: p50 and p95 of the wall time from request to result; the overhead is RE
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 import statistics
 import tempfile
 import time
@@ -22,10 +20,10 @@ import uuid
 from pathlib import Path
 
 import requests
-from PIL import Image
 
 from hires_studio.api_prompt import complete_prompt
 from hires_studio.devtools.comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_comfy_base
+from hires_studio.devtools.request_images import base64_url, png_bytes
 from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 from hires_studio.rest import deepimage, deepimage_graph
 from hires_studio.rest.config import write_key_config
@@ -47,11 +45,9 @@ def main() -> None:
         stage_base(base, tiny_stand_ins(tiny))
         key = new_key()
         write_key_config(base / "user", "bench", key, rate_limit=10)
-        photo = io.BytesIO()
-        Image.new("RGB", (64, 48), (120, 60, 30)).save(photo, "PNG")
-        (base / "input" / "bench.png").write_bytes(photo.getvalue())
-        request = {"url": "base64," + base64.b64encode(photo.getvalue()).decode(), "width": 128,
-                   "upscale_strength": 8}
+        photo = png_bytes(64, 48, (120, 60, 30))
+        (base / "input" / "bench.png").write_bytes(photo)
+        request = {"url": base64_url(photo), "width": 128, "upscale_strength": 8}
         http = requests.Session()
         http.trust_env = False  # loopback only, never a proxy
         server = ComfyServer(base)

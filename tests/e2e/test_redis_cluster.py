@@ -18,7 +18,6 @@ the spread and the once-only run. The lease is LEASE_S here so the takeover fits
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import io
 import itertools
@@ -38,6 +37,7 @@ from PIL import Image
 from hires_studio.devtools.comfy_host import ComfyServer, make_comfy_base
 from hires_studio.devtools.loopback_site import LoopbackSite
 from hires_studio.devtools.redis_server import RedisServer
+from hires_studio.devtools.request_images import png_base64_url, png_bytes
 from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 from hires_studio.rest.keys import hash_key, new_key
 
@@ -75,12 +75,6 @@ def _load_rest_suite() -> Any:
 rest = _load_rest_suite()
 for _name in SUBSET:
     globals()[_name] = getattr(rest, _name)
-
-
-def tiny_png_b64(width: int = 64, height: int = 48) -> str:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (120, 60, 200)).save(out, "PNG")
-    return "base64," + base64.b64encode(out.getvalue()).decode()
 
 
 class Cluster:
@@ -190,7 +184,7 @@ def test_jobs_spread_over_workers_each_runs_once(cluster: Cluster) -> None:
     jobs: list[tuple[str, str]] = []
     for i in range(JOBS):
         key = ("carol", "dave")[i % 2]
-        body = {"url": tiny_png_b64(), "width": 96, "upscale_strength": 7 + i % 3}
+        body = {"url": png_base64_url(64, 48), "width": 96, "upscale_strength": 7 + i % 3}
         response = cluster.post(workers[i % WORKERS], "/rest_api/process", key, body)
         assert response.status_code == 200, response.text
         jobs.append((response.json()["job"], key))
@@ -198,11 +192,11 @@ def test_jobs_spread_over_workers_each_runs_once(cluster: Cluster) -> None:
     # the others or run, so a 5th is refused.
     bobs = []
     for i in range(4):
-        slow = {"url": tiny_png_b64(), "width": 128, "generative_upscale": True, "upscale_strength": 5}
+        slow = {"url": png_base64_url(64, 48), "width": 128, "generative_upscale": True, "upscale_strength": 5}
         response = cluster.post(workers[i % WORKERS], "/rest_api/process", "bob", slow)
         assert response.status_code == 200, response.text
         bobs.append((response.json()["job"], "bob"))
-    busy = cluster.post(workers[1], "/rest_api/process", "bob", {"url": tiny_png_b64(), "width": 96})
+    busy = cluster.post(workers[1], "/rest_api/process", "bob", {"url": png_base64_url(64, 48), "width": 96})
     assert busy.status_code == 429 and busy.json()["code"] == "TOO_MANY_REQUESTS", busy.text
     assert "Your rate limit is 4 and you are currently processing 4 images" in busy.json()["message"]
     final = cluster.wait_all(jobs + bobs)
@@ -247,7 +241,7 @@ def test_redis_restarted_mid_queue_loses_nothing(cluster: Cluster) -> None:
     jobs = []
     for i in range(9):
         response = cluster.post(cluster.workers[i % WORKERS], "/rest_api/process", "alice",
-                                {"url": tiny_png_b64(), "width": 80, "upscale_strength": 8})
+                                {"url": png_base64_url(64, 48), "width": 80, "upscale_strength": 8})
         assert response.status_code == 200, response.text
         jobs.append((response.json()["job"], "alice"))
     cluster.redis.restart()
@@ -262,13 +256,13 @@ def test_redis_down_is_each_apis_503_and_the_editor_still_works(cluster: Cluster
     before = sorted(inputs.glob("*")) if inputs.is_dir() else []
     cluster.redis.stop()
     try:
-        deep = cluster.post(worker, "/rest_api/process", "alice", {"url": tiny_png_b64(), "width": 96})
+        deep = cluster.post(worker, "/rest_api/process", "alice", {"url": png_base64_url(64, 48), "width": 96})
         assert deep.status_code == 503 and deep.json()["code"] == "SERVICE_UNAVAILABLE", deep.text
         assert deep.json()["message"].startswith("The job queue at redis://127.0.0.1:")
         stability = cluster.http.post(
             worker.url + "/v1/generation/esrgan-v1-x2plus/image-to-image/upscale",
             headers={"Authorization": f"Bearer {keys['alice']}", "Accept": "application/json"},
-            files={"image": ("a.png", base64.b64decode(tiny_png_b64()[7:]), "image/png")}, timeout=60)
+            files={"image": ("a.png", png_bytes(64, 48), "image/png")}, timeout=60)
         assert stability.status_code == 503 and set(stability.json()) == {"id", "name", "message"}
         assert stability.json()["name"] == "service_unavailable"
         deepmode = cluster.http.post(worker.url + "/api/images/generate", json={"model_id": "m", "prompt": "a cow"},
@@ -282,7 +276,7 @@ def test_redis_down_is_each_apis_503_and_the_editor_still_works(cluster: Cluster
         assert (sorted(inputs.glob("*")) if inputs.is_dir() else []) == before, "nothing written"
     finally:
         cluster.redis.start()
-    response = cluster.post(worker, "/rest_api/process", "alice", {"url": tiny_png_b64(), "width": 96})
+    response = cluster.post(worker, "/rest_api/process", "alice", {"url": png_base64_url(64, 48), "width": 96})
     assert response.status_code == 200, response.text
     assert cluster.wait_all([(response.json()["job"], "alice")])[response.json()["job"]]["status"] == "complete"
 
@@ -292,7 +286,7 @@ def test_a_worker_killed_mid_job_its_job_completes_elsewhere(cluster: Cluster) -
     jobs = []
     for i in range(6):  # generative jobs (a diffusion pass): long enough to be caught running
         response = cluster.post(cluster.workers[i % WORKERS], "/rest_api/process", "alice",
-                                {"url": tiny_png_b64(), "width": 128, "generative_upscale": True,
+                                {"url": png_base64_url(64, 48), "width": 128, "generative_upscale": True,
                                  "upscale_strength": 5})
         assert response.status_code == 200, response.text
         jobs.append((response.json()["job"], "alice"))

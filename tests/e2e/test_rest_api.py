@@ -44,6 +44,7 @@ from hires_studio.catalog import shipped_workflows
 from hires_studio.devtools.comfy_host import ComfyServer
 from hires_studio.devtools.deepimage_schema import SCHEMA_PATH, validate_response
 from hires_studio.devtools.loopback_site import LoopbackSite
+from hires_studio.devtools.request_images import base64_url, png_bytes
 from hires_studio.graphs.models import CHECKPOINT
 from hires_studio.rest import deepimage, deepimage_graph
 from hires_studio.rest.keys import hash_key, new_key
@@ -58,12 +59,6 @@ DEEPMODE_NATIVE = 64
 """deepmode's generate sizes follow the model's native side: 64 keeps the tiny model's generation small."""
 SMALL_WIDTH = 128
 COTTAGE = "small cottage and cows eating grass on the green fields. Sunset."
-
-
-def png_bytes(width: int, height: int, color: tuple[int, int, int] = (90, 140, 200)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(out, "PNG")
-    return out.getvalue()
 
 
 @dataclass
@@ -203,7 +198,7 @@ def test_deepimage_hires_generation_seed(api: Api) -> None:
 
 def test_deepimage_form_data_and_base64(api: Api) -> None:
     photo = api.site.files["/api-example.png"]
-    fields = {"url": "base64," + base64.b64encode(photo).decode(), "width": "50%", "upscale_strength": "8"}
+    fields = {"url": base64_url(photo), "width": "50%", "upscale_strength": "8"}
     response = api.deepimage("/rest_api/process_result", data=fields)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -339,10 +334,6 @@ def test_seed_request_builds_the_shipped_graph(api: Api, request_body: dict[str,
 
 # --- bad input --------------------------------------------------------------------------------------------------
 
-def _b64(data: bytes) -> str:
-    return "base64," + base64.b64encode(data).decode()
-
-
 Case = tuple[str, Callable[[], requests.Response], int, dict[str, Any]]
 """(name, a call, status, the body's expected fields: exact values, or "~text" for a part of the text)."""
 BAD = {"code": "BAD_REQUEST"}
@@ -394,10 +385,11 @@ def deepimage_bad_cases(api: Api) -> list[Case]:
          BAD | {"message": "~target='storage://s/f/'"}),
         ("ftp url", di({"url": "ftp://127.0.0.1/a.png"}), 400, BAD | {"message": "~only http and https"}),
         ("bad base64", di({"url": "base64,@@@@"}), 400, BAD | {"message": "~not valid base64"}),
-        ("not an image", di({"url": _b64(b"hello, not a picture")}), 400, BAD | {"message": "~Unidentified image"}),
+        ("not an image", di({"url": base64_url(b"hello, not a picture")}), 400,
+         BAD | {"message": "~Unidentified image"}),
         ("url answers 404", di({"url": f"{site}/missing.png"}), 400, BAD | {"message": "~answered HTTP 404"}),
         ("url serves no image", di({"url": f"{site}/not-an-image.png"}), 400, BAD | {"message": "~Unidentified image"}),
-        ("too many pixels", di({"url": _b64(png_bytes(1300, 1200))}), 400,
+        ("too many pixels", di({"url": base64_url(png_bytes(1300, 1200))}), 400,
          BAD | {"message": "~more than this server's 1,500,000-pixel limit"}),
         ("body too large", di(None, data=b"x" * (MAX_BODY_BYTES + 1), headers={"Content-Type": "application/json"}),
          413, BAD | {"message": f"~at most {MAX_BODY_BYTES}"}),
@@ -682,7 +674,7 @@ def test_jobs_are_on_comfyuis_queue_and_can_be_taken_off(api: Api, generated: An
 
 
 def test_load_100_jobs_queued_at_once(api: Api) -> None:
-    tiny = _b64(png_bytes(32, 24, (200, 30, 60)))
+    tiny = base64_url(png_bytes(32, 24, (200, 30, 60)))
     request = {"url": tiny, "width": 48, "upscale_strength": 8}
     started = time.monotonic()
     with ThreadPoolExecutor(16) as pool:
@@ -898,7 +890,7 @@ def test_an_injected_fault_is_the_apis_documented_500_with_a_logged_traceback(ap
     folder.rename(moved)
     folder.write_bytes(b"not a folder")
     try:
-        deep = api.deepimage("/rest_api/process", {"url": _b64(png_bytes(16, 16)), "width": 32})
+        deep = api.deepimage("/rest_api/process", {"url": base64_url(png_bytes(16, 16)), "width": 32})
         stab = api.bearer("/v1/generation/esrgan-v1-x2plus/image-to-image/upscale",
                           files={"image": ("a.png", png_bytes(16, 16), "image/png")})
         image_id = upload(api, "fault_source.png", png_bytes(16, 16))

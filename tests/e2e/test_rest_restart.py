@@ -5,7 +5,6 @@ its documented 503s until the file is fixed, then it serves without a restart.""
 
 from __future__ import annotations
 
-import base64
 import io
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from PIL import Image
 
 from hires_studio.devtools.comfy_host import ComfyServer, make_comfy_base
 from hires_studio.devtools.loopback_site import LoopbackSite
+from hires_studio.devtools.request_images import png_base64_url, png_bytes
 from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 from hires_studio.rest.config import config_path, write_config_atomic
 from hires_studio.rest.jobs import FAILED_MESSAGE, RESTART_MESSAGE
@@ -24,12 +24,6 @@ from hires_studio.rest.keys import hash_key, new_key
 pytestmark = pytest.mark.e2e
 
 REAL_MODELS = Path(__file__).resolve().parents[2] / ".hires" / "base" / "models"
-
-
-def png_b64(width: int, height: int) -> str:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (10, 200, 90)).save(out, "PNG")
-    return "base64," + base64.b64encode(out.getvalue()).decode()
 
 
 def _post(http: requests.Session, url: str, headers: dict, body: dict) -> str:
@@ -48,16 +42,16 @@ def _queue_then_kill(base: Path, http: requests.Session, key: str, callback: str
     headers = {"x-api-key": key}
     server = ComfyServer(base)
     try:
-        quick = _post(http, server.url, headers, {"url": png_b64(24, 16), "width": 48, "upscale_strength": 8})
+        quick = _post(http, server.url, headers, {"url": png_base64_url(24, 16), "width": 48, "upscale_strength": 8})
         deadline = time.monotonic() + 120
         while _status(http, server.url, headers, quick)["status"] != "complete":
             assert time.monotonic() < deadline
             time.sleep(0.2)
         slow = [_post(http, server.url, headers,
-                      {"url": png_b64(64, 48), "width": 320, "generative_upscale": True, "upscale_strength": 5})
+                      {"url": png_base64_url(64, 48), "width": 320, "generative_upscale": True, "upscale_strength": 5})
                 for _ in range(3)]
         upload = http.post(server.url + "/upload/image", timeout=60,
-                           files={"image": ("cut.png", base64.b64decode(png_b64(16, 16)[7:]), "image/png")})
+                           files={"image": ("cut.png", png_bytes(16, 16), "image/png")})
         ack = http.post(server.url + "/api/images/upscale", timeout=60, headers={"Authorization": f"Bearer {key}"},
                         json={"image_id": upload.json()["name"], "callback": callback})
         assert ack.json() == {"message": "Upscaling images..."}, ack.text
@@ -106,7 +100,7 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
     try:
         _assert_jobs_ended(http, restarted.url, headers, base, quick, slow)
         again = http.post(restarted.url + "/rest_api/process_result", headers=headers, timeout=120,
-                          json={"url": png_b64(24, 16), "width": 36, "upscale_strength": 9}).json()
+                          json={"url": png_base64_url(24, 16), "width": 36, "upscale_strength": 9}).json()
         assert again["status"] in ("complete", "not_started", "in_progress"), again
         path, _, payload = receiver.callbacks.get(timeout=60)
         assert path == "/done" and (payload["status"], payload["message"]) == ("failed", RESTART_MESSAGE), payload
@@ -149,7 +143,7 @@ def test_a_server_started_with_a_broken_config_refuses_then_serves_once_fixed(ti
         write_config_atomic(config, {"keys": [{"name": "t", "sha256": hash_key(key), "rate_limit": 4}]})
         assert http.get(server.url + "/hires_studio_api/status", timeout=30).json()["config"] == "ok"
         done = http.post(server.url + "/rest_api/process_result", headers={"x-api-key": key}, timeout=120,
-                         json={"url": png_b64(24, 16), "width": 36, "upscale_strength": 9})
+                         json={"url": png_base64_url(24, 16), "width": 36, "upscale_strength": 9})
         assert done.status_code == 200 and done.json()["status"] in ("complete", "not_started", "in_progress"), \
             done.text
     finally:
