@@ -28,12 +28,13 @@ from pathlib import Path
 import requests
 
 from hires_studio.devtools.comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_comfy_base
+from hires_studio.devtools.loopback_site import loopback_session
 from hires_studio.devtools.redis_server import RedisServer
 from hires_studio.devtools.request_images import base64_url, png_bytes
 from hires_studio.devtools.staging import stage_base, tiny_stand_ins
-from hires_studio.rest.config import config_path, write_config_atomic
+from hires_studio.rest.config import config_path, key_entry, write_config_atomic
 from hires_studio.rest.jobs import COMPLETE, IN_PROGRESS, JobStore
-from hires_studio.rest.keys import hash_key, new_key
+from hires_studio.rest.keys import new_key
 from hires_studio.rest.redis_store import RedisJobStore
 from hires_studio.rest.store import QueueSettings
 
@@ -52,7 +53,7 @@ def tiny_job() -> dict:
 def worker(root: Path, name: str, key: str, queue_url: str | None, models: Path) -> ComfyServer:
     base = make_comfy_base(root / name, [models, HIRES / "base" / "models"])
     stage_base(base, tiny_stand_ins(models))
-    config = {"keys": [{"name": "bench", "sha256": hash_key(key), "rate_limit": 1000}]}
+    config = {"keys": [key_entry("bench", key, 1000)]}
     write_config_atomic(config_path(base / "user"), config | ({"queue_url": queue_url} if queue_url else {}))
     return ComfyServer(base, log_name="worker.log")
 
@@ -121,8 +122,7 @@ def main() -> None:
     parser.add_argument("--store-ops", type=int, default=300)
     args = parser.parse_args()
     models = ensure_tiny_models()
-    http = requests.Session()
-    http.trust_env = False
+    http = loopback_session()
     key = new_key()
     with tempfile.TemporaryDirectory(prefix="hires-cluster-bench-") as tmp:
         root = Path(tmp)

@@ -19,10 +19,9 @@ import time
 import uuid
 from pathlib import Path
 
-import requests
-
 from hires_studio.api_prompt import complete_prompt
 from hires_studio.devtools.comfy_host import HIRES, ComfyServer, ensure_tiny_models, make_comfy_base
+from hires_studio.devtools.loopback_site import loopback_session
 from hires_studio.devtools.request_images import base64_url, png_bytes
 from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 from hires_studio.rest import deepimage, deepimage_graph
@@ -48,8 +47,7 @@ def main() -> None:
         photo = png_bytes(64, 48, (120, 60, 30))
         (base / "input" / "bench.png").write_bytes(photo)
         request = {"url": base64_url(photo), "width": 128, "upscale_strength": 8}
-        http = requests.Session()
-        http.trust_env = False  # loopback only, never a proxy
+        http = loopback_session()
         server = ComfyServer(base)
         try:
             graph = complete_prompt(deepimage_graph.build_graph(deepimage.parse_request(request), image="bench.png",

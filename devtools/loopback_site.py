@@ -8,6 +8,16 @@ import queue
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import requests
+
+
+def loopback_session() -> requests.Session:
+    """The HTTP client of the tests and benchmarks: it ignores proxy settings, so a request meant for 127.0.0.1
+    never leaves the machine through a proxy."""
+    http = requests.Session()
+    http.trust_env = False
+    return http
+
 
 class LoopbackSite:
     """A loopback HTTP server standing in for the seeds' hosts: it serves the example images, redirects to a

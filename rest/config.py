@@ -188,11 +188,16 @@ def write_config_atomic(path: str | Path, data: Mapping[str, Any]) -> None:
     write_atomic(Path(path), (json.dumps(data, indent=2) + "\n").encode(), mode=0o600)
 
 
+def key_entry(name: str, key: str, rate_limit: int) -> dict[str, Any]:
+    """One entry of the file's "keys": the key's name, its digest (never the key) and its jobs per minute."""
+    return {"name": name, "sha256": hash_key(key), "rate_limit": rate_limit}
+
+
 def write_key_config(user_dir: str | Path, name: str, key: str, rate_limit: int) -> Path:
     """A configuration that holds this one key (its digest), as a test or a benchmark starts a server with;
     scripts/api_key.py is how a person adds keys."""
     path = config_path(user_dir)
-    write_config_atomic(path, {"keys": [{"name": name, "sha256": hash_key(key), "rate_limit": rate_limit}]})
+    write_config_atomic(path, {"keys": [key_entry(name, key, rate_limit)]})
     return path
 
 

@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from hires_studio.devtools.comfy_host import COMFY, HIRES, ComfyServer, make_comfy_base
 from hires_studio.devtools.redis_server import RedisServer
-from hires_studio.rest.config import config_path, write_config_atomic
-from hires_studio.rest.keys import hash_key, new_key
+from hires_studio.rest.config import config_path, key_entry, write_config_atomic
+from hires_studio.rest.keys import new_key
 
 log = logging.getLogger("cluster")
 
@@ -39,7 +39,7 @@ def main() -> None:
     for index in range(args.workers):
         base = make_comfy_base(root / f"worker{index}", [HIRES / "base" / "models"])
         write_config_atomic(config_path(base / "user"), {
-            "keys": [{"name": "you", "sha256": hash_key(key), "rate_limit": 16}], "queue_url": redis.url})
+            "keys": [key_entry("you", key, 16)], "queue_url": redis.url})
         bases.append(base)
     log.info("Redis on 127.0.0.1:%d; starting %d ComfyUI workers ...", args.redis_port, args.workers)
     try:

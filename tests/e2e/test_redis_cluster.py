@@ -35,11 +35,12 @@ import requests
 from PIL import Image
 
 from hires_studio.devtools.comfy_host import ComfyServer, make_comfy_base
-from hires_studio.devtools.loopback_site import LoopbackSite
+from hires_studio.devtools.loopback_site import LoopbackSite, loopback_session
 from hires_studio.devtools.redis_server import RedisServer
 from hires_studio.devtools.request_images import png_base64_url, png_bytes
 from hires_studio.devtools.staging import stage_base, tiny_stand_ins
-from hires_studio.rest.keys import hash_key, new_key
+from hires_studio.rest.config import key_entry
+from hires_studio.rest.keys import new_key
 
 pytestmark = pytest.mark.e2e
 
@@ -135,8 +136,7 @@ class Cluster:
 def cluster(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory):
     redis = RedisServer(tmp_path_factory.mktemp("cluster-redis"))
     site = LoopbackSite({})
-    http = requests.Session()
-    http.trust_env = False  # never a proxy: loopback only
+    http = loopback_session()
     keys = {"alice": new_key(), "bob": new_key(), "zero": new_key()}
     bases = []
     for index in range(WORKERS):
@@ -148,8 +148,7 @@ def cluster(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory):
         suite_api = rest.Api(_Based(base), site, keys, http)
         suite_api.write_config(**queue)
         config = json.loads(suite_api.config_path.read_text())
-        config["keys"] += [{"name": name, "sha256": hash_key(key), "rate_limit": 200}
-                           for name, key in SPREAD_KEYS.items()]
+        config["keys"] += [key_entry(name, key, 200) for name, key in SPREAD_KEYS.items()]
         suite_api.config_path.write_text(json.dumps(config))
     with ThreadPoolExecutor(WORKERS) as pool:
         workers = list(pool.map(lambda base: ComfyServer(base, log_name="worker.log"), bases))

@@ -43,11 +43,12 @@ from hires_studio.api_prompt import complete_prompt, is_link
 from hires_studio.catalog import shipped_workflows
 from hires_studio.devtools.comfy_host import ComfyServer
 from hires_studio.devtools.deepimage_schema import SCHEMA_PATH, validate_response
-from hires_studio.devtools.loopback_site import LoopbackSite
+from hires_studio.devtools.loopback_site import LoopbackSite, loopback_session
 from hires_studio.devtools.request_images import base64_url, png_bytes
 from hires_studio.graphs.models import CHECKPOINT
 from hires_studio.rest import deepimage, deepimage_graph
-from hires_studio.rest.keys import hash_key, new_key
+from hires_studio.rest.config import key_entry
+from hires_studio.rest.keys import new_key
 
 pytestmark = pytest.mark.e2e
 
@@ -74,7 +75,7 @@ class Api:
 
     def write_config(self, with_keys: bool = True, models: dict[str, str] | None = None, **extra: Any) -> None:
         config = {
-            "keys": [{"name": name, "sha256": hash_key(key), "rate_limit": limit}
+            "keys": [key_entry(name, key, limit)
                      for (name, key), limit in zip(self.keys.items(), (200, 4, 0), strict=True)] if with_keys else [],
             "fetch_allowlist": [f"127.0.0.1:{self.site.port}"],
             "max_input_pixels": MAX_INPUT_PIXELS,
@@ -139,8 +140,7 @@ def api(staged_server: ComfyServer):
     photo = (staged_server.base / "input" / shipped_workflows.EXAMPLE_IMAGE).read_bytes()
     face = (staged_server.base / "input" / shipped_workflows.EXAMPLE_FACE_IMAGE).read_bytes()
     site = LoopbackSite({"/api-example.png": photo, "/api-example3.jpg": face, "/not-an-image.png": b"hello"})
-    http = requests.Session()
-    http.trust_env = False  # never a proxy: loopback only
+    http = loopback_session()
     api = Api(staged_server, site, {"alice": new_key(), "bob": new_key(), "zero": new_key()}, http)
     api.write_config()
     yield api

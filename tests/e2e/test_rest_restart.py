@@ -14,12 +14,12 @@ import requests
 from PIL import Image
 
 from hires_studio.devtools.comfy_host import ComfyServer, make_comfy_base
-from hires_studio.devtools.loopback_site import LoopbackSite
+from hires_studio.devtools.loopback_site import LoopbackSite, loopback_session
 from hires_studio.devtools.request_images import png_base64_url, png_bytes
 from hires_studio.devtools.staging import stage_base, tiny_stand_ins
-from hires_studio.rest.config import config_path, write_config_atomic
+from hires_studio.rest.config import config_path, key_entry, write_config_atomic
 from hires_studio.rest.jobs import FAILED_MESSAGE, RESTART_MESSAGE
-from hires_studio.rest.keys import hash_key, new_key
+from hires_studio.rest.keys import new_key
 
 pytestmark = pytest.mark.e2e
 
@@ -89,10 +89,9 @@ def test_restart_mid_queue(tiny_models: Path, tmp_path: Path) -> None:
     key = new_key()
     receiver = LoopbackSite({})
     write_config_atomic(config_path(base / "user"), {
-        "keys": [{"name": "t", "sha256": hash_key(key), "rate_limit": 50}],
+        "keys": [key_entry("t", key, 50)],
         "fetch_allowlist": [f"127.0.0.1:{receiver.port}"]})
-    http = requests.Session()
-    http.trust_env = False
+    http = loopback_session()
     headers = {"x-api-key": key}
     quick, slow = _queue_then_kill(base, http, key, f"http://127.0.0.1:{receiver.port}/done")
 
@@ -121,8 +120,7 @@ def test_a_server_started_with_a_broken_config_refuses_then_serves_once_fixed(ti
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text('{"keys": [')
     key = new_key()
-    http = requests.Session()
-    http.trust_env = False
+    http = loopback_session()
     server = ComfyServer(base, log_name="broken.log")
     try:
         assert http.get(server.url + "/hires_studio_api/status", timeout=30).json()["config"] == "broken"
@@ -140,7 +138,7 @@ def test_a_server_started_with_a_broken_config_refuses_then_serves_once_fixed(ti
             assert "hires_studio_api/config.json in ComfyUI's user directory" in message, (name, message)
             assert str(tmp_path) not in message, (name, "no absolute path", message)
         assert refused["deep-image"].json()["code"] == "SERVER_CONFIG"
-        write_config_atomic(config, {"keys": [{"name": "t", "sha256": hash_key(key), "rate_limit": 4}]})
+        write_config_atomic(config, {"keys": [key_entry("t", key, 4)]})
         assert http.get(server.url + "/hires_studio_api/status", timeout=30).json()["config"] == "ok"
         done = http.post(server.url + "/rest_api/process_result", headers={"x-api-key": key}, timeout=120,
                          json={"url": png_base64_url(24, 16), "width": 36, "upscale_strength": 9})
