@@ -17,6 +17,7 @@ from .atomic_files import write_atomic
 from .errors import ApiError, DeepImageError, bad_request
 from .family import ApiFamily, Handler, Refusal, job_record
 from .images import encode
+from .job_files import save_prefix
 from .jobs import COMPLETE, FAILED, FAILED_MESSAGE, Job
 
 
@@ -86,7 +87,7 @@ class DeepImageApi(ApiFamily):
             mask = (await runner.ingest(job.id, parsed.mask_url, "ip_image2", config))[0] if parsed.mask_url \
                 else None
             graph = deepimage_graph.build_graph(parsed, image=image, source=source, mask=mask,
-                                                prefix=runner.prefix(job))
+                                                prefix=save_prefix(job.id))
             await runner.queue(job, graph, config)
         except (HiResInputError, comfy_queue.GraphRefused) as error:
             runner.discard(job)

@@ -18,6 +18,21 @@ SUBFOLDER = "hires_studio_api"
 """Where the jobs' images go inside ComfyUI's input and output folders."""
 
 
+def save_prefix(job_id: str, attempt: int = 1) -> str:
+    """The SaveImage prefix of a job's outputs. A shared-queue job's later attempt gets its own: ComfyUI answers
+    an unchanged graph from its cache without running SaveImage again, and the first attempt's files are gone by
+    then (docs/cluster.md). Every prefix starts with the job's id, so `delete_local` finds all its files."""
+    return f"{SUBFOLDER}/{job_id}" if attempt == 1 else f"{SUBFOLDER}/{job_id}_attempt{attempt}"
+
+
+def with_save_prefix(graph: ApiPrompt, prefix: str) -> ApiPrompt:
+    """The graph with each of its SaveImage nodes writing under `prefix` (changed in place)."""
+    for node in graph.values():
+        if node["class_type"] == "SaveImage":
+            node["inputs"]["filename_prefix"] = prefix
+    return graph
+
+
 def saved_paths(state: comfy_queue.PromptState, graph: ApiPrompt) -> list[str]:
     """The images a finished prompt saved; a cancelled, failed or empty run raises its message."""
     if state.state == comfy_queue.GONE:

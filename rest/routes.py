@@ -35,7 +35,16 @@ from .deepmode_api import DeepmodeApi
 from .errors import ApiError
 from .family import ApiFamily, Handler
 from .images import decode_base64, open_image
-from .job_files import SUBFOLDER, delete_files, delete_inputs, delete_local, delete_outputs, saved_paths
+from .job_files import (
+    SUBFOLDER,
+    delete_files,
+    delete_inputs,
+    delete_local,
+    delete_outputs,
+    save_prefix,
+    saved_paths,
+    with_save_prefix,
+)
 from .jobs import COMPLETE, FAILED, IN_PROGRESS, NOT_STARTED, Job
 from .keys import ApiKey, identify
 from .model_files import resolve_models
@@ -189,15 +198,9 @@ class RestApi:
         request[JOB_KEY] = job.id
         return job
 
-    def prefix(self, job: Job) -> str:
-        """The SaveImage prefix of a job's outputs."""
-        return f"{SUBFOLDER}/{job.id}"
-
     def with_prefix(self, graph: ApiPrompt, job: Job) -> ApiPrompt:
-        for node in graph.values():
-            if node["class_type"] == "SaveImage":
-                node["inputs"]["filename_prefix"] = self.prefix(job)
-        return graph
+        """The graph with its SaveImage nodes writing under the job's prefix."""
+        return with_save_prefix(graph, save_prefix(job.id))
 
     async def read_body(self, request: web.Request, config: ApiConfig,
                         family: ApiFamily) -> tuple[dict[str, Any], dict[str, bytes], bool]:
@@ -309,9 +312,12 @@ class RestApi:
             state = states[prompt_id]
             if state.state == comfy_queue.RUNNING:
                 if job_id not in self.running:
-                    self.running.add(job_id)
                     claim = self.worker.claims.get(job_id)
-                    self.store.finish(job_id, claim.token if claim else None, status=IN_PROGRESS)
+                    try:
+                        self.store.finish(job_id, claim.token if claim else None, status=IN_PROGRESS)
+                    except StoreUnavailable:
+                        continue  # noted on a later turn; the other jobs are looked at now
+                    self.running.add(job_id)
             elif state.state in (comfy_queue.DONE, comfy_queue.GONE):
                 del self.watched[job_id]
                 self.running.discard(job_id)

@@ -13,6 +13,7 @@ import os
 import secrets
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +23,9 @@ from ..api_prompt import ApiPrompt
 from . import comfy_queue
 from .atomic_files import write_atomic
 from .callbacks import send_callback
-from .job_files import SUBFOLDER, delete_local, saved_paths
+from .job_files import SUBFOLDER, delete_local, save_prefix, saved_paths, with_save_prefix
 from .jobs import COMPLETE, FAILED
-from .store import INPUT_BLOB, RESULT_BLOB, Claim, StoreUnavailable
+from .store import CLAIM_BLOCK_MS, INPUT_BLOB, RESULT_BLOB, Claim, StoreUnavailable
 
 if TYPE_CHECKING:
     from .routes import RestApi
@@ -32,9 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PULL_S = 0.05
-"""How often an idle worker asks the shared queue for its next job ..."""
-PULL_BLOCK_MS = 500
-"""... and how long each ask waits for one to arrive (a blocking read: a new job starts at once on an idle worker)."""
+"""How often an idle worker asks the shared queue for its next job (each ask waits up to store.CLAIM_BLOCK_MS)."""
 SEEN_S = 2.0
 """How often a worker notes in the shared store that it is alive (the queue route lists workers seen)."""
 
@@ -73,7 +72,8 @@ class SharedWorker:
         if self.claims and now - self.last_renew > self.runner.queue_settings.lease_s / 4:
             self.last_renew = now
             for job_id, claim in list(self.claims.items()):
-                if not await asyncio.to_thread(self.runner.store.renew, self.consumer, claim.entry_id):
+                renewed = await asyncio.to_thread(self.runner.store.renew, self.consumer, claim.entry_id)
+                if not renewed and job_id in self.claims:  # not one that ended here meanwhile
                     log.warning("HiRes Studio API: job %s was taken over by another worker (this worker's lease "
                                 "lapsed); its result here will be dropped", job_id)
         if now - self.last_seen > SEEN_S:
@@ -82,7 +82,7 @@ class SharedWorker:
         if now - self.last_pull < PULL_S or self._comfy_busy():
             return
         self.last_pull = now
-        claim = await asyncio.to_thread(self.runner.store.claim, self.consumer, PULL_BLOCK_MS)
+        claim = await asyncio.to_thread(self.runner.store.claim, self.consumer, CLAIM_BLOCK_MS)
         if claim is None:
             return
         if claim.graph is None:  # its attempts are used up: it has just ended failed
@@ -103,27 +103,33 @@ class SharedWorker:
                 if not path.is_relative_to(input_dir / SUBFOLDER):
                     raise RuntimeError(f"an input image name outside {SUBFOLDER}: {name!r}")
                 await asyncio.to_thread(write_atomic, path, data)
-            prompt_id = await comfy_queue.submit(self.runner.server, claim.graph, claim.job_id)
+            graph = with_save_prefix(claim.graph, save_prefix(claim.job_id, claim.attempts))
+            prompt_id = await comfy_queue.submit(self.runner.server, graph, claim.job_id)
         except (comfy_queue.GraphRefused, RuntimeError) as error:
             log.info("HiRes Studio API: job %s cannot run on this worker: %s", claim.job_id, error)
             await self._end_claimed(claim.job_id, status=FAILED, error=str(error))
             return
-        self.runner.watched[claim.job_id] = (prompt_id, claim.graph)
+        self.runner.watched[claim.job_id] = (prompt_id, graph)
         await asyncio.to_thread(self.runner.store.finish, claim.job_id, claim.token, prompt_id=prompt_id)
         log.info("HiRes Studio API: job %s started here (attempt %d)", claim.job_id, claim.attempts)
 
     async def _end_claimed(self, job_id: str, **fields: Any) -> bool:
-        """End a claimed job (once, fenced by its claim), acknowledge its queue entry, drop its local files."""
+        """End a claimed job (once, fenced by its claim), acknowledge its queue entry, send its callback, drop its
+        local files. The record is read before the end, so once the job has ended a store out of reach loses
+        nothing: the callback goes from that record, and the entry is acknowledged by its next claim."""
         claim = self.claims.pop(job_id)
+        job = await asyncio.to_thread(self.runner.store.get, job_id)
         won = await asyncio.to_thread(self.runner.store.finish, job_id, claim.token, **fields)
         if won:
-            await asyncio.to_thread(self.runner.store.ack, claim.entry_id)
-            job = await asyncio.to_thread(self.runner.store.get, job_id)
+            try:
+                await asyncio.to_thread(self.runner.store.ack, claim.entry_id)
+            except StoreUnavailable as error:
+                log.warning("HiRes Studio API: job %s ended, but its queue entry stays until its next claim: %s",
+                            job_id, error)
             if job is not None:
-                await send_callback(job, self.runner.families, self.runner.config)
+                await send_callback(replace(job, **fields), self.runner.families, self.runner.config)
         delete_local(job_id, self.runner.results)
         return won
-
 
     async def _shared_result(self, job_id: str, graph: ApiPrompt, state: comfy_queue.PromptState) -> dict[str, Any]:
         """A shared-queue job's final fields: its result files go into the store (fenced by the claim)."""

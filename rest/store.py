@@ -22,6 +22,9 @@ DEFAULT_MAX_ATTEMPTS = 3
 """How many times a job is started on a worker before it ends failed (jobs.ATTEMPTS_MESSAGE)."""
 DEFAULT_MAX_RESULT_BYTES = 128 * 1024 * 1024
 """The largest result (all of a job's encoded files) the shared store keeps: Redis holds it in memory."""
+CLAIM_BLOCK_MS = 500
+"""How long an idle worker's ask for its next job waits for one to arrive (a blocking read: a new job starts at once
+on an idle worker)."""
 INPUT_BLOB, RESULT_BLOB = "in/", "out/"
 """How a shared store names a job's input images and its result files (inputs go when the job ends)."""
 

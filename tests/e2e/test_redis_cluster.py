@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from hires_studio.devtools.request_images import png_base64_url, png_bytes
 from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 from hires_studio.rest.config import key_entry
 from hires_studio.rest.keys import new_key
+from hires_studio.rest.store import CLAIM_BLOCK_MS
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +51,8 @@ WORKERS = 3
 JOBS = 24
 LEASE_S = 6
 JOB_TIMEOUT_S = 300.0
+SLOW_WIDTH = 256
+"""A generative job this wide runs long enough to stop Redis while it runs."""
 SPREAD_KEYS = {"carol": new_key(), "dave": new_key()}
 """The two keys of the spread test (rate limit 200); the suite's alice, bob (4) and zero (0) keep theirs."""
 REST_SUITE = Path(__file__).with_name("test_rest_api.py")
@@ -246,6 +250,46 @@ def test_redis_restarted_mid_queue_loses_nothing(cluster: Cluster) -> None:
     cluster.redis.restart()
     final = cluster.wait_all(jobs)
     assert {body["status"] for body in final.values()} == {"complete"}, final
+
+
+def test_a_job_run_again_on_the_same_worker_saves_its_image(cluster: Cluster) -> None:
+    """Redis stops while a job runs, so its first result cannot be stored and the job runs again after the lease;
+    with the other workers paused it runs on the same worker, whose ComfyUI holds the unchanged graph in its
+    cache (the attempt's own SaveImage prefix makes it save again)."""
+    client = cluster.redis.client()
+    worker, paused = cluster.workers[0], cluster.workers[1:]
+    for other in paused:
+        os.kill(other.proc.pid, signal.SIGSTOP)
+    try:
+        time.sleep(2 * CLAIM_BLOCK_MS / 1000)  # a paused worker's blocking read has ended: it takes no new job
+        body = {"url": png_base64_url(64, 48), "width": SLOW_WIDTH, "generative_upscale": True,
+                "upscale_strength": 5}
+        response = cluster.post(worker, "/rest_api/process", "alice", body)
+        assert response.status_code == 200, response.text
+        job = response.json()["job"]
+        assert _wait_for(lambda: client.hget(f"hs:job:{job}", "status") == b"in_progress"), "never ran"
+        cluster.redis.stop()
+        assert _wait_for(lambda: f"job {job} ran here but" in worker.log_path.read_text()), \
+            "the job ended before Redis stopped"
+        cluster.redis.start()
+        assert _wait_for(lambda: f"job {job} started here (attempt 2)" in worker.log_path.read_text())
+    finally:
+        for other in paused:
+            os.kill(other.proc.pid, signal.SIGCONT)
+    final = cluster.wait_all([(job, "alice")])[job]
+    assert final["status"] == "complete", final
+    image = cluster.http.get(final["result_url"], timeout=60)
+    assert Image.open(io.BytesIO(image.content)).size == (SLOW_WIDTH, SLOW_WIDTH * 3 // 4)
+    assert cluster.runs()[job] == [0, 0], "both attempts ran on the first worker"
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def test_redis_down_is_each_apis_503_and_the_editor_still_works(cluster: Cluster) -> None:
