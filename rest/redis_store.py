@@ -162,6 +162,16 @@ class RedisJobStore:
         return self._write(job_id, claim, fields)
 
     @_guarded
+    def ended_with(self, job_id: str, claim: str) -> Job | None:
+        """The job, if it is final and `claim` ended it: a worker that lost the store's answer to its last write
+        asks this when the store is back (whether its end was written, so that its callback is sent)."""
+        fields = self.redis.hgetall(PREFIX + "job:" + job_id)
+        if not fields or _text(fields.get(b"claim")) != claim:
+            return None
+        job = self._job(fields)
+        return job if job.status in FINAL else None
+
+    @_guarded
     def add_files(self, job_id: str, paths: list[str]) -> None:
         job = self.get(job_id)
         if job is not None:

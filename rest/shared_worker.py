@@ -24,7 +24,7 @@ from . import comfy_queue
 from .atomic_files import write_atomic
 from .callbacks import send_callback
 from .job_files import SUBFOLDER, delete_local, save_prefix, saved_paths, with_save_prefix
-from .jobs import COMPLETE, FAILED
+from .jobs import COMPLETE, FAILED, Job
 from .store import CLAIM_BLOCK_MS, INPUT_BLOB, RESULT_BLOB, Claim, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ class SharedWorker:
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         """This worker's name on the shared queue: a restarted process is a new worker."""
         self.claims: dict[str, Claim] = {}
+        self.unconfirmed: dict[str, Claim] = {}
+        """Claimed jobs whose last write went unanswered (the store dropped out): asked again when it is back."""
         self.last_pull = self.last_renew = self.last_seen = 0.0
         self.queue_down = False
 
@@ -68,6 +70,7 @@ class SharedWorker:
 
     async def _queue_tick(self) -> None:
         """Renew the claims of the jobs this worker runs, and take the next job when this ComfyUI is idle."""
+        await self._confirm_ends()
         now = time.monotonic()
         if self.claims and now - self.last_renew > self.runner.queue_settings.lease_s / 4:
             self.last_renew = now
@@ -114,22 +117,36 @@ class SharedWorker:
         log.info("HiRes Studio API: job %s started here (attempt %d)", claim.job_id, claim.attempts)
 
     async def _end_claimed(self, job_id: str, **fields: Any) -> bool:
-        """End a claimed job (once, fenced by its claim), acknowledge its queue entry, send its callback, drop its
-        local files. The record is read before the end, so once the job has ended a store out of reach loses
-        nothing: the callback goes from that record, and the entry is acknowledged by its next claim."""
+        """End a claimed job (once, fenced by its claim), then acknowledge it and send its callback; drop its local
+        files. The record is read before the end, so the callback does not depend on the store afterwards."""
         claim = self.claims.pop(job_id)
         job = await asyncio.to_thread(self.runner.store.get, job_id)
         won = await asyncio.to_thread(self.runner.store.finish, job_id, claim.token, **fields)
         if won:
-            try:
-                await asyncio.to_thread(self.runner.store.ack, claim.entry_id)
-            except StoreUnavailable as error:
-                log.warning("HiRes Studio API: job %s ended, but its queue entry stays until its next claim: %s",
-                            job_id, error)
-            if job is not None:
-                await send_callback(replace(job, **fields), self.runner.families, self.runner.config)
+            await self._after_end(claim, None if job is None else replace(job, **fields))
         delete_local(job_id, self.runner.results)
         return won
+
+    async def _after_end(self, claim: Claim, job: Job | None) -> None:
+        """Acknowledge an ended job's queue entry (with the store out of reach, its next claim does) and send its
+        callback."""
+        try:
+            await asyncio.to_thread(self.runner.store.ack, claim.entry_id)
+        except StoreUnavailable as error:
+            log.warning("HiRes Studio API: job %s ended, but its queue entry stays until its next claim: %s",
+                        claim.job_id, error)
+        if job is not None:
+            await send_callback(job, self.runner.families, self.runner.config)
+
+    async def _confirm_ends(self) -> None:
+        """For each job whose last write went unanswered: if that write ended it, finish the end here (the
+        callback fires once, from this worker); if not, the lease hands it to a worker again."""
+        for job_id, claim in list(self.unconfirmed.items()):
+            job = await asyncio.to_thread(self.runner.store.ended_with, job_id, claim.token)
+            del self.unconfirmed[job_id]
+            if job is not None:
+                log.info("HiRes Studio API: job %s had ended here before the job queue dropped out", job_id)
+                await self._after_end(claim, job)
 
     async def _shared_result(self, job_id: str, graph: ApiPrompt, state: comfy_queue.PromptState) -> dict[str, Any]:
         """A shared-queue job's final fields: its result files go into the store (fenced by the claim)."""
@@ -153,12 +170,14 @@ class SharedWorker:
     async def finish(self, job_id: str, graph: ApiPrompt, state: comfy_queue.PromptState) -> None:
         """A claimed job ComfyUI is done with: its result goes into the store and the job ends, unless another
         worker ended it first; with the store out of reach, a worker runs it again after the lease."""
+        claim = self.claims[job_id]
         try:
             fields = await self._shared_result(job_id, graph, state)
             if not await self._end_claimed(job_id, **fields):
                 log.warning("HiRes Studio API: job %s had been finished by another worker", job_id)
         except StoreUnavailable as error:
             self.claims.pop(job_id, None)
+            self.unconfirmed[job_id] = claim
             delete_local(job_id, self.runner.results)
-            log.warning("HiRes Studio API: job %s ran here but %s; a worker runs it again after the lease",
-                        job_id, error)
+            log.warning("HiRes Studio API: job %s ran here but %s; unless its end was written before that, a worker "
+                        "runs it again after the lease", job_id, error)

@@ -1,5 +1,6 @@
 """How a shared-queue worker ends a claimed job when the store drops out around the end: a job that has ended
-still gets its callback and is not run again; one that has not ended keeps nothing here and is left to the lease.
+still gets its callback, once; one whose end went unanswered is asked about when the store is back (its end may
+have been written); one that has not ended keeps nothing here and is left to the lease.
 The worker (rest/shared_worker.py) runs against a stand-in store whose answers the test sets; the cluster test
 (tests/e2e/test_redis_cluster.py) runs the same code on a real Redis."""
 
@@ -24,7 +25,7 @@ class _Store:
     shared = True
 
     def __init__(self, jobs: Any, store: Any, down: set[str], wins: bool = True) -> None:
-        self.down, self.wins, self.unavailable = down, wins, store.StoreUnavailable
+        self.down, self.wins, self.unavailable, self.ended = down, wins, store.StoreUnavailable, None
         self.job = jobs.Job(JOB_ID, "token", "alice", "deepmode", jobs.IN_PROGRESS, "prompt", {"callback": "x"},
                             None, None, [], 0.0, 0.0)
         self.calls: list[str] = []
@@ -44,6 +45,10 @@ class _Store:
 
     def ack(self, entry_id: str) -> None:
         self._call("ack")
+
+    def ended_with(self, job_id: str, claim: str) -> Any:
+        self._call("ended_with")
+        return self.ended
 
 
 class _Runner:
@@ -94,3 +99,21 @@ def test_the_store_gone_before_the_end_is_left_to_the_lease(comfy, tmp_path, mon
     with pytest.raises(pack_module(comfy, "rest.store").StoreUnavailable):
         _end(worker)
     assert store.calls == ["get", "finish"] and sent == [] and worker.claims == {}
+
+
+@pytest.mark.parametrize("ended", [True, False])
+def test_an_unanswered_end_is_confirmed_when_the_store_is_back(comfy, tmp_path, monkeypatch, ended: bool) -> None:
+    worker, store, sent = _worker(comfy, tmp_path, monkeypatch, down={"finish"})
+
+    async def result(job_id: str, graph: Any, state: Any) -> dict[str, Any]:
+        return {"status": "complete", "result": {"images": ["a"]}}
+
+    monkeypatch.setattr(worker, "_shared_result", result)
+    asyncio.run(worker.finish(JOB_ID, {}, None))
+    assert worker.claims == {} and list(worker.unconfirmed) == [JOB_ID] and sent == []
+    store.down, store.calls = set(), []
+    store.ended = store.job if ended else None  # whether the unanswered write had ended the job
+    asyncio.run(worker._confirm_ends())
+    assert worker.unconfirmed == {}, "asked once"
+    assert store.calls == (["ended_with", "ack"] if ended else ["ended_with"])
+    assert [job.id for job in sent] == ([JOB_ID] if ended else [])

@@ -82,6 +82,21 @@ def test_claim_run_finish_once(store_for, redis_server: RedisServer) -> None:
     assert store.counts()[COMPLETE] == 1
 
 
+def test_ended_with_names_the_claim_that_ended_the_job(store_for) -> None:
+    store = store_for(lease_s=1)
+    job_id = queued(store)
+    first = store.claim("w1")
+    assert store.finish(job_id, first.token, status=IN_PROGRESS)
+    assert store.ended_with(job_id, first.token) is None, "not final yet"
+    time.sleep(1.2)
+    second = store.claim("w2")
+    assert store.finish(job_id, second.token, status=COMPLETE, result={"files": []})
+    assert store.ended_with(job_id, first.token) is None, "ended, but by the second claim"
+    ended = store.ended_with(job_id, second.token)
+    assert (ended.id, ended.status, ended.result) == (job_id, COMPLETE, {"files": []})
+    assert store.ended_with("no-such-job", second.token) is None
+
+
 def test_a_lapsed_lease_is_taken_over_and_the_old_claim_is_fenced(store_for) -> None:
     store = store_for(lease_s=1)
     job_id = queued(store)
