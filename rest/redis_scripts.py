@@ -32,23 +32,28 @@ end
 local function is_final(status) return status == '{COMPLETE}' or status == '{FAILED}' end
 """
 
-# KEYS[1] job; ARGV prefix, fenced ('1'/'0'), claim, ttl, then field/value pairs. 1 = written, 0 = refused (the job
-# is gone or final, or the claim is not the current one).
+# KEYS[1] job; ARGV prefix, fenced ('1'/'0'), claim, ttl, n, then n name/value pairs of the result to find the job
+# by (find:<api>:<name>:<value>), then field/value pairs. 1 = written, 0 = refused (the job is gone or final, or
+# the claim is not the current one).
 TRANSITION = _FINALIZE + """
 local job = KEYS[1]
-local prefix, fenced, claim, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local prefix, fenced, claim, ttl, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local status = redis.call('HGET', job, 'status')
 if not status or is_final(status) then return 0 end
 if fenced == '1' and redis.call('HGET', job, 'claim') ~= claim then return 0 end
 local new = nil
-for i = 5, #ARGV, 2 do
+for i = 6 + 2 * n, #ARGV, 2 do
   redis.call('HSET', job, ARGV[i], ARGV[i + 1])
   if ARGV[i] == 'status' then new = ARGV[i + 1] end
+end
+local id, api = redis.call('HGET', job, 'id'), redis.call('HGET', job, 'api')
+for i = 6, 5 + 2 * n, 2 do
+  redis.call('SET', prefix .. 'find:' .. api .. ':' .. ARGV[i] .. ':' .. ARGV[i + 1], id, 'EX', ttl)
 end
 if new and is_final(new) then
   finalize(job, prefix, new, ttl)
 elseif new then
-  redis.call('HSET', prefix .. 'states', redis.call('HGET', job, 'id'), new)
+  redis.call('HSET', prefix .. 'states', id, new)
 end
 return 1
 """

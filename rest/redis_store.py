@@ -61,6 +61,13 @@ def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _findable(result: dict[str, Any]) -> list[str]:
+    """(name, value) pairs, flat, of each string a result lists (deepmode's image ids): `find` looks its job up by
+    them for the result's TTL. Written by the same script that ends the job."""
+    return [item for name, values in result.items() if isinstance(values, list)
+            for value in values if isinstance(value, str) for item in (name, value)]
+
+
 def server_address(url: str) -> str:
     """scheme://host:port of a queue URL, without its password (for messages and the status route)."""
     parts = urlsplit(url)
@@ -134,22 +141,10 @@ class RedisJobStore:
         for name, value in {**fields, "updated": repr(time.time())}.items():
             pairs += [name, json.dumps(value) if name in ("meta", "result", "files") else ("" if value is None
                                                                                           else value)]
-        written = self._transition(keys=[PREFIX + "job:" + job_id],
-                                   args=[PREFIX, "1" if claim else "0", claim or "", self.ttl, *pairs])
-        if written and fields.get("result"):
-            self._index(job_id, fields["result"])
-        return bool(written)
-
-    def _index(self, job_id: str, result: dict[str, Any]) -> None:
-        """Each string listed in the result (deepmode's image ids) finds its job, for the result's TTL."""
-        job = self.get(job_id)
-        with self.redis.pipeline(transaction=False) as pipe:
-            for name, values in result.items():
-                if isinstance(values, list):
-                    for value in values:
-                        if isinstance(value, str):
-                            pipe.set(f"{PREFIX}find:{job.api}:{name}:{value}", job_id, ex=self.ttl)
-            pipe.execute()
+        found = _findable(fields.get("result") or {})
+        return bool(self._transition(keys=[PREFIX + "job:" + job_id],
+                                     args=[PREFIX, "1" if claim else "0", claim or "", self.ttl, len(found) // 2,
+                                           *found, *pairs]))
 
     @_guarded
     def update(self, job_id: str, **fields: Any) -> None:

@@ -145,12 +145,16 @@ def test_workers_seen_and_forgotten(store_for, redis_server: RedisServer) -> Non
     assert redis_server.client().hkeys(PREFIX + "workers") == [b"w1"]
 
 
-def test_deepmode_image_ids_are_found_by_their_owner_only(store_for) -> None:
+def test_deepmode_image_ids_are_found_by_their_owner_only(store_for, redis_server: RedisServer) -> None:
     store = store_for()
     job_id = queued(store)
     claim = store.claim("w1")
-    store.finish(job_id, claim.token, status=COMPLETE, result={"files": [], "image_ids": ["abc"]})
+    assert not store.finish(job_id, "a stale claim", status=COMPLETE, result={"files": [], "image_ids": ["old"]})
+    store.finish(job_id, claim.token, status=COMPLETE, result={"files": [], "image_ids": ["abc", "d:e"]})
+    assert store.find("alice", "deep-image", "image_ids", "old") is None, "a refused end indexes nothing"
     assert store.find("alice", "deep-image", "image_ids", "abc").id == job_id
+    assert store.find("alice", "deep-image", "image_ids", "d:e").id == job_id
+    assert 0 < redis_server.client().ttl(PREFIX + "find:deep-image:image_ids:abc") <= 3600
     assert store.find("bob", "deep-image", "image_ids", "abc") is None
     assert store.find("alice", "deepmode", "image_ids", "abc") is None
 
