@@ -7,6 +7,7 @@ ComfyUI's modules are importable by name in the venv the bootstrap builds (its o
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 import json
 import os
@@ -35,16 +36,16 @@ the tests import the pack by this name too, so the in-process ComfyUI and the te
 
 
 TINY_MODELS = HIRES / "cache" / "tiny_models"
-TINY_VERSION = "v4"  # bump when tests/fixtures/make_tiny_models.py changes
+TINY_SCRIPT = ROOT / "tests" / "fixtures" / "make_tiny_models.py"
 
 
 def ensure_tiny_models() -> Path:
-    """Tiny random-weight models (tests/fixtures/make_tiny_models.py), made once into a cache."""
-    stamp = TINY_MODELS / f".complete-{TINY_VERSION}"
+    """Tiny random-weight models (tests/fixtures/make_tiny_models.py), made once into a cache, and made again
+    whenever the script changes (the cache's stamp is the script's hash)."""
+    stamp = TINY_MODELS / f".complete-{hashlib.sha256(TINY_SCRIPT.read_bytes()).hexdigest()[:16]}"
     if not stamp.exists():
         shutil.rmtree(TINY_MODELS, ignore_errors=True)
-        script = ROOT / "tests" / "fixtures" / "make_tiny_models.py"
-        subprocess.run([sys.executable, str(script), str(TINY_MODELS)], check=True, cwd=COMFY)
+        subprocess.run([sys.executable, str(TINY_SCRIPT), str(TINY_MODELS)], check=True, cwd=COMFY)
         stamp.touch()
     return TINY_MODELS
 

@@ -9,6 +9,7 @@ workflow does. scripts/thumbnails.py draws them; the tests read the facts.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,8 @@ GROUP_COLORS = {"upscaling": ((28, 52, 92), (12, 20, 38)), "generation": ((70, 3
                 "adapters": ((20, 76, 72), (10, 28, 30))}
 CARD_SIZE = (256, 256)
 MARGIN = 14
+FOOTER_SIZE, FOOTER_LINE = 11, 13
+"""The type size and line pitch of the card's footer ('needs: ...')."""
 """Clear of the edge the front end's hover zoom (5%) crops."""
 
 
@@ -321,7 +324,11 @@ def draw_card(facts: CardFacts, photo: Path | None) -> Image.Image:
         draw.text((CARD_SIZE[0] - MARGIN - draw.textlength(text, font=font(10)), y), text, font=font(10),
                   fill=(255, 196, 70))
     y += 16
-    footer = CARD_SIZE[1] - MARGIN - 12
+    tag_font = font(10)
+    tag = "diagram"
+    tag_x = CARD_SIZE[0] - MARGIN - draw.textlength(tag, font=tag_font) - 6
+    needs = footer_lines(draw, facts.needs, int(tag_x - MARGIN - 6))
+    footer = CARD_SIZE[1] - MARGIN - 12 - (len(needs) - 1) * FOOTER_LINE
     for size in (12, 11, 10):  # the largest type at which every stage fits above the footer
         scratch = ImageDraw.Draw(Image.new("RGB", CARD_SIZE))
         end = y
@@ -332,11 +339,22 @@ def draw_card(facts: CardFacts, photo: Path | None) -> Image.Image:
     for number, stage in enumerate(facts.stages, 1):
         y = wrapped_text(draw, (MARGIN, y), f"{number}. {stage}", size, (235, 235, 235), width, 2) + 1
     draw.line((MARGIN, footer - 5, CARD_SIZE[0] - MARGIN, footer - 5), fill=(120, 120, 120))
-    tag_font = font(10)
-    tag = "diagram"
-    tag_w = draw.textlength(tag, font=tag_font)
-    tag_x = CARD_SIZE[0] - MARGIN - tag_w - 6
     draw.rounded_rectangle((tag_x, footer - 1, CARD_SIZE[0] - MARGIN, footer + 12), radius=3, fill=(235, 235, 235))
     draw.text((tag_x + 3, footer), tag, font=tag_font, fill=(30, 30, 30))
-    wrapped_text(draw, (MARGIN, footer), facts.needs, 11, (200, 200, 200), int(tag_x - MARGIN - 6), 1)
+    for number, line in enumerate(needs):
+        draw.text((MARGIN, footer + number * FOOTER_LINE), line, font=font(FOOTER_SIZE), fill=(200, 200, 200))
     return card
+
+
+def footer_lines(draw: ImageDraw.ImageDraw, text: str, width: int) -> list[str]:
+    """The 'needs' text in lines no wider than `width`, broken at spaces but never inside parentheses: the whole
+    text, never cut."""
+    face = font(FOOTER_SIZE)
+    lines = [""]
+    for word in re.findall(r"\([^)]*\)|\S+", text):
+        joined = f"{lines[-1]} {word}".strip()
+        if lines[-1] and draw.textlength(joined, font=face) > width:
+            lines.append(word)
+        else:
+            lines[-1] = joined
+    return lines

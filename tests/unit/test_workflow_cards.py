@@ -8,11 +8,11 @@ import io
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from hires_studio.nodes.example_images import EXAMPLE_DIR
 from hires_studio.scripts.thumbnails import JPEG_QUALITY, runs_on_pack_weights
-from hires_studio.scripts.workflow_cards import CARD_SIZE, card_facts, draw_card
+from hires_studio.scripts.workflow_cards import CARD_SIZE, FOOTER_SIZE, card_facts, draw_card, font, footer_lines
 from hires_studio.scripts.workflows import WORKFLOWS, input_images
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +56,20 @@ def test_every_drawn_card_says_what_it_needs(name) -> None:
         assert facts.needs.startswith("needs: ") and facts.needs != "needs: nothing else"
     assert facts.source == ("prompt" if not input_images(workflow.prompt) and not workflow.hosted
                             else facts.source)
+
+
+@pytest.mark.parametrize("width", [178, 120])
+def test_the_needs_footer_is_never_cut(width: int) -> None:
+    """Every card's 'needs' text is drawn whole: wrapped at spaces into lines that fit, a parenthesis kept on one
+    line (178 px is the footer's width beside the 'diagram' tag)."""
+    draw = ImageDraw.Draw(Image.new("RGB", CARD_SIZE))
+    for workflow in WORKFLOWS:
+        needs = card_facts(workflow).needs
+        lines = footer_lines(draw, needs, width)
+        assert " ".join(lines) == needs, workflow.name
+        assert all(draw.textlength(line, font=font(FOOTER_SIZE)) <= width for line in lines), (workflow.name, lines)
+        assert not any(line.count("(") != line.count(")") for line in lines), lines
+        assert len(lines) <= 2 or width < 178, (workflow.name, lines)
 
 
 @pytest.mark.parametrize("name", DRAWN)
