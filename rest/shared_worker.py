@@ -112,6 +112,12 @@ class SharedWorker:
             log.info("HiRes Studio API: job %s cannot run on this worker: %s", claim.job_id, error)
             await self._end_claimed(claim.job_id, status=FAILED, error=str(error))
             return
+        except Exception:
+            # Not started here (the store dropped out, or worse): the claim is let go, no longer renewed, and the
+            # lease hands the job on, up to its attempts.
+            del self.claims[claim.job_id]
+            delete_local(claim.job_id, self.runner.results)
+            raise
         self.runner.watched[claim.job_id] = (prompt_id, graph)
         await asyncio.to_thread(self.runner.store.finish, claim.job_id, claim.token, prompt_id=prompt_id)
         log.info("HiRes Studio API: job %s started here (attempt %d)", claim.job_id, claim.attempts)

@@ -46,6 +46,10 @@ class _Store:
     def ack(self, entry_id: str) -> None:
         self._call("ack")
 
+    def blobs(self, job_id: str, prefix: str) -> dict[str, bytes]:
+        self._call("blobs")
+        return {}
+
     def ended_with(self, job_id: str, claim: str) -> Any:
         self._call("ended_with")
         return self.ended
@@ -117,3 +121,13 @@ def test_an_unanswered_end_is_confirmed_when_the_store_is_back(comfy, tmp_path, 
     assert worker.unconfirmed == {}, "asked once"
     assert store.calls == (["ended_with", "ack"] if ended else ["ended_with"])
     assert [job.id for job in sent] == ([JOB_ID] if ended else [])
+
+
+def test_a_claim_whose_inputs_cannot_be_read_is_let_go(comfy, tmp_path, monkeypatch) -> None:
+    """The store drops out between the claim and the job's start: the worker holds no claim it would renew for a
+    job it never started (the lease hands the job to a worker again)."""
+    worker, store, sent = _worker(comfy, tmp_path, monkeypatch, down={"blobs"})
+    claim = worker.claims.pop(JOB_ID)
+    with pytest.raises(pack_module(comfy, "rest.store").StoreUnavailable):
+        asyncio.run(worker._run_claimed(claim))
+    assert store.calls == ["blobs"] and worker.claims == {} and sent == []
