@@ -187,3 +187,8 @@ class SharedWorker:
             delete_local(job_id, self.runner.results)
             log.warning("HiRes Studio API: job %s ran here but %s; unless its end was written before that, a worker "
                         "runs it again after the lease", job_id, error)
+        except Exception:  # never a claim renewed for a job that is over here: the lease hands it on
+            self.claims.pop(job_id, None)
+            delete_local(job_id, self.runner.results)
+            log.exception("HiRes Studio API: job %s ran here but could not be ended; a worker runs it again after the "
+                          "lease", job_id)

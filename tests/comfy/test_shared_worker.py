@@ -29,9 +29,13 @@ class _Store:
         self.job = jobs.Job(JOB_ID, "token", "alice", "deepmode", jobs.IN_PROGRESS, "prompt", {"callback": "x"},
                             None, None, [], 0.0, 0.0)
         self.calls: list[str] = []
+        self.broken = False
+        """The calls in `down` fail with an unexpected error instead of an outage."""
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
+        if name in self.down and self.broken:
+            raise ValueError("an answer the store should never give")
         if name in self.down:
             raise self.unavailable("The job queue at redis://127.0.0.1:1 cannot be reached (ConnectionError).")
 
@@ -77,6 +81,11 @@ def _worker(comfy: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, down: s
     return worker, store, sent
 
 
+async def _complete(job_id: str, graph: Any, state: Any) -> dict[str, Any]:
+    """In place of the worker's result step: the job's run succeeded."""
+    return {"status": "complete", "result": {"images": ["a"]}}
+
+
 def _end(worker: Any) -> bool:
     return asyncio.run(worker._end_claimed(JOB_ID, status="complete", result={"images": ["a"]}))
 
@@ -108,11 +117,7 @@ def test_the_store_gone_before_the_end_is_left_to_the_lease(comfy, tmp_path, mon
 @pytest.mark.parametrize("ended", [True, False])
 def test_an_unanswered_end_is_confirmed_when_the_store_is_back(comfy, tmp_path, monkeypatch, ended: bool) -> None:
     worker, store, sent = _worker(comfy, tmp_path, monkeypatch, down={"finish"})
-
-    async def result(job_id: str, graph: Any, state: Any) -> dict[str, Any]:
-        return {"status": "complete", "result": {"images": ["a"]}}
-
-    monkeypatch.setattr(worker, "_shared_result", result)
+    monkeypatch.setattr(worker, "_shared_result", _complete)
     asyncio.run(worker.finish(JOB_ID, {}, None))
     assert worker.claims == {} and list(worker.unconfirmed) == [JOB_ID] and sent == []
     store.down, store.calls = set(), []
@@ -131,3 +136,14 @@ def test_a_claim_whose_inputs_cannot_be_read_is_let_go(comfy, tmp_path, monkeypa
     with pytest.raises(pack_module(comfy, "rest.store").StoreUnavailable):
         asyncio.run(worker._run_claimed(claim))
     assert store.calls == ["blobs"] and worker.claims == {} and sent == []
+
+
+def test_an_end_that_fails_unexpectedly_lets_the_claim_go(comfy, tmp_path, monkeypatch, caplog) -> None:
+    worker, store, sent = _worker(comfy, tmp_path, monkeypatch, down={"finish"})
+    store.broken = True
+    monkeypatch.setattr(worker, "_shared_result", _complete)
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(worker.finish(JOB_ID, {}, None))
+    assert worker.claims == {} and worker.unconfirmed == {} and sent == []
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        f"HiRes Studio API: job {JOB_ID} ran here but could not be ended; a worker runs it again after the lease"]
