@@ -300,11 +300,11 @@ class RestApi:
         if now - self.last_cleanup > config.cleanup_interval_s:
             self.last_cleanup = now
             await asyncio.to_thread(self._cleanup, config)
-        self._watch_tick()
+        await self._watch_tick()
         if self.store.shared:
             await self.worker.tick()
 
-    def _watch_tick(self) -> None:
+    async def _watch_tick(self) -> None:
         """One look at ComfyUI's queue: jobs that started are in_progress, finished ones are written out."""
         watched = list(self.watched.items())
         states = comfy_queue.prompt_states(self.server, [prompt_id for _, (prompt_id, _) in watched])
@@ -314,7 +314,8 @@ class RestApi:
                 if job_id not in self.running:
                     claim = self.worker.claims.get(job_id)
                     try:
-                        self.store.finish(job_id, claim.token if claim else None, status=IN_PROGRESS)
+                        await asyncio.to_thread(self.store.finish, job_id, claim.token if claim else None,
+                                                status=IN_PROGRESS)
                     except StoreUnavailable:
                         continue  # noted on a later turn; the other jobs are looked at now
                     self.running.add(job_id)
