@@ -10,7 +10,7 @@ same keys and the same queue_url.
 - Redis restarted mid-queue: nothing queued is lost;
 - Redis down: each API's documented 503 body, nothing written, and ComfyUI still serves the editor;
 - a worker killed with SIGKILL while it runs a job: the job completes on another worker, the others' are unaffected;
-- a selected subset of the SQLite REST suite (tests/e2e/test_rest_api.py, SUBSET) runs unchanged on the cluster.
+- a selected subset of the SQLite REST suites (tests/e2e/test_rest_*.py, SUBSET) runs unchanged on the cluster.
 
 24 jobs rather than 60: this machine's two cores are shared with other work; 24 over 3 workers already shows
 the spread and the once-only run. The lease is LEASE_S here so the takeover fits the test's time.
@@ -39,6 +39,7 @@ from hires_studio.devtools.comfy_host import ComfyServer, make_comfy_base
 from hires_studio.devtools.loopback_site import LoopbackSite, loopback_session
 from hires_studio.devtools.redis_server import RedisServer
 from hires_studio.devtools.request_images import png_base64_url, png_bytes
+from hires_studio.devtools.rest_api_client import Api, site_files
 from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 from hires_studio.rest.config import key_entry
 from hires_studio.rest.keys import new_key
@@ -55,31 +56,37 @@ SLOW_WIDTH = 256
 """A generative job this wide runs long enough to stop Redis while it runs."""
 SPREAD_KEYS = {"carol": new_key(), "dave": new_key()}
 """The two keys of the spread test (rate limit 200); the suite's alice, bob (4) and zero (0) keep theirs."""
-REST_SUITE = Path(__file__).with_name("test_rest_api.py")
-SUBSET = ("test_deepimage_generative_upscale_seed", "test_deepimage_hires_generation_seed",
-          "test_deepimage_form_data_and_base64", "test_stability_esrgan_json", "test_stability_esrgan_png_with_width",
-          "test_deepmode_upscale_sync", "test_deepmode_upscale_async_callback",
-          "test_bad_input_is_refused_with_the_documented_body", "test_rate_limit", "test_no_key_and_wrong_key",
-          "test_another_keys_job_is_not_found", "test_ssrf_targets_are_refused", "test_deepimage_resize_fields",
-          "test_deepmode_generate")
-"""The REST suite's tests that also run on the cluster: the seeds of the three APIs, a callback, the bad-input
+SUBSET = {
+    "test_rest_api.py": ("test_deepimage_generative_upscale_seed", "test_deepimage_hires_generation_seed",
+                         "test_deepimage_form_data_and_base64", "test_stability_esrgan_json",
+                         "test_stability_esrgan_png_with_width", "test_deepmode_upscale_sync",
+                         "test_deepmode_upscale_async_callback", "test_deepimage_resize_fields",
+                         "test_deepmode_generate"),
+    "test_rest_refusals.py": ("test_bad_input_is_refused_with_the_documented_body", "test_rate_limit"),
+    "test_rest_auth.py": ("test_no_key_and_wrong_key", "test_another_keys_job_is_not_found",
+                          "test_ssrf_targets_are_refused"),
+}
+"""The REST suites' tests that also run on the cluster: the seeds of the three APIs, a callback, the bad-input
 bodies, SSRF refusals, resize fields, auth and isolation. Left out: the tests that rewrite the configuration
 (the cluster's keys and queue live there), the ones about one ComfyUI's own queue, and the property, load and
 generated-client tests, which check request parsing and the schema (the same code on either store) and take
 minutes."""
 
 
-def _load_rest_suite() -> Any:
-    spec = importlib.util.spec_from_file_location("rest_suite_on_redis", REST_SUITE)
+def _load_rest_suite(file_name: str) -> Any:
+    """A REST suite's module, loaded again under its own name here: its tests then take this module's `api`."""
+    path = Path(__file__).with_name(file_name)
+    spec = importlib.util.spec_from_file_location(f"{path.stem}_on_redis", path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
-rest = _load_rest_suite()
-for _name in SUBSET:
-    globals()[_name] = getattr(rest, _name)
+for _file, _names in SUBSET.items():
+    _suite = _load_rest_suite(_file)
+    for _name in _names:
+        globals()[_name] = getattr(_suite, _name)
 
 
 class Cluster:
@@ -149,17 +156,15 @@ def cluster(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory):
         bases.append(base)
     queue = {"queue_url": redis.url, "queue_lease_s": LEASE_S, "queue_max_attempts": 3}
     for base in bases:  # the same configuration on every worker, written before it starts
-        suite_api = rest.Api(_Based(base), site, keys, http)
+        suite_api = Api(_Based(base), site, keys, http)
         suite_api.write_config(**queue)
         config = json.loads(suite_api.config_path.read_text())
         config["keys"] += [key_entry(name, key, 200) for name, key in SPREAD_KEYS.items()]
         suite_api.config_path.write_text(json.dumps(config))
     with ThreadPoolExecutor(WORKERS) as pool:
         workers = list(pool.map(lambda base: ComfyServer(base, log_name="worker.log"), bases))
-    photo = (bases[0] / "input" / rest.shipped_workflows.EXAMPLE_IMAGE).read_bytes()
-    face = (bases[0] / "input" / rest.shipped_workflows.EXAMPLE_FACE_IMAGE).read_bytes()
-    site.files.update({"/api-example.png": photo, "/api-example3.jpg": face, "/not-an-image.png": b"hello"})
-    api = rest.Api(workers[0], site, keys, http)
+    site.files.update(site_files(bases[0]))
+    api = Api(workers[0], site, keys, http)
     cluster = Cluster(redis, workers, api, {**keys, **SPREAD_KEYS})
     yield cluster
     for worker in workers:
