@@ -286,11 +286,6 @@ def test_cancel_in_the_cleanup_phase(comfy, monkeypatch):
     assert comfy.run(small).success
 
 
-@pytest.fixture(scope="module")
-def ckpt(comfy):
-    return comfy.node("CheckpointLoaderSimple")().load_checkpoint("tiny_sd15.safetensors")[:3]
-
-
 def test_cancel_in_the_diffusion_phase(comfy, ckpt):
     """One model evaluation that runs for a long time (a full-size UNet on a CPU takes seconds per tile; here
     the tiny UNet evaluated many times over inside one call): Cancel lands inside it, not after it (ComfyUI's

@@ -18,11 +18,6 @@ from hires_studio.devtools.node_inputs import GENERATIVE_UPSCALE, HIRES_GENERATE
 pytestmark = pytest.mark.comfy
 
 
-@pytest.fixture(scope="module")
-def ckpt(comfy):
-    return comfy.node("CheckpointLoaderSimple")().load_checkpoint("tiny_sd15.safetensors")[:3]
-
-
 @contextmanager
 def progress_events(method: str):
     """Every progress-bar update (value, total, preview image or None) while the block runs, with ComfyUI's

@@ -17,12 +17,6 @@ pytestmark = pytest.mark.comfy
 DEFAULTS = GENERATIVE_UPSCALE
 
 
-@pytest.fixture(scope="module")
-def ckpt(comfy):
-    model, clip, vae = comfy.node("CheckpointLoaderSimple")().load_checkpoint("tiny_sd15.safetensors")[:3]
-    return model, clip, vae
-
-
 def photo(h=75, w=101, b=1, seed=0):
     """A smooth, photo-like test image (random low-frequency colour field)."""
     g = torch.Generator().manual_seed(seed)

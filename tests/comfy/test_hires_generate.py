@@ -17,11 +17,6 @@ DEFAULTS = {**HIRES_GENERATE, "width": 0, "height": 0}
 
 
 @pytest.fixture(scope="module")
-def ckpt(comfy):
-    return comfy.node("CheckpointLoaderSimple")().load_checkpoint("tiny_sd15.safetensors")[:3]
-
-
-@pytest.fixture(scope="module")
 def astronaut():
     """A real photo with a face, 256 px (the face test needs a real face)."""
     photo = torch.from_numpy(dict(load_photos())["astronaut"]).float().div(255)[None]

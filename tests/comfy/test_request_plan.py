@@ -15,11 +15,6 @@ UPSCALE = {**GENERATIVE_UPSCALE, "upscale_strength": 8}
 GENERATE = {**HIRES_GENERATE, "width": 96}
 
 
-@pytest.fixture(scope="module")
-def ckpt(comfy):
-    return comfy.node("CheckpointLoaderSimple")().load_checkpoint("tiny_sd15.safetensors")[:3]
-
-
 def photo(h=40, w=60, seed=0):
     g = torch.Generator().manual_seed(seed)
     return bicubic(torch.rand(1, 3, 4, 6, generator=g), (w, h)).movedim(1, -1).contiguous()

@@ -14,11 +14,6 @@ from hires_studio.devtools.node_inputs import GENERATIVE_UPSCALE
 pytestmark = pytest.mark.comfy
 
 
-@pytest.fixture(scope="module")
-def ckpt(comfy):
-    return comfy.node("CheckpointLoaderSimple")().load_checkpoint("tiny_sd15.safetensors")[:3]
-
-
 class LocalVae:
     """A VAE whose every output pixel depends on its neighbours within one latent pixel: a 3x3 convolution at
     latent resolution around an 8x resampling. Tiling it with a margin of one latent pixel must be exact."""
