@@ -69,9 +69,9 @@ GROUP_COLORS = {"upscaling": ((28, 52, 92), (12, 20, 38)), "generation": ((70, 3
                 "adapters": ((20, 76, 72), (10, 28, 30))}
 CARD_SIZE = (256, 256)
 MARGIN = 14
+"""Clear of the edge the front end's hover zoom (5%) crops."""
 FOOTER_SIZE, FOOTER_LINE = 11, 13
 """The type size and line pitch of the card's footer ('needs: ...')."""
-"""Clear of the edge the front end's hover zoom (5%) crops."""
 
 
 @dataclass(frozen=True)

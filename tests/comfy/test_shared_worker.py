@@ -20,7 +20,8 @@ JOB_ID = "job-under-test"
 
 
 class _Store:
-    """The store calls `_end_claimed` makes; `down` names the ones that find the store out of reach."""
+    """The store calls the worker makes around a job's start and end; `down` names the ones that find the store
+    out of reach."""
 
     shared = True
 

@@ -39,7 +39,7 @@ from hires_studio.devtools.comfy_host import ComfyServer, make_comfy_base
 from hires_studio.devtools.loopback_site import LoopbackSite, loopback_session
 from hires_studio.devtools.redis_server import RedisServer
 from hires_studio.devtools.request_images import png_base64_url, png_bytes
-from hires_studio.devtools.rest_api_client import Api, site_files
+from hires_studio.devtools.rest_api_client import JOB_TIMEOUT_S, Api, site_files
 from hires_studio.devtools.staging import stage_base, tiny_stand_ins
 from hires_studio.rest.config import key_entry
 from hires_studio.rest.keys import new_key
@@ -51,7 +51,6 @@ REAL_MODELS = Path(__file__).resolve().parents[2] / ".hires" / "base" / "models"
 WORKERS = 3
 JOBS = 24
 LEASE_S = 6
-JOB_TIMEOUT_S = 300.0
 SLOW_WIDTH = 256
 """A generative job this wide runs long enough to stop Redis while it runs."""
 SPREAD_KEYS = {"carol": new_key(), "dave": new_key()}
